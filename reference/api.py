@@ -50,6 +50,9 @@ MAX_SWAP_PRIO = 32767
 # III inline count field holds 0..14, and 15 means "real value in the extend table").
 SWAP_COUNT_OVERFLOW = 15
 DISCARD_KINDS = ("none", "once", "pages")
+# Folio ids and shadows are caller-chosen ints below this bound, so every implementation can
+# keep them in a 64-bit word; a larger value is a contract error.
+VALUE_LIMIT = 1 << 62
 
 # Cluster flags, numerically as in the kernel: "usable" means flag <= CLUSTER_FLAG_FRAG.
 CLUSTER_FLAG_NONE = 0
