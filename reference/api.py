@@ -589,9 +589,15 @@ def apply(impl: Any, ops: Sequence[int]) -> list[int]:
     """Run an op array one call at a time through `impl`'s Python methods.
 
     This is the batch mode of the reference and the fallback for any implementation without
-    its own; a contract error is stored as its encoded result and the run goes on.
+    its own; a contract error is stored as its encoded result and the run goes on.  An array
+    that does not decode (unknown op code, cut-off record) raises `unknown-op` before any call.
     """
-    return [run_call(impl, call) for call in decode_ops(ops)]
+    try:
+        calls = decode_ops(ops)
+    except ValueError as err:
+        # Decoding happens before any call runs, so a malformed array changes nothing.
+        raise SwapContractError("unknown-op", str(err)) from None
+    return [run_call(impl, call) for call in calls]
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,8 +678,10 @@ def _diff(a: Any, b: Any, path: str, out: list[str], limit: int) -> None:
 def _is_keyed_rows(rows: list) -> bool:
     # Slot and folio rows start with their key (offset or folio id); compare them by key so a
     # single missing slot reads as one difference, not a shifted list.
-    return bool(rows) and all(isinstance(r, list) and r and isinstance(r[0], int) for r in rows) and all(
-        len(r) >= 4 for r in rows
+    return (
+        bool(rows)
+        and all(isinstance(r, list) and r and isinstance(r[0], int) for r in rows)
+        and all(len(r) >= 4 for r in rows)
     )
 
 
