@@ -1,0 +1,252 @@
+"""`OptimizedSwap`: the thin Python facade over the Numba kernels.
+
+Each API method turns its Python arguments into one op record of the `reference.api`
+encoding (values the contract rejects become sentinels the kernel rejects with the same
+code), runs it through `kernels.run_ops`, and turns the encoded result back into Python
+(a contract error becomes `SwapContractError`).  `apply` runs a whole op array in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from optimized import kernels as k
+from optimized import observe
+from optimized.state import State, grow, new_state
+from reference import api
+from reference.api import (
+    DISCARD_KINDS,
+    MAX_CLUSTER_SIZE,
+    MIN_CLUSTER_SIZE,
+    SWAPON_BLKDEV,
+    SWAPON_DISCARD_SHIFT,
+    SWAPON_HAS_PRIORITY,
+    SWAPON_SOLIDSTATE,
+    VALUE_LIMIT,
+    Entry,
+    Snapshot,
+    SwapContractError,
+    SwapDevice,
+)
+
+_BIG = VALUE_LIMIT  # any argument at or above this is out of range for every parameter
+
+
+def _int(value: Any, sentinel: int, low: int = 0) -> int:
+    """`value` if it is an int in [low, 2**62), else `sentinel` (which the kernel rejects)."""
+    if isinstance(value, int) and low <= value < _BIG:
+        return int(value)
+    return sentinel
+
+
+def _opt_bool(value: Any) -> int:
+    return -1 if value is None else int(bool(value))
+
+
+class OptimizedSwap:
+    """The Numba implementation of `reference.api.SwapImpl`."""
+
+    def __init__(
+        self, cluster_size: int = api.DEFAULT_CLUSTER_SIZE, max_swapfiles: int = api.DEFAULT_MAX_SWAPFILES
+    ):
+        if (
+            not isinstance(cluster_size, int)
+            or cluster_size & (cluster_size - 1)
+            or not MIN_CLUSTER_SIZE <= cluster_size <= MAX_CLUSTER_SIZE
+        ):
+            raise ValueError(f"cluster_size must be a power of two in 4..512, not {cluster_size!r}")
+        if not isinstance(max_swapfiles, int) or not 1 <= max_swapfiles <= 64:
+            raise ValueError(f"max_swapfiles must be in 1..64, not {max_swapfiles!r}")
+        self.cluster_size = cluster_size
+        self.max_swapfiles = max_swapfiles
+        self.pmd_order = api.pmd_order(cluster_size)
+        self._S: State = new_state(cluster_size, max_swapfiles)
+        self._out1 = np.zeros(1, dtype=np.int64)
+
+    # ---- running ops ----
+
+    def _run_array(self, ops: np.ndarray, out: np.ndarray) -> np.ndarray:
+        pos = 0
+        done = 0
+        while True:
+            pos, done, need = k.run_ops(self._S, ops, pos, out, done)
+            if need == 0:
+                return out
+            self._S = grow(self._S, int(need))
+
+    def _run(self, *record: int) -> int:
+        return int(self._run_array(np.array(record, dtype=np.int64), self._out1)[0])
+
+    def _call(self, *record: int) -> int:
+        """Run one op; raise its contract error, if any."""
+        result = self._run(*record)
+        if k.E_NOT_SWAPPING_OFF <= result <= k.E_INVALID_ARGUMENT:
+            raise SwapContractError(api.contract_code_of_result(result), "optimized kernel check")
+        return result
+
+    def _entry(self, entry: Any) -> tuple[int, int]:
+        try:
+            type, offset = entry
+        except (TypeError, ValueError):
+            raise SwapContractError("invalid-argument", f"not a swap entry: {entry!r}") from None
+        return _int(type, -1), _int(offset, -1)
+
+    def apply(self, ops: Sequence[int]) -> np.ndarray:
+        """Run an encoded op array inside one JIT call; results as an int64 array."""
+        try:
+            arr = np.ascontiguousarray(ops, dtype=np.int64)
+        except (OverflowError, TypeError, ValueError):
+            return np.array(api.apply(self, ops), dtype=object)  # values beyond int64
+        if arr.ndim != 1:
+            raise ValueError("an op array must be one-dimensional")
+        n = int(k.count_ops(arr))
+        if n < 0:  # like api.apply: a malformed array is rejected before any op runs
+            raise SwapContractError("unknown-op", f"unknown op code or cut-off record at index {-n - 1}")
+        return self._run_array(arr, np.zeros(n, dtype=np.int64))
+
+    # ---- devices ----
+
+    def swapon(
+        self,
+        size: int,
+        *,
+        priority: int | None = None,
+        bad: Sequence[int] = (),
+        solidstate: bool = True,
+        blkdev: bool = True,
+        discard: str = "none",
+    ) -> int:
+        flags = (SWAPON_SOLIDSTATE if solidstate else 0) | (SWAPON_BLKDEV if blkdev else 0)
+        flags |= (DISCARD_KINDS.index(discard) if discard in DISCARD_KINDS else 3) << SWAPON_DISCARD_SHIFT
+        prio = 0
+        if priority is not None:
+            flags |= SWAPON_HAS_PRIORITY
+            prio = _int(priority, -1)
+        if isinstance(bad, (list, tuple)):
+            bad_list = [_int(b, 0) for b in bad]
+            size_arg = _int(size, 0)
+        else:
+            bad_list = []
+            size_arg = 0  # the reference rejects a non-sequence after the free-type check
+        return self._run(0, size_arg, prio, flags, len(bad_list), *bad_list)
+
+    def swapoff_begin(self, type: int) -> int:
+        return self._run(1, _int(type, -1))
+
+    def swapoff_end(self, type: int) -> int:
+        return self._call(2, _int(type, -1))
+
+    def swapoff_abort(self, type: int) -> int:
+        return self._call(3, _int(type, -1))
+
+    def swap_discard_work(self, type: int) -> int:
+        return self._call(4, _int(type, -1))
+
+    def swap_reclaim_work(self, type: int) -> int:
+        return self._call(5, _int(type, -1))
+
+    # ---- folios ----
+
+    def folio_new(self, folio: int, order: int) -> int:
+        return self._call(6, _int(folio, 0), _int(order, -1))
+
+    def folio_set(
+        self,
+        folio: int,
+        *,
+        locked: bool | None = None,
+        writeback: bool | None = None,
+        mapped: bool | None = None,
+    ) -> int:
+        return self._call(7, _int(folio, 0), _opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped))
+
+    def folio_drop(self, folio: int) -> int:
+        return self._call(8, _int(folio, 0))
+
+    def folio_entry(self, folio: int) -> Entry | None:
+        return observe.entry_of(self._call(9, _int(folio, 0)))
+
+    # ---- entry management ----
+
+    def folio_alloc_swap(self, folio: int, *, charge_fails: bool = False) -> int:
+        return self._call(10, _int(folio, 0), int(bool(charge_fails)))
+
+    def folio_dup_swap(self, folio: int, page: int | None = None, *, alloc_fails: bool = False) -> int:
+        return self._call(11, _int(folio, 0), -1 if page is None else _int(page, -2), int(bool(alloc_fails)))
+
+    def folio_put_swap(self, folio: int, page: int | None = None) -> int:
+        return self._call(12, _int(folio, 0), -1 if page is None else _int(page, -2))
+
+    def folio_free_swap(self, folio: int) -> bool:
+        return bool(self._call(13, _int(folio, 0)))
+
+    def swap_cache_del_folio(self, folio: int, shadow: int = 0) -> int:
+        return self._call(14, _int(folio, 0), _int(shadow, -1))
+
+    def swap_cache_alloc_folio(self, entry: Entry, folio: int) -> int:
+        return self._call(15, *self._entry(entry), _int(folio, 0))
+
+    def swapin_folio(self, entry: Entry, folio: int, order: int) -> int:
+        return self._call(16, *self._entry(entry), _int(folio, 0), _int(order, -1))
+
+    def swap_put_entries_direct(self, entry: Entry, nr: int) -> int:
+        type, offset = self._entry(entry)
+        if isinstance(nr, int) and nr >= _BIG:
+            nr = _BIG  # still >= 1, and beyond any max: offset-out-of-range, as in the reference
+        return self._call(17, type, offset, _int(nr, 0, low=1))
+
+    def swap_dup_entry_direct(self, entry: Entry, *, alloc_fails: bool = False) -> int:
+        return self._call(18, *self._entry(entry), int(bool(alloc_fails)))
+
+    def swap_alloc_hibernation_slot(self, type: int) -> Entry | None:
+        return observe.entry_of(self._run(19, _int(type, -1)))
+
+    def swap_free_hibernation_slot(self, entry: Entry) -> int:
+        return self._call(20, *self._entry(entry))
+
+    def set_pm_suspended_storage(self, flag: bool) -> int:
+        return self._run(21, int(bool(flag)))
+
+    # ---- observation ----
+
+    def swap_count(self, entry: Entry) -> int:
+        return self._call(22, *self._entry(entry))
+
+    def swap_cache_folio(self, entry: Entry) -> int:
+        return self._call(23, *self._entry(entry))
+
+    def swap_shadow(self, entry: Entry) -> int:
+        return self._call(24, *self._entry(entry))
+
+    def nr_swap_pages(self) -> int:
+        return int(self._S[0][k.G_NR])
+
+    def total_swap_pages(self) -> int:
+        return int(self._S[0][k.G_TOTAL])
+
+    def device(self, type: int) -> SwapDevice | None:
+        G = self._S[0]
+        t = _int(type, -1)
+        if t < 0 or t >= self.max_swapfiles or G[k.G_DEV + t * k.DS + k.D_STATE] == 0:
+            return None
+        return observe.device_record(G, t)
+
+    def snapshot(self, level: str = "allocator") -> Snapshot:
+        if level not in api.SNAPSHOT_LEVELS:
+            raise ValueError(f"snapshot level must be one of {api.SNAPSHOT_LEVELS}, not {level!r}")
+        return Snapshot(observe.snapshot_data(self._S, level))
+
+    def check_invariants(self) -> None:
+        res = k.check_state(self._S)
+        if res[0] != k.INV_OK:
+            raise AssertionError(observe.invariant_message(res))
+
+    # ---- debugging ----
+
+    def debug_state(self) -> dict[str, np.ndarray]:
+        """The live state arrays by name (layout in `optimized.kernels`), for tests and
+        mutants: writing to them corrupts the model, which `check_invariants()` must notice."""
+        return dict(zip(("G", "SL", "BM", "CL", "EXT", "FO", "FH", "BIG"), self._S))
