@@ -18,20 +18,11 @@ def load_impl(spec: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _available():
-    out = []
-    for impl_id, spec in IMPLEMENTATIONS:
-        try:
-            out.append(pytest.param(load_impl(spec), id=impl_id))
-        except (ImportError, AttributeError):
-            # The optimized package is written after the reference; until it exists only the
-            # reference runs.  Once `optimized` imports, a failure to import is a test error.
-            if impl_id == "reference":
-                raise
-    return out
+def _params():
+    return [pytest.param(load_impl(spec), id=impl_id) for impl_id, spec in IMPLEMENTATIONS]
 
 
-@pytest.fixture(params=_available())
+@pytest.fixture(params=_params())
 def impl_cls(request):
     """The implementation class under test."""
     return request.param

@@ -1,0 +1,85 @@
+"""The differential Hypothesis state machine: a world model driving two implementations.
+
+`make_machine(ReferenceSwap, OptimizedSwap, profile="mthp")` returns a
+`RuleBasedStateMachine` class.  Each test case draws a geometry (unless one is fixed), builds
+both implementations behind a `Lockstep` executor, swaps on the devices, then runs weighted
+world actions: the single `step` rule asks the world to pick an enabled action by the
+profile's weights, with every choice drawn from Hypothesis so failures shrink.  The lockstep
+executor raises `Divergence` on the first difference; the allocator transitions each step
+reached are reported with `hypothesis.event()`.
+
+Class attributes aggregate over every test case the class ran in this process: `totals`
+(world action counts), `label_totals` (event labels), `steps_run`, and `last_lockstep` (the
+lockstep of the most recent test case; after a failure Hypothesis replays the minimal example
+last, so its `history` is the failing trace).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, ClassVar
+
+from hypothesis import event
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+
+from fuzz.choosers import HypothesisChooser
+from fuzz.lockstep import Lockstep
+from fuzz.profiles import get_profile
+from fuzz.world import Geometry, World, draw_geometry
+
+
+def make_machine(
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    geometry: Geometry | None = None,
+    profile: str = "default",
+    level: str = "allocator",
+) -> type[RuleBasedStateMachine]:
+    """A state machine class comparing `candidate_cls` against `reference_cls`."""
+    get_profile(profile)  # fail now, with the list of names, on a typo
+
+    class DifferentialMachine(RuleBasedStateMachine):
+        totals: ClassVar[Counter[str]] = Counter()
+        label_totals: ClassVar[Counter[str]] = Counter()
+        steps_run: ClassVar[int] = 0
+        last_lockstep: ClassVar[Lockstep | None] = None
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.world: World | None = None
+            self.lockstep: Lockstep | None = None
+
+        @initialize(data=st.data())
+        def setup(self, data: Any) -> None:
+            chooser = HypothesisChooser(data)
+            geo = geometry if geometry is not None else draw_geometry(chooser)
+            kwargs = geo.impl_kwargs()
+            self.lockstep = Lockstep(reference_cls(**kwargs), candidate_cls(**kwargs), level=level)
+            type(self).last_lockstep = self.lockstep
+            self.world = World(geo, self.lockstep, profile=profile)
+            self.world.setup()
+            self._report_labels()
+
+        @rule(data=st.data())
+        def step(self, data: Any) -> None:
+            assert self.world is not None
+            self.world.step(HypothesisChooser(data))
+            type(self).steps_run += 1
+            self._report_labels()
+
+        def _report_labels(self) -> None:
+            assert self.lockstep is not None
+            for label in self.lockstep.take_labels():
+                event(label)
+
+        def teardown(self) -> None:
+            if self.world is not None and self.lockstep is not None:
+                type(self).totals.update(self.world.rule_counts)
+                type(self).label_totals.update(self.lockstep.labels)
+
+    DifferentialMachine.__name__ = DifferentialMachine.__qualname__ = (
+        f"Differential_{profile}_{candidate_cls.__name__}"
+    )
+    return DifferentialMachine

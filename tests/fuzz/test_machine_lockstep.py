@@ -1,0 +1,132 @@
+"""The lockstep executor: what it returns, what it records, and how it reports each kind of
+divergence (result, contract code, state change on a contract error, state, invariant, crash)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from fuzz.lockstep import Divergence, Lockstep
+from reference.api import (
+    Call,
+    Entry,
+    SwapContractError,
+    contract_error_result,
+    encode_result,
+)
+from reference.model import ReferenceSwap
+
+SWAPON = Call("swapon", {"size": 32})
+
+
+def _pair(candidate_cls=ReferenceSwap, **kwargs) -> Lockstep:
+    return Lockstep(ReferenceSwap(cluster_size=8), candidate_cls(cluster_size=8), **kwargs)
+
+
+def test_returns_the_reference_value_and_records_encoded_results_and_digests():
+    lockstep = _pair()
+    assert lockstep.call(SWAPON) == 0
+    assert lockstep.call(Call("folio_new", {"folio": 1, "order": 0})) == 0
+    assert lockstep.call(Call("folio_alloc_swap", {"folio": 1})) == 0
+    entry = lockstep.call(Call("folio_entry", {"folio": 1}))
+    assert isinstance(entry, Entry)
+    assert [s.result for s in lockstep.history] == [0, 0, 0, encode_result("folio_entry", entry)]
+    assert lockstep.history[2].digest == lockstep.reference.snapshot("allocator").digest()
+    assert lockstep.history[3].digest == lockstep.history[2].digest  # a query changes nothing
+
+
+def test_reraises_a_shared_contract_error_and_records_its_code():
+    lockstep = _pair()
+    lockstep.call(SWAPON)
+    with pytest.raises(SwapContractError) as info:
+        lockstep.call(Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
+    assert lockstep.history[-1].result == contract_error_result(info.value.code)
+
+
+def test_rejects_a_call_without_an_op_code():
+    with pytest.raises(ValueError, match="no op code"):
+        _pair().call(Call("device", {"type": 0}))
+
+
+class WrongNrSwapPages(ReferenceSwap):
+    def nr_swap_pages(self):
+        return super().nr_swap_pages() + 1
+
+
+class OtherContractCode(ReferenceSwap):
+    def swap_dup_entry_direct(self, entry, *, alloc_fails=False):
+        raise SwapContractError("bad-slot", "wrong code on purpose")
+
+
+class ChangesStateThenRaises(ReferenceSwap):
+    def swap_dup_entry_direct(self, entry, *, alloc_fails=False):
+        self.set_pm_suspended_storage(True)
+        return super().swap_dup_entry_direct(entry, alloc_fails=alloc_fails)
+
+
+class ForgetsPriority(ReferenceSwap):
+    def swapon(self, size, **kwargs):
+        kwargs["priority"] = None
+        return super().swapon(size, **kwargs)
+
+
+class BrokenInvariants(ReferenceSwap):
+    def check_invariants(self):
+        if self.devices:
+            raise AssertionError("cluster 0: count 3 but 2 used slots")
+
+
+class Crashes(ReferenceSwap):
+    def folio_new(self, folio, order):
+        raise IndexError("index 9 is out of bounds for axis 0 with size 8")
+
+
+def _divergence(candidate_cls, *calls: Call) -> Divergence:
+    lockstep = _pair(candidate_cls)
+    with pytest.raises(Divergence) as info:
+        for call in calls:
+            with contextlib.suppress(SwapContractError):
+                lockstep.call(call)
+    return info.value
+
+
+def test_result_difference_names_step_call_and_both_results():
+    err = _divergence(WrongNrSwapPages, SWAPON, Call("nr_swap_pages", {}))
+    assert err.step == 1 and err.kind == "result"
+    text = str(err)
+    assert "step 1: nr_swap_pages()" in text
+    assert "reference result: 31" in text and "candidate result: 32" in text
+    assert "0: swapon(size=32) -> 0" in text  # the preceding calls
+
+
+def test_contract_code_difference():
+    err = _divergence(OtherContractCode, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
+    assert err.kind == "contract"
+    assert "SwapContractError('not-swapped')" in str(err)
+    assert "SwapContractError('bad-slot')" in str(err)
+
+
+def test_state_change_on_a_contract_error_shows_the_before_after_diff():
+    err = _divergence(ChangesStateThenRaises, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
+    assert err.kind == "state"
+    assert "candidate changed state although it raised" in str(err)
+    assert err.diff == ["pm_suspended_storage: false != true"]
+
+
+def test_state_difference_shows_the_snapshot_diff():
+    err = _divergence(ForgetsPriority, Call("swapon", {"size": 32, "priority": 7}))
+    assert err.kind == "state" and err.step == 0
+    assert "devices.0.priority: 7 != -1" in str(err)
+
+
+def test_invariant_failure_names_the_side_and_the_invariant():
+    err = _divergence(BrokenInvariants, SWAPON)
+    assert err.kind == "invariant"
+    assert "the candidate broke an invariant: cluster 0: count 3 but 2 used slots" in str(err)
+
+
+def test_a_crash_is_a_divergence_with_the_exception():
+    err = _divergence(Crashes, SWAPON, Call("folio_new", {"folio": 1, "order": 0}))
+    assert err.kind == "crash"
+    assert "IndexError: index 9 is out of bounds" in str(err)
