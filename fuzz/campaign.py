@@ -1,0 +1,545 @@
+"""Fuzzing campaigns: workers, budgets, live progress, deduplicated failure traces, the report.
+
+`swapdiff fuzz` runs `workers` processes (spawned, so each imports the implementations
+afresh); worker `w` derives every seed from `seed * 1000 + w`, so a campaign with the same
+seed, worker count and step budget finds the same traces.  A worker runs rounds until the
+budget is spent or the parent says stop:
+
+- fast mode: one `fuzz.fast.run_episode` per round (episode seed `worker_seed * 100000 + k`);
+  every `LABEL_EVERY`-th episode also computes coverage labels (they cost two allocator
+  snapshots per op, so they are sampled; the report says which fraction);
+- hypothesis mode: one run of the state machine from `fuzz.machine` with the `campaign`
+  settings profile (bounded examples per round), a failure turned into a trace from the
+  failing example's lockstep history;
+- both: the two alternate round by round.
+
+Workers send messages to the parent (steps done, rule and label counts, failures).  The
+parent keeps the first trace of every divergence signature (op, kind), writes it atomically
+to `--out`, shows progress with rich, and on Ctrl-C tells the workers to stop, keeping
+everything found so far.  At the end it writes `report.json` and `report.png`
+(`fuzz.report`).  Exit code: 0 nothing diverged, 1 divergences found.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue as queue_mod
+import re
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fuzz.impls import resolve
+from fuzz.trace import atomic_write_text, dumps_trace
+
+DEFAULT_TIME = 60.0
+LABEL_EVERY = 4
+HYPOTHESIS_EXAMPLES_PER_ROUND = 20
+SAMPLE_SECONDS = 1.0
+MAX_WORKER_ERRORS = 3
+EXIT_ERRORS = 3
+
+
+class CampaignError(ValueError):
+    """A campaign option is invalid (one-line message)."""
+
+    prog = "swapdiff fuzz"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `10m`, `2h`, `1h30m`, `1.5h`."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smh]?)", text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
+        raise ValueError(f"expected a duration like 90s, 10m, 2h or 1h30m, got {text!r}")
+    seconds = sum(float(n) * {"": 1, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError(f"the duration must be positive, got {text!r}")
+    return seconds
+
+
+@dataclass
+class CampaignConfig:
+    """Everything a worker needs (plain data: it is pickled to spawned workers)."""
+
+    impl: str = "optimized"
+    reference: str = "reference"
+    profile: str = "default"
+    geometry: dict[str, Any] | None = None  # fixed geometry, else drawn per episode
+    small: bool = True
+    time: float | None = None
+    steps: int | None = None
+    workers: int = 1
+    seed: int = 0
+    out: str = "swapdiff-out"
+    mode: str = "fast"
+    level: str = "allocator"
+    episode_steps: int = 2000
+    quiet: bool = False
+
+    @classmethod
+    def from_args(cls, args: Any) -> CampaignConfig:
+        _check_profile(args.profile)
+        fixed, small = parse_geometry(args.geometry)
+        resolve(args.impl)
+        resolve(args.reference)
+        config = cls(
+            impl=args.impl,
+            reference=args.reference,
+            profile=args.profile,
+            geometry=fixed,
+            small=small,
+            time=args.time,
+            steps=args.steps,
+            workers=args.workers,
+            seed=args.seed,
+            out=args.out,
+            mode=args.mode,
+            level=args.level,
+            quiet=args.quiet,
+        )
+        if args.episode_steps:
+            config.episode_steps = args.episode_steps
+        if config.time is None and config.steps is None:
+            config.time = DEFAULT_TIME
+        return config
+
+    def worker_steps(self, index: int) -> int | None:
+        """This worker's share of a step budget (None: time budget only)."""
+        if self.steps is None:
+            return None
+        share, extra = divmod(self.steps, self.workers)
+        return share + (1 if index < extra else 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_profile(name: str) -> None:
+    from fuzz.profiles import PROFILES
+
+    if name not in PROFILES:
+        raise CampaignError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+
+
+def parse_geometry(text: str) -> tuple[dict[str, Any] | None, bool]:
+    """`small`/`large` (drawn per episode) or a fixed geometry from JSON text or a JSON file."""
+    if text in ("small", "large"):
+        return None, text == "small"
+    if text.lstrip().startswith("{"):
+        source, raw = "--geometry", text
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise CampaignError(f"--geometry {text!r} is not 'small', 'large', JSON text or a file")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise CampaignError(f"cannot read --geometry file {text!r}: {err}") from None
+        source = text
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise CampaignError(
+            f"{source}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from None
+    if isinstance(data, dict) and "swapdiff_trace" in data:
+        data = data.get("geometry")  # a trace file: reuse its geometry
+    if not isinstance(data, dict):
+        raise CampaignError(f"{source}: a geometry must be a JSON object")
+    from fuzz.world import Geometry
+
+    try:
+        geometry = Geometry.from_dict(data)
+    except Exception as err:
+        raise CampaignError(f"{source}: invalid geometry: {' '.join(str(err).split())}") from None
+    return geometry.to_dict(), True
+
+
+# --------------------------------------------------------------------------------------------
+# Workers
+# --------------------------------------------------------------------------------------------
+
+
+def failure_name(signature: tuple[str, str]) -> str:
+    """The file name of a signature's trace: `<op>-<kind>.jsonl`, filesystem-safe."""
+    op, kind = signature
+    kind = kind.replace("!=", "-vs-")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{op}-{kind}") + ".jsonl"
+
+
+class _Worker:
+    """One worker's loop; `send` delivers messages, `should_stop` polls the parent."""
+
+    def __init__(
+        self, config: CampaignConfig, index: int, send: Callable[[tuple], None], should_stop
+    ) -> None:
+        self.config = config
+        self.index = index
+        self.send = send
+        self.should_stop = should_stop
+        self.seed = config.seed * 1000 + index
+        self.budget = config.worker_steps(index)
+        self.deadline = None if config.time is None else time.time() + config.time
+        self.done = 0
+        self.seen: set[tuple[str, str]] = set()
+        self.reference_cls = resolve(config.reference)
+        self.candidate_cls = resolve(config.impl)
+
+    def keep_going(self) -> bool:
+        if self.should_stop():
+            return False
+        if self.deadline is not None and time.time() >= self.deadline:
+            return False
+        return self.budget is None or self.done < self.budget
+
+    def progress(self, steps: int) -> bool:
+        self.done += steps
+        self.send(("steps", self.index, steps))
+        return self.keep_going()
+
+    def run(self) -> None:
+        round_no = errors = 0
+        while self.keep_going() and errors < MAX_WORKER_ERRORS:
+            mode = self.config.mode
+            if mode == "both":
+                mode = "fast" if round_no % 2 == 0 else "hypothesis"
+            try:
+                if mode == "fast":
+                    self.fast_round(round_no)
+                else:
+                    self.hypothesis_round(round_no)
+            except Exception as err:  # a harness bug: report it, carry on with the next round
+                errors += 1
+                self.send(
+                    ("error", self.index, f"{mode} round {round_no}: {type(err).__name__}: {_oneline(err)}")
+                )
+            round_no += 1
+
+    def remaining(self, cap: int) -> int:
+        return cap if self.budget is None else max(0, min(cap, self.budget - self.done))
+
+    def fast_round(self, round_no: int) -> None:
+        from fuzz.fast import run_episode
+
+        seed = self.seed * 100000 + round_no
+        labelled = round_no % LABEL_EVERY == 0
+        result = run_episode(
+            self.reference_cls,
+            self.candidate_cls,
+            seed=seed,
+            steps=self.remaining(self.config.episode_steps),
+            profile=self.config.profile,
+            geometry=self._geometry(),
+            small=self.config.small,
+            level=self.config.level,
+            labels=labelled,
+            keep_going=self.progress,
+        )
+        self.send(
+            ("round", self.index, "fast", result.ops, dict(result.rules), dict(result.labels), labelled)
+        )
+        if result.divergence is not None and result.trace is not None:
+            self.found(result.divergence, result.trace, seed)
+
+    def hypothesis_round(self, round_no: int) -> None:
+        from fuzz.hypothesis_round import run_round
+
+        seed = self.seed * 100000 + round_no
+        result = run_round(
+            self.reference_cls,
+            self.candidate_cls,
+            seed=seed,
+            profile=self.config.profile,
+            geometry=self._geometry(),
+            level=self.config.level,
+            max_examples=HYPOTHESIS_EXAMPLES_PER_ROUND,
+            keep_going=self.progress,
+        )
+        self.send(
+            ("round", self.index, "hypothesis", result.ops, dict(result.rules), dict(result.labels), True)
+        )
+        if result.divergence is not None and result.trace is not None:
+            self.found(result.divergence, result.trace, seed)
+
+    def _geometry(self) -> Any:
+        if self.config.geometry is None:
+            return None
+        from fuzz.world import Geometry
+
+        return Geometry.from_dict(self.config.geometry)
+
+    def found(self, divergence: Any, trace: Any, seed: int) -> None:
+        signature = divergence.signature
+        if signature in self.seen:
+            self.send(("dup", self.index, list(signature)))
+            return
+        self.seen.add(signature)
+        self.send(("failure", self.index, list(signature), dumps_trace(trace), divergence.describe(), seed))
+
+
+def _worker_process(config: CampaignConfig, index: int, queue: Any, stop: Any) -> None:
+    # The parent owns Ctrl-C: it sets `stop`, and workers finish their chunk and report.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _Worker(config, index, queue.put, stop.is_set).run()
+    except BaseException as err:  # reported to the parent, which shows one line
+        queue.put(("error", index, f"{type(err).__name__}: {_oneline(err)}"))
+    finally:
+        queue.put(("done", index))
+
+
+# --------------------------------------------------------------------------------------------
+# The parent
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignState:
+    """What the parent has gathered so far; `fuzz.report` turns it into report.json/png."""
+
+    config: CampaignConfig
+    started: float = field(default_factory=time.monotonic)
+    steps: int = 0
+    ops: int = 0
+    rounds: Counter[str] = field(default_factory=Counter)
+    labelled_ops: int = 0
+    rules: Counter[str] = field(default_factory=Counter)
+    labels: Counter[str] = field(default_factory=Counter)
+    failures: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    throughput: list[tuple[float, int]] = field(default_factory=list)
+    finished_workers: int = 0
+    interrupted: bool = False
+    new_failures: list[str] = field(default_factory=list)
+    ended: float | None = None
+
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    def handle(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "steps":
+            self.steps += message[2]
+        elif kind == "round":
+            _, _, mode, ops, rules, labels, labelled = message
+            self.rounds[mode] += 1
+            self.ops += ops
+            if labelled:
+                self.labelled_ops += ops
+            self.rules.update(rules)
+            self.labels.update(labels)
+        elif kind == "failure":
+            self._failure(message)
+        elif kind == "dup":
+            signature = tuple(message[2])
+            if signature in self.failures:
+                self.failures[signature]["hits"] += 1
+        elif kind == "error":
+            self.errors.append(f"worker {message[1]}: {message[2]}")
+        elif kind == "done":
+            self.finished_workers += 1
+
+    def _failure(self, message: tuple) -> None:
+        _, worker, signature, text, described, seed = message
+        signature = tuple(signature)
+        if signature in self.failures:
+            self.failures[signature]["hits"] += 1
+            return
+        path = Path(self.config.out) / failure_name(signature)
+        atomic_write_text(path, text)
+        self.failures[signature] = {
+            "file": str(path),
+            "op": signature[0],
+            "kind": signature[1],
+            "ops": text.count("\n") - 1,
+            "worker": worker,
+            "seed": seed,
+            "hits": 1,
+            "first_seen_seconds": round(self.elapsed(), 3),
+        }
+        self.new_failures.append(f"divergence {signature[0]} [{signature[1]}] -> {path}\n{described}")
+
+    def sample(self) -> None:
+        self.throughput.append((round(self.elapsed(), 3), self.steps))
+
+
+def run_campaign(config: CampaignConfig) -> int:
+    """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors)."""
+    from fuzz.report import write_report
+
+    out = Path(config.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
+    state = CampaignState(config)
+    with _Display(state) as display:
+        if config.workers == 1:
+            _run_inline(state, display)
+        else:
+            _run_processes(state, display)
+    state.sample()
+    state.ended = time.monotonic()
+    write_report(state)
+    _print_summary(state)
+    if state.failures:
+        return 1
+    return EXIT_ERRORS if state.errors else 0
+
+
+def _oneline(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _run_inline(state: CampaignState, display: _Display) -> None:
+    """One worker in this process: no spawn cost; Ctrl-C ends the current round."""
+
+    def send(message: tuple) -> None:
+        state.handle(message)
+        display.tick()
+
+    try:
+        _Worker(state.config, 0, send, lambda: False).run()
+    except KeyboardInterrupt:
+        state.interrupted = True
+    state.finished_workers = 1
+
+
+def _run_processes(state: CampaignState, display: _Display) -> None:
+    config = state.config
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    stop = ctx.Event()
+    procs = [
+        ctx.Process(
+            target=_worker_process, args=(config, i, queue, stop), daemon=True, name=f"swapdiff-worker-{i}"
+        )
+        for i in range(config.workers)
+    ]
+    for proc in procs:
+        proc.start()
+    deadline = None if config.time is None else time.monotonic() + config.time + 5.0
+    interrupts = 0
+    while state.finished_workers < len(procs):
+        try:
+            _drain(queue, state, display)
+            if not any(p.is_alive() for p in procs):
+                _drain(queue, state, display, timeout=0.0)
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                stop.set()
+        except KeyboardInterrupt:
+            interrupts += 1
+            state.interrupted = True
+            stop.set()
+            if interrupts >= 2:
+                break
+    for index, proc in enumerate(procs):
+        proc.join(timeout=5.0)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+        elif proc.exitcode not in (0, None) and not state.interrupted:
+            state.errors.append(f"worker {index}: exited with code {proc.exitcode}")
+
+
+def _drain(queue: Any, state: CampaignState, display: _Display, timeout: float = 0.2) -> None:
+    try:
+        message = queue.get(timeout=timeout) if timeout else queue.get_nowait()
+    except queue_mod.Empty:
+        display.tick()
+        return
+    state.handle(message)
+    while True:
+        try:
+            state.handle(queue.get_nowait())
+        except queue_mod.Empty:
+            break
+    display.tick()
+
+
+class _Display:
+    """Live progress (rich) on stderr: elapsed, steps, steps/s, failures, labels hit."""
+
+    def __init__(self, state: CampaignState) -> None:
+        self.state = state
+        self.progress = None
+        self.task = None
+        self.last_sample = 0.0
+
+    def __enter__(self) -> _Display:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self.console = console
+        if not self.state.config.quiet and console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]swapdiff"),
+                BarColumn(bar_width=12),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[steps]:,} steps {task.fields[rate]:,.0f}/s"),
+                TextColumn("failures {task.fields[failures]} labels {task.fields[labels]}"),
+                console=console,
+                transient=False,
+            )
+            self.progress.start()
+            total = self.state.config.steps or self.state.config.time
+            self.task = self.progress.add_task("fuzz", total=total, steps=0, rate=0.0, failures=0, labels="-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.tick(force=True)
+        if self.progress is not None:
+            self.progress.stop()
+
+    def tick(self, force: bool = False) -> None:
+        state = self.state
+        for line in state.new_failures:
+            self.console.print(line, highlight=False, markup=False)
+        state.new_failures.clear()
+        now = state.elapsed()
+        if not force and now - self.last_sample < SAMPLE_SECONDS / 4:
+            return
+        if now - (state.throughput[-1][0] if state.throughput else 0.0) >= SAMPLE_SECONDS:
+            state.sample()
+        self.last_sample = now
+        if self.progress is None:
+            return
+        from fuzz.report import labels_hit
+
+        hit, total = labels_hit(state.labels)
+        completed = state.steps if state.config.steps else min(now, state.config.time or now)
+        self.progress.update(
+            self.task,
+            completed=completed,
+            steps=state.steps,
+            rate=state.steps / now if now > 0 else 0.0,
+            failures=len(state.failures),
+            labels=f"{hit}/{total}",
+        )
+
+
+def _print_summary(state: CampaignState) -> None:
+    seconds = state.elapsed()
+    rate = state.steps / seconds if seconds > 0 else 0.0
+    out = sys.stdout
+    print(
+        f"swapdiff fuzz: {state.steps} steps ({state.ops} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
+        f"{len(state.failures)} divergence(s)" + (" [interrupted]" if state.interrupted else ""),
+        file=out,
+    )
+    for info in state.failures.values():
+        print(
+            f"  {info['op']} [{info['kind']}] x{info['hits']}: {info['file']} ({info['ops']} ops)", file=out
+        )
+    for error in state.errors:
+        print(f"  error: {error}", file=out)
+    print(f"  report: {os.path.join(state.config.out, 'report.json')}", file=out)

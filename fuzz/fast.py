@@ -1,0 +1,241 @@
+"""Fast lockstep mode: seeded random traces from the world model, the candidate run in batch.
+
+Hypothesis spends most of a step on its own bookkeeping and the harness compares full
+snapshots after every call.  Here the world model drives the REFERENCE alone, through a
+recording executor (calls and encoded results), and every `chunk` ops the candidate replays
+the recorded calls in one `apply` call; then the results arrays, the snapshots at the chosen
+level and both `check_invariants()` are compared.  Only when a chunk disagrees is the episode
+replayed from its start step by step (`fuzz.replay.Stepper`) to find the first diverging op,
+and the trace up to it is built.
+
+A candidate class that overrides an API method but inherits `apply` is run op by op
+(`fuzz.impls.batch_bypasses_overrides`), so no override is bypassed by a batch kernel.
+
+An episode is one world on fresh implementations: a geometry (drawn from the episode's seed
+unless fixed), `World.setup()`, then `steps` world actions.  Episodes keep traces short
+enough to locate and minimize.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fuzz.events import labels_for
+from fuzz.impls import batch_bypasses_overrides, build
+from fuzz.lockstep import QUERY_CALLS
+from fuzz.replay import StepDivergence, Stepper, make_trace
+from fuzz.trace import Trace
+from reference.api import (
+    Call,
+    SwapContractError,
+    contract_error_result,
+    encode_calls,
+    encode_result,
+    run_call,
+)
+
+DEFAULT_CHUNK = 2000
+DEFAULT_EPISODE_STEPS = 5000
+
+
+class RecordingExecutor:
+    """The world's executor in fast mode: runs the reference and records every call.
+
+    With `labels` on, it also takes the reference's allocator snapshot around each call and
+    counts `fuzz.events.labels_for` labels (costly: campaigns sample some episodes).
+    """
+
+    def __init__(self, reference: Any, *, labels: Counter[str] | None = None) -> None:
+        self.reference = reference
+        self.calls: list[Call] = []
+        self.results: list[int] = []
+        self.labels = labels
+        self._labels_for: Callable[..., list[str]] | None = None
+        self._before: Any = None  # the reference's allocator snapshot after the last change
+        if labels is not None:
+            self._labels_for = labels_for
+
+    def call(self, call: Call) -> Any:
+        self.calls.append(call)
+        labelling = self._labels_for is not None
+        if labelling and self._before is None:
+            self._before = self.reference.snapshot("allocator")
+        try:
+            value = call.invoke(self.reference)
+        except SwapContractError as err:
+            self.results.append(contract_error_result(err.code))
+            raise  # a rejected call changes nothing, so `_before` stays right
+        encoded = encode_result(call.name, value)
+        self.results.append(encoded)
+        if labelling and call.name not in QUERY_CALLS:
+            after = self.reference.snapshot("allocator")
+            found = self._labels_for(
+                call, encoded, self._before, after, cluster_size=self.reference.cluster_size
+            )
+            self.labels.update(found)
+            self._before = after
+        return value
+
+
+@dataclass
+class EpisodeResult:
+    """What one fast episode did and found."""
+
+    seed: int
+    steps: int = 0
+    ops: int = 0
+    seconds: float = 0.0
+    rules: Counter[str] = field(default_factory=Counter)
+    labels: Counter[str] = field(default_factory=Counter)
+    divergence: StepDivergence | None = None
+    trace: Trace | None = None
+    stopped: bool = False
+
+
+class _Candidate:
+    """The candidate side of an episode: its instance and how to feed it a chunk."""
+
+    def __init__(self, cls: type, kw: dict[str, int]) -> None:
+        self.impl = build(cls, **kw)
+        self.batch = not batch_bypasses_overrides(cls)
+
+    def run(self, calls: list[Call]) -> list[Any] | None:
+        if self.batch:
+            try:
+                ops = encode_calls(calls)
+            except (TypeError, ValueError):
+                ops = None  # a misuse argument with no integer encoding: go op by op
+            if ops is not None:
+                try:
+                    return [int(r) for r in self.impl.apply(ops)]
+                except Exception:
+                    return None  # a crash inside the batch: locate it step by step
+        return [_run_or_crash(self.impl, call) for call in calls]
+
+
+_CRASH = object()
+
+
+def _run_or_crash(impl: Any, call: Call) -> Any:
+    try:
+        return run_call(impl, call)
+    except Exception:
+        return _CRASH
+
+
+def _agree(reference: Any, candidate: Any, level: str) -> bool:
+    if reference.snapshot(level).to_json() != candidate.snapshot(level).to_json():
+        return False
+    try:
+        reference.check_invariants()
+        candidate.check_invariants()
+    except Exception:
+        return False
+    return True
+
+
+def run_episode(
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    seed: int,
+    steps: int = DEFAULT_EPISODE_STEPS,
+    profile: str = "default",
+    geometry: Any = None,
+    small: bool = True,
+    level: str = "allocator",
+    chunk: int = DEFAULT_CHUNK,
+    labels: bool = False,
+    keep_going: Callable[[int], bool] | None = None,
+) -> EpisodeResult:
+    """Run one fast episode of `steps` world actions; stop early on divergence or when
+    `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk)."""
+    from fuzz.choosers import RandomChooser
+    from fuzz.world import World, draw_geometry
+
+    started = time.perf_counter()
+    chooser = RandomChooser(seed)
+    geo = geometry if geometry is not None else draw_geometry(chooser, small=small)
+    kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
+    reference = build(reference_cls, **kw)
+    candidate = _Candidate(candidate_cls, kw)
+    result = EpisodeResult(seed=seed)
+    executor = RecordingExecutor(reference, labels=result.labels if labels else None)
+    world = World(geo, executor, profile=profile)
+    world.setup()
+    flushed = reported = 0
+    while result.steps < steps:
+        world.step(chooser)
+        result.steps += 1
+        if len(executor.calls) - flushed < chunk:
+            continue
+        if not _flush(executor, candidate, reference, flushed, level):
+            _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)
+            break
+        flushed = len(executor.calls)
+        going = keep_going is None or keep_going(result.steps - reported)
+        reported = result.steps
+        if not going:
+            result.stopped = True
+            break
+    unchecked = result.divergence is None and len(executor.calls) > flushed
+    if unchecked and not _flush(executor, candidate, reference, flushed, level):
+        _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)
+    if keep_going is not None and result.steps > reported:
+        keep_going(result.steps - reported)
+    result.ops = len(executor.calls)
+    result.rules = Counter(world.rule_counts)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _flush(
+    executor: RecordingExecutor, candidate: _Candidate, reference: Any, start: int, level: str
+) -> bool:
+    calls = executor.calls[start:]
+    if calls and candidate.run(calls) != executor.results[start:]:
+        return False
+    return _agree(reference, candidate.impl, level)
+
+
+def _locate(
+    result: EpisodeResult,
+    calls: list[Call],
+    reference_cls: type,
+    candidate_cls: type,
+    geometry: Any,
+    seed: int,
+    profile: str,
+    level: str,
+) -> None:
+    """Replay the episode step by step to find the first divergence and build its trace."""
+    kw = {"cluster_size": geometry.cluster_size, "max_swapfiles": geometry.max_swapfiles}
+    stepper = Stepper(build(reference_cls, **kw), build(candidate_cls, **kw), level=level)
+    divergence = None
+    for call in calls:
+        _, divergence = stepper.step(call)
+        if divergence is not None:
+            break
+    if divergence is None:
+        # Step by step agrees but the batch did not: the candidate's `apply` disagrees with its
+        # own methods.  Keep the whole episode so the report can show it.
+        divergence = StepDivergence(
+            len(calls) - 1, calls[-1], "batch", None, None, [], "apply() disagrees with step-by-step calls"
+        )
+    shown = calls[: divergence.step + 1]
+    result.divergence = divergence
+    result.trace = make_trace(
+        shown,
+        reference_cls,
+        candidate_cls,
+        geometry=geometry.to_dict(),
+        seed=seed,
+        profile=profile,
+        mode="fast",
+        level=level,
+        divergence=divergence,
+    )

@@ -1,0 +1,287 @@
+"""Lockstep replay of a list of calls (a trace) on a reference and a candidate implementation.
+
+After every call: the encoded results must be equal (a contract error counts as a result, by
+its code), a call both sides reject must leave both snapshots unchanged, the snapshots at the
+chosen level must be equal, and both `check_invariants()` must pass.  The first failure is a
+`StepDivergence`, whose `signature` (op name, kind) is what `minimize` preserves and what
+campaigns deduplicate on.
+
+Kinds: ``result`` (different ordinary results), ``contract:<ref>!=<cand>`` (a contract error on
+one side or different codes), ``state`` (equal results, different snapshots), ``misuse-state``
+(a rejected call changed a snapshot), ``invariant:<side>``, ``exception:<side>:<Type>`` (a call
+raised something other than `SwapContractError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fuzz.impls import build, spec_of
+from fuzz.lockstep import QUERY_CALLS
+from fuzz.trace import Trace, TraceStep, result_to_json
+from reference.api import (
+    Call,
+    SwapContractError,
+    contract_code_of_result,
+    contract_error_result,
+    diff,
+    encode_result,
+)
+
+DIFF_LINES = 20
+
+
+@dataclass
+class StepDivergence:
+    """The first step where the candidate disagrees with the reference."""
+
+    step: int
+    call: Call
+    kind: str
+    reference_result: Any
+    candidate_result: Any
+    diff: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def signature(self) -> tuple[str, str]:
+        return (self.call.name, self.kind)
+
+    def summary(self) -> dict[str, Any]:
+        return {"step": self.step, "op": self.call.name, "kind": self.kind}
+
+    def describe(self) -> str:
+        lines = [
+            f"divergence at step {self.step}: {self.call}",
+            f"  kind:      {self.kind}",
+            f"  reference: {_show_result(self.call.name, self.reference_result)}",
+            f"  candidate: {_show_result(self.call.name, self.candidate_result)}",
+        ]
+        if self.detail:
+            lines.append(f"  detail:    {self.detail}")
+        if self.diff:
+            lines.append("  snapshot diff (reference != candidate):")
+            lines.extend(f"    {line}" for line in self.diff[:DIFF_LINES])
+            if len(self.diff) > DIFF_LINES:
+                lines.append(f"    ... {len(self.diff) - DIFF_LINES} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class ReplayOutcome:
+    """What a replay saw: steps run, the first divergence, and spec drift against the record."""
+
+    steps_run: int
+    divergence: StepDivergence | None = None
+    # (step, recorded, now) where the recorded reference result differs from today's reference
+    result_drift: list[tuple[int, Any, Any]] = field(default_factory=list)
+    digest_drift: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None
+
+
+def _show_result(name: str, value: Any) -> str:
+    """An encoded result as a reader wants it: Entry(t, o), True, SwapContractError('code')."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return str(value)  # an exception description
+    shown = result_to_json(name, value)
+    if isinstance(shown, dict):
+        return f"SwapContractError({shown['error']!r})"
+    if isinstance(shown, list):
+        return f"Entry({shown[0]}, {shown[1]})"
+    return repr(shown)
+
+
+def digest_of(json_text: str) -> str:
+    """The same 16-hex-digit digest as `Snapshot.digest()`, from its JSON text."""
+    return hashlib.sha256(json_text.encode()).hexdigest()[:16]
+
+
+def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
+    """(encoded result, None) or (None, exception description) for a non-contract exception."""
+    try:
+        value = call.invoke(impl)
+    except SwapContractError as err:
+        return contract_error_result(err.code), None
+    except Exception as err:
+        return None, f"{type(err).__name__}: {' '.join(str(err).split())}"
+    try:
+        return encode_result(call.name, value), None
+    except Exception as err:
+        return None, f"unencodable result {value!r}: {type(err).__name__}"
+
+
+def _contract_kind(ref: int, cand: int) -> str | None:
+    ref_code, cand_code = contract_code_of_result(ref), contract_code_of_result(cand)
+    if ref_code is None and cand_code is None:
+        return None
+    return f"contract:{ref_code or 'ok'}!={cand_code or 'ok'}"
+
+
+def _invariants(impl: Any) -> str | None:
+    try:
+        impl.check_invariants()
+    except Exception as err:
+        return f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return None
+
+
+class Stepper:
+    """Runs calls on both implementations one at a time and checks them after each."""
+
+    def __init__(self, reference: Any, candidate: Any, *, level: str = "allocator", invariants: bool = True):
+        self.reference = reference
+        self.candidate = candidate
+        self.level = level
+        self.invariants = invariants
+        self.steps = 0
+        self._ref_json = reference.snapshot(level).to_json()
+        self._cand_json = candidate.snapshot(level).to_json()
+
+    @property
+    def reference_digest(self) -> str:
+        return digest_of(self._ref_json)
+
+    def step(self, call: Call) -> tuple[int | None, StepDivergence | None]:
+        """Run one call; return the reference's encoded result and the divergence, if any."""
+        index = self.steps
+        self.steps += 1
+        ref, ref_exc = _run(self.reference, call)
+        cand, cand_exc = _run(self.candidate, call)
+        if ref_exc or cand_exc:
+            side = "reference" if ref_exc else "candidate"
+            kind = f"exception:{side}:{(ref_exc or cand_exc).split(':')[0]}"
+            return ref, StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
+        assert ref is not None and cand is not None
+        if ref != cand:
+            kind = _contract_kind(ref, cand) or "result"
+            return ref, StepDivergence(index, call, kind, ref, cand, self._snapshot_diff())
+        if call.name in QUERY_CALLS:
+            return ref, None  # a read changes nothing; if it did, the next snapshot shows it
+        ref_json = self.reference.snapshot(self.level).to_json()
+        cand_json = self.candidate.snapshot(self.level).to_json()
+        if contract_code_of_result(ref) is not None and (
+            ref_json != self._ref_json or cand_json != self._cand_json
+        ):
+            before = self._ref_json if ref_json != self._ref_json else self._cand_json
+            side = "reference" if ref_json != self._ref_json else "candidate"
+            changes = _json_diff(before, ref_json if side == "reference" else cand_json)
+            detail = f"the rejected call changed the {side}'s snapshot"
+            return ref, StepDivergence(index, call, "misuse-state", ref, cand, changes, detail)
+        self._ref_json, self._cand_json = ref_json, cand_json
+        if ref_json != cand_json:
+            return ref, StepDivergence(index, call, "state", ref, cand, _json_diff(ref_json, cand_json))
+        if self.invariants:
+            for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
+                broken = _invariants(impl)
+                if broken:
+                    return ref, StepDivergence(index, call, f"invariant:{side}", ref, cand, [], broken)
+        return ref, None
+
+    def _snapshot_diff(self) -> list[str]:
+        ref_json = self.reference.snapshot(self.level).to_json()
+        cand_json = self.candidate.snapshot(self.level).to_json()
+        return _json_diff(ref_json, cand_json)
+
+
+def _json_diff(left: str, right: str) -> list[str]:
+    return diff(json.loads(left), json.loads(right))
+
+
+def replay_calls(
+    calls: Sequence[Call],
+    reference: Any,
+    candidate: Any,
+    *,
+    level: str = "allocator",
+    invariants: bool = True,
+    recorded: Sequence[TraceStep] | None = None,
+) -> ReplayOutcome:
+    """Replay `calls` in lockstep until the first divergence."""
+    stepper = Stepper(reference, candidate, level=level, invariants=invariants)
+    outcome = ReplayOutcome(0)
+    for index, call in enumerate(calls):
+        ref, divergence = stepper.step(call)
+        outcome.steps_run = index + 1
+        if recorded is not None:
+            _note_drift(outcome, index, recorded[index], ref, stepper)
+        if divergence is not None:
+            outcome.divergence = divergence
+            break
+    return outcome
+
+
+def _note_drift(
+    outcome: ReplayOutcome, index: int, step: TraceStep, ref: int | None, stepper: Stepper
+) -> None:
+    if step.result is not None and ref is not None and step.result != ref:
+        outcome.result_drift.append((index, step.result, ref))
+    if step.digest is not None and step.digest != stepper.reference_digest:
+        outcome.digest_drift.append(index)
+
+
+def replay_trace(
+    trace: Trace,
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    level: str | None = None,
+    invariants: bool = True,
+) -> ReplayOutcome:
+    """Build both implementations from the trace's geometry and replay its calls."""
+    kw = {"cluster_size": trace.cluster_size, "max_swapfiles": trace.max_swapfiles}
+    reference = build(reference_cls, **kw)
+    candidate = build(candidate_cls, **kw)
+    # Digests were taken at the trace's level; only compare them when replaying at that level.
+    check_level = level or trace.level
+    recorded = (
+        trace.steps if check_level == trace.level else [TraceStep(s.call, s.result) for s in trace.steps]
+    )
+    return replay_calls(
+        trace.calls, reference, candidate, level=check_level, invariants=invariants, recorded=recorded
+    )
+
+
+def record_reference(calls: Sequence[Call], reference: Any, *, level: str = "allocator") -> list[TraceStep]:
+    """Run `calls` on the reference alone and record its results and digests."""
+    steps = []
+    for call in calls:
+        result, exc = _run(reference, call)
+        steps.append(TraceStep(call, result, digest_of(reference.snapshot(level).to_json())))
+        if exc:
+            break
+    return steps
+
+
+def make_trace(
+    calls: Sequence[Call],
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    geometry: dict[str, Any],
+    seed: int | None,
+    profile: str | None,
+    mode: str | None,
+    level: str = "allocator",
+    divergence: StepDivergence | None = None,
+) -> Trace:
+    """A trace of `calls` with the reference's results and digests recorded."""
+    reference = build(
+        reference_cls, cluster_size=geometry["cluster_size"], max_swapfiles=geometry["max_swapfiles"]
+    )
+    return Trace(
+        geometry=dict(geometry),
+        steps=record_reference(calls, reference, level=level),
+        impls={"reference": spec_of(reference_cls), "candidate": spec_of(candidate_cls)},
+        seed=seed,
+        profile=profile,
+        mode=mode,
+        level=level,
+        divergence=None if divergence is None else divergence.summary(),
+    )

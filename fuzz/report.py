@@ -1,0 +1,124 @@
+"""The campaign report: `report.json` (machine-readable) and `report.png` (two plots).
+
+report.json, version 1::
+
+    {"swapdiff_report": 1,
+     "config": {...the campaign options...},
+     "totals": {"seconds", "steps", "ops", "steps_per_second", "rounds": {"fast": n, ...},
+                "labelled_ops", "label_sampling", "divergences", "divergence_hits",
+                "interrupted", "errors"},
+     "labels": {label: count},          # every ALLOCATOR_LABEL is listed, 0 if never hit
+     "rules": {world action: count},
+     "throughput": [[seconds, steps, steps_per_second_since_previous_sample], ...],
+     "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
+                      "first_seen_seconds"}, ...],
+     "errors": ["worker 0: ...", ...]}
+
+report.png: label coverage (horizontal bars, labels never hit in red) and throughput over
+time.  Written with matplotlib's Agg backend, atomically like everything swapdiff writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from fuzz.trace import atomic_write_bytes, atomic_write_text
+
+REPORT_VERSION = 1
+
+
+def allocator_labels() -> tuple[str, ...]:
+    try:
+        from fuzz.events import ALLOCATOR_LABELS
+    except ImportError:
+        return ()
+    return tuple(ALLOCATOR_LABELS)
+
+
+def labels_hit(labels: Counter[str]) -> tuple[int, int]:
+    """(labels of ALLOCATOR_LABELS hit at least once, how many there are)."""
+    wanted = allocator_labels()
+    return sum(1 for name in wanted if labels.get(name, 0) > 0), len(wanted)
+
+
+def throughput_rows(samples: list[tuple[float, int]]) -> list[list[float]]:
+    rows, prev_t, prev_s = [], 0.0, 0
+    for t, steps in samples:
+        dt = t - prev_t
+        rate = (steps - prev_s) / dt if dt > 0 else 0.0
+        rows.append([round(t, 3), steps, round(rate, 1)])
+        prev_t, prev_s = t, steps
+    return rows
+
+
+def build_report(state: Any) -> dict[str, Any]:
+    seconds = state.elapsed()
+    labels = {name: 0 for name in allocator_labels()}
+    labels.update(state.labels)
+    return {
+        "swapdiff_report": REPORT_VERSION,
+        "config": state.config.to_json(),
+        "totals": {
+            "seconds": round(seconds, 3),
+            "steps": state.steps,
+            "ops": state.ops,
+            "steps_per_second": round(state.steps / seconds, 1) if seconds > 0 else 0.0,
+            "rounds": dict(state.rounds),
+            "labelled_ops": state.labelled_ops,
+            "label_sampling": round(state.labelled_ops / state.ops, 3) if state.ops else 0.0,
+            "divergences": len(state.failures),
+            "divergence_hits": sum(info["hits"] for info in state.failures.values()),
+            "interrupted": state.interrupted,
+            "errors": len(state.errors),
+        },
+        "labels": dict(sorted(labels.items())),
+        "rules": dict(sorted(state.rules.items())),
+        "throughput": throughput_rows(state.throughput),
+        "divergences": list(state.failures.values()),
+        "errors": list(state.errors),
+    }
+
+
+def write_report(state: Any) -> dict[str, Any]:
+    """Write report.json and report.png into the campaign's --out; returns the JSON data."""
+    report = build_report(state)
+    out = Path(state.config.out)
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_plot(report, out / "report.png")
+    return report
+
+
+def write_plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    labels = report["labels"]
+    wanted = set(allocator_labels())
+    names = list(labels)
+    fig = Figure(figsize=(12, max(4.0, 0.28 * len(names) + 1.5)))
+    cover, speed = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    counts = [labels[n] for n in names]
+    colors = ["tab:red" if labels[n] == 0 and n in wanted else "tab:blue" for n in names]
+    cover.barh(names, [max(c, 0.8) if c == 0 else c for c in counts], color=colors, log=True)
+    cover.invert_yaxis()
+    cover.set_title(
+        f"coverage labels (sampled {report['totals']['label_sampling']:.0%} of ops; red = never hit)"
+    )
+    cover.tick_params(axis="y", labelsize=7)
+    cover.set_xlabel("count (log)")
+    rows = report["throughput"]
+    speed.plot([r[0] for r in rows], [r[2] for r in rows], marker=".", color="tab:green")
+    speed.set_title(f"throughput ({report['totals']['steps_per_second']:,.0f} steps/s overall)")
+    speed.set_xlabel("seconds")
+    speed.set_ylabel("steps/s")
+    speed.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    atomic_write_bytes(path, buffer.getvalue())

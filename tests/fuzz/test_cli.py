@@ -1,0 +1,204 @@
+"""The `swapdiff` command through a subprocess: campaigns, replay, minimize, and bad input.
+
+Every run uses a step budget (not a time budget) so what it finds is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUGGY = "tests.fuzz.buggy_impls:HibernationLeak"
+
+
+def swapdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("SWAPDIFF_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "fuzz.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "error:" in lines[0] and "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def buggy_campaign(tmp_path_factory):
+    """One campaign against a buggy candidate with two workers, and its output folder."""
+    out = tmp_path_factory.mktemp("buggy")
+    proc = swapdiff(
+        "fuzz",
+        "--impl",
+        BUGGY,
+        "--steps",
+        "3000",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        "out",
+        "--profile",
+        "hibernate",
+        cwd=out,
+    )
+    return proc, out / "out"
+
+
+def test_real_pair_campaign_finds_nothing_and_reports(tmp_path):
+    proc = swapdiff("fuzz", "--steps", "600", "--seed", "1", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["totals"]["steps"] == 600
+    assert report["totals"]["divergences"] == 0
+    assert report["config"]["impl"] == "optimized" and report["config"]["seed"] == 1
+    assert sum(report["rules"].values()) > 0
+    assert (tmp_path / "out" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "out").glob("*.jsonl"))
+
+
+def test_buggy_candidate_yields_a_replayable_trace(buggy_campaign):
+    proc, out = buggy_campaign
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    traces = sorted(out.glob("swap_alloc_hibernation_slot-*.jsonl"))
+    assert traces and sorted(out.glob("*.jsonl")) == traces  # every divergence is the leak
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["divergences"] == len(traces)
+    assert sorted(Path(d["file"]).name for d in report["divergences"]) == [t.name for t in traces]
+    header = json.loads(traces[0].read_text().splitlines()[0])
+    assert header["impls"] == {"reference": "reference", "candidate": BUGGY}
+
+    bad = swapdiff("replay", str(traces[0]), cwd=out)
+    assert bad.returncode == 1, bad.stderr
+    assert "divergence at step" in bad.stdout and "swap_alloc_hibernation_slot" in bad.stdout
+    assert "nr_swap_pages" in bad.stdout  # the snapshot diff
+    good = swapdiff("replay", str(traces[0]), "--impl", "optimized", cwd=out)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "ops agree" in good.stdout
+
+
+def test_minimize_shrinks_the_trace_and_keeps_the_divergence(buggy_campaign):
+    _, out = buggy_campaign
+    trace = sorted(out.glob("swap_alloc_hibernation_slot-*.jsonl"))[0]
+    proc = swapdiff("minimize", str(trace), cwd=out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    small = trace.with_name(trace.name.replace(".jsonl", ".min.jsonl"))
+    before = len(trace.read_text().splitlines()) - 1
+    after = len(small.read_text().splitlines()) - 1
+    assert after < before and after <= 4  # swapon + the allocation (+ setup it may need)
+    assert f"{before} -> {after} ops" in proc.stdout
+    again = swapdiff("replay", str(small), cwd=out)
+    assert again.returncode == 1 and "swap_alloc_hibernation_slot" in again.stdout
+
+
+def test_same_seed_same_trace_bytes(buggy_campaign, tmp_path):
+    _, out = buggy_campaign
+    proc = swapdiff(
+        "fuzz",
+        "--impl",
+        BUGGY,
+        "--steps",
+        "3000",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        "again",
+        "--profile",
+        "hibernate",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    names = sorted(p.name for p in out.glob("*.jsonl") if ".min." not in p.name)
+    assert names and sorted(p.name for p in (tmp_path / "again").glob("*.jsonl")) == names
+    for name in names:
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("", "empty file"),
+        ("{not json\n", ":1: not valid JSON"),
+        ('{"swapdiff_trace": 2, "geometry": {}}\n', "unsupported trace format version 2"),
+        (
+            '{"swapdiff_trace": 1, "geometry": {"cluster_size": 8, "max_swapfiles": 2}, "impls": {}, '
+            '"seed": null, "profile": null, "mode": null}\n{"i": 0, "op": "frobnicate", "args": {}}\n',
+            ":2: unknown op 'frobnicate'",
+        ),
+    ],
+)
+def test_malformed_traces_are_one_line_errors(tmp_path, content, needle):
+    path = tmp_path / "t.jsonl"
+    path.write_text(content)
+    for command in ("replay", "minimize"):
+        assert_one_line_error(swapdiff(command, str(path), cwd=tmp_path), needle)
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("nonsense", "unknown implementation 'nonsense'"),
+        ("no_such_module:Swap", "cannot import 'no_such_module'"),
+        ("fuzz.trace:NoSuchClass", "has no attribute 'NoSuchClass'"),
+        ("fuzz.trace:FORMAT_VERSION", "not a class"),
+        ("fuzz.trace:Trace", "is not a swap implementation"),
+    ],
+)
+def test_unknown_impl_specs_are_one_line_errors(tmp_path, spec, needle):
+    assert_one_line_error(
+        swapdiff("fuzz", "--impl", spec, "--steps", "5", "--out", "o", cwd=tmp_path), needle
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["fuzz", "--steps", "0"], "--steps"),
+        (["fuzz", "--steps", "10", "--time", "1m"], "not allowed with"),
+        (["fuzz", "--time", "soon"], "expected a duration"),
+        (["fuzz", "--workers", "many"], "--workers"),
+        (["fuzz", "--seed", "-4"], "--seed"),
+        (["fuzz", "--mode", "turbo"], "invalid choice"),
+        (["fuzz", "--profile", "nope", "--steps", "5"], "unknown profile 'nope'"),
+        (["fuzz", "--geometry", '{"cluster_size": 6}', "--steps", "5"], "cluster_size"),
+        (["fuzz", "--geometry", "nowhere.json", "--steps", "5"], "--geometry"),
+        (["replay"], "TRACE"),
+        (["replay", "missing.jsonl"], "cannot read trace"),
+        (["explode"], "invalid choice"),
+        (["replay", "t.jsonl", "--level", "everything"], "invalid choice"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, args, needle):
+    assert_one_line_error(swapdiff(*args, cwd=tmp_path), needle)
+
+
+def test_hypothesis_mode_failure_becomes_a_replayable_trace(tmp_path):
+    spec = "tests.fuzz.buggy_impls:MappedNewFolios"
+    args = ["fuzz", "--mode", "hypothesis", "--impl", spec, "--steps", "20", "--seed", "2", "--out", "out"]
+    proc = swapdiff(*args, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    traces = sorted((tmp_path / "out").glob("folio_new-*.jsonl"))
+    assert traces
+    header = json.loads(traces[0].read_text().splitlines()[0])
+    assert header["mode"] == "hypothesis" and header["seed"] is not None
+    replayed = swapdiff("replay", str(traces[0]), cwd=tmp_path)
+    assert replayed.returncode == 1 and "folio_new" in replayed.stdout

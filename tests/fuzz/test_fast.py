@@ -1,0 +1,98 @@
+"""Fast lockstep mode: batch comparison, override detection, locating the first divergence."""
+
+from __future__ import annotations
+
+import buggy_impls
+from buggy_impls import HibernationLeak
+
+from fuzz.fast import run_episode
+from fuzz.impls import batch_bypasses_overrides
+from fuzz.replay import replay_trace
+from fuzz.trace import dumps_trace
+from optimized import OptimizedSwap
+from reference.model import ReferenceSwap
+
+
+class BatchDisagrees(ReferenceSwap):
+    """Its own `apply` reports a different last result than its methods do."""
+
+    def apply(self, ops):
+        results = list(super().apply(ops))
+        results[-1] += 1
+        return results
+
+
+class OwnApply(OptimizedSwap):
+    """Overrides a method AND `apply`: its batch is its own business."""
+
+    def swap_count(self, entry):
+        return super().swap_count(entry)
+
+    def apply(self, ops):
+        return super().apply(ops)
+
+
+def test_override_detection():
+    assert not batch_bypasses_overrides(OptimizedSwap)
+    assert not batch_bypasses_overrides(ReferenceSwap)
+    assert batch_bypasses_overrides(buggy_impls.OptimizedHibernationLeak)
+    assert batch_bypasses_overrides(HibernationLeak)
+    assert not batch_bypasses_overrides(OwnApply)
+
+
+def test_real_pair_agrees_across_chunks():
+    for seed in range(3):
+        result = run_episode(ReferenceSwap, OptimizedSwap, seed=seed, steps=400, chunk=97, profile="mthp")
+        assert result.divergence is None, result.divergence.describe()
+        assert result.steps == 400 and result.ops >= 400
+        assert sum(result.rules.values()) > 0
+
+
+def test_an_override_is_never_bypassed_by_the_batch():
+    # The bug lives only in a Python override of an optimized method; a batch apply() would
+    # run the JIT kernel and miss it.
+    found = None
+    for seed in range(20):
+        result = run_episode(
+            ReferenceSwap,
+            buggy_impls.OptimizedHibernationLeak,
+            seed=seed,
+            steps=500,
+            chunk=64,
+            profile="hibernate",
+        )
+        if result.divergence is not None:
+            found = result
+            break
+    assert found is not None
+    assert found.divergence.signature == ("swap_alloc_hibernation_slot", "state")
+    trace = found.trace
+    assert len(trace.steps) == found.divergence.step + 1
+    assert trace.divergence == found.divergence.summary() and trace.mode == "fast"
+    replayed = replay_trace(trace, ReferenceSwap, buggy_impls.OptimizedHibernationLeak)
+    assert replayed.divergence.signature == found.divergence.signature
+    assert replayed.divergence.step == found.divergence.step
+
+
+def test_same_seed_same_trace():
+    first = run_episode(ReferenceSwap, HibernationLeak, seed=5, steps=800, profile="hibernate")
+    second = run_episode(ReferenceSwap, HibernationLeak, seed=5, steps=800, profile="hibernate")
+    assert first.trace is not None
+    assert dumps_trace(first.trace) == dumps_trace(second.trace)
+
+
+def test_batch_that_disagrees_with_its_own_methods_is_reported():
+    result = run_episode(ReferenceSwap, BatchDisagrees, seed=1, steps=50, chunk=20)
+    assert result.divergence is not None and result.divergence.kind == "batch"
+    assert result.trace is not None
+
+
+def test_keep_going_stops_between_chunks():
+    seen = []
+
+    def keep_going(steps):
+        seen.append(steps)
+        return len(seen) < 2
+
+    result = run_episode(ReferenceSwap, ReferenceSwap, seed=2, steps=10_000, chunk=50, keep_going=keep_going)
+    assert result.stopped and len(seen) == 2 and sum(seen) == result.steps < 10_000
