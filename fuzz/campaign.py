@@ -53,17 +53,6 @@ class CampaignError(ValueError):
     prog = "swapdiff fuzz"
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in `90`, `90s`, `10m`, `2h`, `1h30m`, `1.5h`."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smh]?)", text.strip().lower())
-    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
-        raise ValueError(f"expected a duration like 90s, 10m, 2h or 1h30m, got {text!r}")
-    seconds = sum(float(n) * {"": 1, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
-    if seconds <= 0:
-        raise ValueError(f"the duration must be positive, got {text!r}")
-    return seconds
-
-
 @dataclass
 class CampaignConfig:
     """Everything a worker needs (plain data: it is pickled to spawned workers)."""

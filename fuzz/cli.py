@@ -20,66 +20,17 @@ import os
 import sys
 from collections.abc import Sequence
 
+from fuzz.args import OneLineParser, UsageError, duration, positive_int, seed, workers
 from fuzz.impls import ImplError, resolve
 from fuzz.trace import TraceError
 
 EXIT_OK, EXIT_DIVERGED, EXIT_USAGE = 0, 1, 2
 
 
-class UsageError(ValueError):
-    """Bad command-line input (one-line message); `prog` names the (sub)command."""
-
-    def __init__(self, message: str, prog: str = "swapdiff") -> None:
-        super().__init__(message)
-        self.prog = prog
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: `swapdiff fuzz: error: ...` and exit 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(" ".join(message.split()), prog=self.prog)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
-    return value
-
-
-def _workers(text: str) -> int:
-    if text == "auto":
-        return max(
-            1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        )
-    return _positive_int(text)
-
-
-def _duration(text: str) -> float:
-    from fuzz.campaign import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="swapdiff", description="Differential testing of Linux swap entry management.")
+    parser = OneLineParser(
+        prog="swapdiff", description="Differential testing of Linux swap entry management."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign", description="Run a fuzzing campaign.")
@@ -96,13 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     budget = fuzz.add_mutually_exclusive_group()
     budget.add_argument(
         "--time",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="time budget: 90s, 10m, 2h, 1h30m (default: 1m unless --steps)",
     )
-    budget.add_argument("--steps", type=_positive_int, metavar="N", help="step budget, shared by the workers")
-    fuzz.add_argument("--workers", type=_workers, default=1, metavar="N|auto", help="worker processes")
-    fuzz.add_argument("--seed", type=_seed, default=0, help="campaign seed; worker w uses seed*1000+w")
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="step budget, shared by the workers")
+    fuzz.add_argument("--workers", type=workers, default=1, metavar="N|auto", help="worker processes")
+    fuzz.add_argument("--seed", type=seed, default=0, help="campaign seed; worker w uses seed*1000+w")
     fuzz.add_argument(
         "--out", default="swapdiff-out", metavar="DIR", help="output folder (default: %(default)s)"
     )
@@ -110,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _level_option(fuzz)
     fuzz.add_argument(
         "--episode-steps",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="world actions per fast episode",
@@ -132,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _level_option(minimize, default=None)
     minimize.add_argument("--output", "-o", default=None, help="where to write (default: <name>.min.jsonl)")
     minimize.add_argument(
-        "--max-time", type=_duration, default=None, metavar="DURATION", help="stop searching after this long"
+        "--max-time", type=duration, default=None, metavar="DURATION", help="stop searching after this long"
     )
 
     sub.add_parser("bench", help="benchmarks: implementations and harness steps/s", add_help=False)

@@ -126,9 +126,9 @@ def print_rows(rows: Sequence[dict]) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """`swapdiff bench [--seconds S] [--impl SPEC] [--profile NAME] [--json FILE] [--harness-only]`."""
-    from fuzz.cli import UsageError, _Parser
+    from fuzz.args import OneLineParser, UsageError
 
-    parser = _Parser(prog="swapdiff bench", description="Implementation and harness benchmarks.")
+    parser = OneLineParser(prog="swapdiff bench", description="Implementation and harness benchmarks.")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per harness measurement")
     parser.add_argument("--impl", default="optimized", metavar="SPEC", help="candidate for the harness rows")
     parser.add_argument("--profile", default="default")

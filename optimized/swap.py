@@ -19,8 +19,6 @@ from optimized.state import State, grow, new_state
 from reference import api
 from reference.api import (
     DISCARD_KINDS,
-    MAX_CLUSTER_SIZE,
-    MIN_CLUSTER_SIZE,
     SWAPON_BLKDEV,
     SWAPON_DISCARD_SHIFT,
     SWAPON_HAS_PRIORITY,
@@ -52,14 +50,7 @@ class OptimizedSwap:
     def __init__(
         self, cluster_size: int = api.DEFAULT_CLUSTER_SIZE, max_swapfiles: int = api.DEFAULT_MAX_SWAPFILES
     ):
-        if (
-            not isinstance(cluster_size, int)
-            or cluster_size & (cluster_size - 1)
-            or not MIN_CLUSTER_SIZE <= cluster_size <= MAX_CLUSTER_SIZE
-        ):
-            raise ValueError(f"cluster_size must be a power of two in 4..512, not {cluster_size!r}")
-        if not isinstance(max_swapfiles, int) or not 1 <= max_swapfiles <= 64:
-            raise ValueError(f"max_swapfiles must be in 1..64, not {max_swapfiles!r}")
+        api.check_geometry(cluster_size, max_swapfiles)
         self.cluster_size = cluster_size
         self.max_swapfiles = max_swapfiles
         self.pmd_order = api.pmd_order(cluster_size)

@@ -74,6 +74,18 @@ def pmd_order(cluster_size: int) -> int:
     return cluster_size.bit_length() - 1
 
 
+def check_geometry(cluster_size: int, max_swapfiles: int) -> None:
+    """Raise ValueError unless the constructor keywords every implementation takes are valid."""
+    if (
+        not isinstance(cluster_size, int)
+        or cluster_size & (cluster_size - 1)
+        or not MIN_CLUSTER_SIZE <= cluster_size <= MAX_CLUSTER_SIZE
+    ):
+        raise ValueError(f"cluster_size must be a power of two in 4..512, not {cluster_size!r}")
+    if not isinstance(max_swapfiles, int) or not 1 <= max_swapfiles <= 64:
+        raise ValueError(f"max_swapfiles must be in 1..64, not {max_swapfiles!r}")
+
+
 def vm_swap_full(nr_swap_pages: int, total_swap_pages: int) -> bool:
     """DESIGN decision 6: fewer than half of the swap pages are free."""
     return nr_swap_pages * 2 < total_swap_pages

@@ -24,72 +24,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fuzz.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
 from fuzz.mutants.catalogue import CATALOGUE, NOT_APPLICABLE, Mutant, select
 
 EXIT_OK, EXIT_SURVIVED, EXIT_USAGE = 0, 1, 2
 CALL_WIDTH = 60
 
 
-class UsageError(ValueError):
-    """Bad command-line input (one-line message)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(" ".join(message.split()))
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
-    return value
-
-
 def _seconds(text: str) -> float:
-    """Plain seconds ("90", "2.5") or a duration such as "90s", "10m", "1h30m"."""
+    """Plain seconds ("90", "2.5", "0") or a duration such as "90s", "10m", "1h30m"."""
     try:
         value = float(text)
     except ValueError:
         try:
-            from fuzz.campaign import parse_duration
-
             value = parse_duration(text)
-        except (ImportError, ValueError):
+        except ValueError:
             value = -1.0
     if not value >= 0:  # also rejects nan
         raise argparse.ArgumentTypeError(f"expected seconds or a duration like 90s or 5m, got {text!r}")
     return value
 
 
-def _workers(text: str) -> int:
-    if text == "auto":
-        return max(
-            1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        )
-    return _positive_int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="swapdiff mutants",
         description="Run the harness against named bug injections of optimized/ and report how fast "
         "each is caught.",
@@ -98,24 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=_seconds, default=60.0, help="search seconds per mutant (default 60)"
     )
     parser.add_argument(
-        "--steps", type=_positive_int, default=None, help="world-step budget per mutant (shared by the modes)"
+        "--steps", type=positive_int, default=None, help="world-step budget per mutant (shared by the modes)"
     )
     parser.add_argument("--mode", choices=("fast", "hypothesis", "both"), default="both")
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]", help="run only these mutants")
     parser.add_argument(
         "--workers",
-        type=_workers,
+        type=workers,
         default="auto",
         metavar="N|auto",
         help="mutants run at once (default: auto)",
     )
-    parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--out", default="swapdiff-mutants", metavar="DIR", help="failing traces go here")
     parser.add_argument(
         "--json", default=None, metavar="FILE", help="the table as JSON (default DIR/mutants.json)"
     )
     parser.add_argument("--minimize-seconds", type=_seconds, default=20.0, help="time cap of minimization")
-    parser.add_argument("--episode-steps", type=_positive_int, default=1000, help="world actions per episode")
+    parser.add_argument("--episode-steps", type=positive_int, default=1000, help="world actions per episode")
     parser.add_argument(
         "--jit", action="store_true", help="compile each mutant with numba (slow: a cold compile each)"
     )

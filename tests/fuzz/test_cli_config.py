@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from fuzz.args import parse_duration
 from fuzz.campaign import (
     CampaignConfig,
     CampaignError,
     CampaignState,
     failure_name,
-    parse_duration,
     parse_geometry,
 )
 from fuzz.cli import main
