@@ -222,14 +222,16 @@ def bench_startup() -> list[dict[str, Any]]:
                 [sys.executable, "-c", _STARTUP_SCRIPT], env=env, capture_output=True, text=True, check=True
             )
             value = float(out.stdout.strip().splitlines()[-1])
-            rows.append({
-                "kind": "startup",
-                "name": name,
-                "value": value,
-                "unit": "s",
-                "target": target,
-                "ok": None if target is None else value < target,
-            })
+            rows.append(
+                {
+                    "kind": "startup",
+                    "name": name,
+                    "value": value,
+                    "unit": "s",
+                    "target": target,
+                    "ok": None if target is None else value < target,
+                }
+            )
     return rows
 
 
