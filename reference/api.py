@@ -343,8 +343,9 @@ class SwapImpl(Protocol):
 #
 # A trace is one flat integer array of records `[opcode, arg0, arg1, ...]`.  Every op has a
 # fixed number of integer arguments, except SWAPON whose last fixed argument `nbad` is followed
-# by that many bad pages.  Entries are two arguments (type, offset).  Optional ints use -1 for
-# None (pages and flags are never negative); `swapon` packs its kind into `flags`.
+# by that many bad pages.  Entries are two arguments (type, offset).  Optional flags use -1 for
+# None; a page uses -1 for None and p - 1 for an (invalid) negative page p; `swapon` packs its
+# kind into `flags`.
 #
 # Results are one integer per op: ints as returned, bools as 0/1, None as 0, an Entry as
 # `type << 32 | offset` (offset 0 is never returned, so 0 is free for None), and a contract
@@ -465,6 +466,19 @@ def _opt_from(value: int) -> bool | None:
     return None if value < 0 else bool(value)
 
 
+def _encode_page(page: int | None) -> int:
+    # -1 is None; a negative (invalid) page p is stored as p - 1 so misuse survives encoding.
+    if page is None:
+        return -1
+    return int(page) if page >= 0 else int(page) - 1
+
+
+def _decode_page(value: int) -> int | None:
+    if value == -1:
+        return None
+    return value if value >= 0 else value + 1
+
+
 def encode_call(call: Call) -> list[int]:
     """The op record of one call."""
     spec = OPS_BY_NAME.get(call.name)
@@ -491,8 +505,7 @@ def encode_call(call: Call) -> list[int]:
         elif param in ("locked", "writeback", "mapped"):
             record.append(_opt_bool(kw.get(param)))
         elif param == "page":
-            page = kw.get("page")
-            record.append(-1 if page is None else int(page))
+            record.append(_encode_page(kw.get("page")))
         elif param in ("charge_fails", "alloc_fails", "flag"):
             record.append(int(bool(kw.get(param, False))))
         elif param == "shadow":
@@ -558,7 +571,7 @@ def _decode_call(spec: OpSpec, args: list[int], bad: Sequence[int]) -> Call:
         if param in ("locked", "writeback", "mapped"):
             kwargs[param] = _opt_from(value)
         elif param == "page":
-            kwargs[param] = None if value < 0 else value
+            kwargs[param] = _decode_page(value)
         elif param in ("charge_fails", "alloc_fails", "flag"):
             kwargs[param] = bool(value)
         else:

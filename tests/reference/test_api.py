@@ -75,6 +75,23 @@ def test_encode_decode_round_trip(call):
     assert decode_ops(record) == [call]
 
 
+@pytest.mark.parametrize("page", [None, 0, 7, -1, -3])
+def test_page_encoding_keeps_none_apart_from_negative_pages(page):
+    """A negative page is misuse, not "the whole folio": it must survive encoding as itself."""
+    call = Call("folio_dup_swap", {"folio": 5, "page": page, "alloc_fails": False})
+    assert decode_ops(encode_call(call))[0].kwargs["page"] == page
+
+
+def test_negative_page_through_apply_is_page_out_of_range(make):
+    """apply() of a put with page -1 raises the same code as the method call."""
+    sw = make(cluster_size=4)
+    sw.swapon(16)
+    sw.folio_new(1, 1)
+    assert sw.folio_alloc_swap(1) == 0
+    ops = encode_call(Call("folio_put_swap", {"folio": 1, "page": -1}))
+    assert list(sw.apply(ops)) == [contract_error_result("page-out-of-range")]
+
+
 def test_encode_calls_concatenates_records():
     ops = encode_calls(SAMPLES)
     assert ops == [x for c in SAMPLES for x in encode_call(c)]
