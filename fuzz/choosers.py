@@ -5,12 +5,20 @@ same interface: `RandomChooser` (a seeded `random.Random`, for fast traces and c
 `HypothesisChooser` (draws from a Hypothesis `st.data()` object, so failures shrink).  Both
 map "simpler" to smaller draws: the first element, the low end of a range, False for a biased
 coin, and the first key of a weight table, so Hypothesis shrinks toward plain workloads.
+
+A weight table is turned into a `WeightTable` (cumulative integer tickets, picked by bisect);
+the world caches one per set of enabled actions, so a weighted pick costs one draw and one
+bisect.  Hypothesis draws integers far from uniformly (values below 256 take most of the mass
+of a wide range), which would make the first keys of a table and False coins dominate every
+example; `HypothesisChooser` therefore draws picks and coins as one or more uniform bytes
+that still shrink toward zero.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +27,7 @@ T = TypeVar("T")
 # Hypothesis shrinks toward the first key.
 _TICKETS_PER_UNIT = 100
 _COIN_RESOLUTION = 1000
+_BYTE = 256
 
 
 class Chooser(Protocol):
@@ -41,20 +50,47 @@ class Chooser(Protocol):
         ...
 
 
-def _tickets(weights: Mapping[str, float]) -> list[tuple[str, int]]:
-    table = [(key, round(w * _TICKETS_PER_UNIT)) for key, w in weights.items()]
-    table = [(key, t) for key, t in table if t > 0]
-    if not table:
-        raise ValueError(f"no positive weight among {list(weights)}")
-    return table
+class WeightTable(Mapping[str, float]):
+    """An immutable weight table with its cumulative tickets: key `i` owns the tickets
+    `[cumulative[i-1], cumulative[i])`, so a ticket in `[0, total)` picks by bisection."""
+
+    __slots__ = ("_weights", "cumulative", "names", "total")
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self._weights = {key: w for key, w in weights.items()}
+        keys, cumulative, total = [], [], 0
+        for key, w in self._weights.items():
+            tickets = round(w * _TICKETS_PER_UNIT)
+            if tickets > 0:
+                total += tickets
+                keys.append(key)
+                cumulative.append(total)
+        if not keys:
+            raise ValueError(f"no positive weight among {list(self._weights)}")
+        self.names: tuple[str, ...] = tuple(keys)
+        self.cumulative: tuple[int, ...] = tuple(cumulative)
+        self.total = total
+
+    def pick(self, ticket: int) -> str:
+        """The key owning `ticket` (0 <= ticket < total)."""
+        return self.names[min(bisect_right(self.cumulative, ticket), len(self.names) - 1)]
+
+    def __getitem__(self, key: str) -> float:
+        return self._weights[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._weights)
+
+    def __len__(self) -> int:
+        return len(self._weights)
+
+    def __repr__(self) -> str:
+        return f"WeightTable({self._weights!r})"
 
 
-def _pick_ticket(table: list[tuple[str, int]], ticket: int) -> str:
-    for key, count in table:
-        if ticket < count:
-            return key
-        ticket -= count
-    return table[-1][0]
+def weight_table(weights: Mapping[str, float]) -> WeightTable:
+    """`weights` as a `WeightTable` (itself if it already is one)."""
+    return weights if isinstance(weights, WeightTable) else WeightTable(weights)
 
 
 def _coin_threshold(p: float) -> int:
@@ -80,38 +116,64 @@ class RandomChooser:
         return seq[self.rng.randrange(len(seq))]
 
     def weighted(self, weights: Mapping[str, float]) -> str:
-        table = _tickets(weights)
-        return _pick_ticket(table, self.rng.randrange(sum(t for _, t in table)))
+        table = weight_table(weights)
+        return table.pick(self.rng.randrange(table.total))
 
 
 class HypothesisChooser:
-    """Choices drawn from a Hypothesis `st.data()` object inside a test or state machine."""
+    """Choices drawn from a Hypothesis `st.data()` object inside a test or state machine.
 
-    def __init__(self, data: Any) -> None:
+    `integer` is a plain Hypothesis integer (small and boundary values favoured, which is
+    what finds off-by-ones).  `choice`, `weighted` and `boolean` are uniform: they draw
+    bytes (`integers(0, 255)` is uniform under Hypothesis) and scale them, so an example
+    runs the profile's mix rather than mostly the first key; all-zero bytes are still the
+    first element, the first key and False, the shrink targets.
+    """
+
+    def __init__(self, data: Any, *, lead: Sequence[str] = ()) -> None:
         from hypothesis import strategies as st
 
         self._st = st
+        self._byte = st.integers(0, _BYTE - 1)
         self.data = data
+        # Keys moved to the front of every weight table (the smallest draws pick them).
+        self.lead = tuple(lead)
 
     def _int(self, lo: int, hi: int) -> int:
         if lo == hi:
             return lo
         return self.data.draw(self._st.integers(lo, hi))
 
+    def _uniform(self, n: int) -> int:
+        """A near-uniform integer in `[0, n)`: one byte per 8 bits of `n`, scaled down."""
+        if n <= 1:
+            return 0
+        if n <= _BYTE:
+            return self.data.draw(self._st.integers(0, n - 1))
+        value, span = 0, 1
+        while span < n * 8:  # 3 spare bits: no value is more than 1/8 likelier than another
+            value = value * _BYTE + self.data.draw(self._byte)
+            span *= _BYTE
+        return value * n // span
+
     def integer(self, lo: int, hi: int) -> int:
         return self._int(lo, hi)
 
     def boolean(self, p: float = 0.5) -> bool:
-        threshold = _coin_threshold(p)
+        # One byte per coin (resolution 1/256): 0, the shrink target, is False unless p == 1.
+        threshold = _BYTE - round(max(0.0, min(1.0, p)) * _BYTE)
         if threshold <= 0:
             return True
-        if threshold >= _COIN_RESOLUTION:
+        if threshold >= _BYTE:
             return False
-        return self._int(0, _COIN_RESOLUTION - 1) >= threshold
+        return self.data.draw(self._byte) >= threshold
 
     def choice(self, seq: Sequence[T]) -> T:
-        return seq[self._int(0, len(seq) - 1)]
+        return seq[self._uniform(len(seq))]
 
     def weighted(self, weights: Mapping[str, float]) -> str:
-        table = _tickets(weights)
-        return _pick_ticket(table, self._int(0, sum(t for _, t in table) - 1))
+        if self.lead:
+            first = {key: weights[key] for key in self.lead if key in weights}
+            weights = {**first, **{k: w for k, w in weights.items() if k not in first}}
+        table = weight_table(weights)
+        return table.pick(self._uniform(table.total))

@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from fuzz.choosers import HypothesisChooser
 from fuzz.lockstep import Lockstep
 from fuzz.profiles import get_profile
-from fuzz.world import Geometry, World, draw_geometry
+from fuzz.world import LEAD_ACTIONS, Geometry, World, draw_geometry
 
 
 def make_machine(
@@ -65,7 +65,7 @@ def make_machine(
         @rule(data=st.data())
         def step(self, data: Any) -> None:
             assert self.world is not None
-            self.world.step(HypothesisChooser(data))
+            self.world.step(HypothesisChooser(data, lead=LEAD_ACTIONS))
             type(self).steps_run += 1
             self._report_labels()
 

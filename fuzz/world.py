@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fuzz.choosers import Chooser
+from fuzz.choosers import Chooser, WeightTable
 from fuzz.profiles import get_profile
 from reference.api import (
     DISCARD_KINDS,
@@ -248,6 +248,9 @@ RECLAIMING_CALLS = frozenset(
     }
 )
 MAX_PROCESSES = 12
+# Actions whose weight is multiplied by 4 when the world holds its page budget (free memory).
+_CROWDED_BOOST = frozenset({"zap", "exit", "reclaim_full", "shmem_truncate"})
+_TABLE_CACHE_LIMIT = 4096
 MAX_FANOUT_PROCESSES = 40
 HIB_FREED_MEMORY = 8
 
@@ -260,8 +263,44 @@ class Process:
     nswap: int = 0  # page-table entries that hold a swap entry
 
 
-@dataclass
+# A folio's state as the enabled-predicates see it: one bit per property they read.  The world
+# keeps a Counter of the states of its folios, updated on every change (see `Folio`), so the
+# per-step summary costs O(number of distinct states), not O(number of folios).
+_CACHED, _MAPPED, _LOCKED, _WRITEBACK, _SHMEM = 1, 2, 4, 8, 16
+_STATE_FIELDS = frozenset({"entry", "shmem", "locked", "writeback"})
+
+
+class _Rmap(dict):
+    """A folio's reverse map that reports to its folio when it turns empty or non-empty."""
+
+    __slots__ = ("folio",)
+
+    def __init__(self, folio: Folio, items: Any = ()) -> None:
+        super().__init__(items)
+        self.folio = folio
+
+    def __setitem__(self, key: tuple[int, int], value: int) -> None:
+        if self:
+            dict.__setitem__(self, key, value)
+        else:
+            self.folio._change(dict.__setitem__, self, key, value)
+
+    def __delitem__(self, key: tuple[int, int]) -> None:
+        if len(self) > 1:
+            dict.__delitem__(self, key)
+        else:
+            self.folio._change(dict.__delitem__, self, key)
+
+    def clear(self) -> None:
+        self.folio._change(dict.clear, self)
+
+
+@dataclass(eq=False)
 class Folio:
+    """The world's view of one folio.  Changes to the fields the enabled-predicates read
+    (entry, rmap emptiness, shmem, locked, writeback) update the owning world's state
+    counter once the world has registered the folio."""
+
     id: int
     order: int
     entry: Entry | None = None  # first entry while in the swap cache
@@ -271,9 +310,49 @@ class Folio:
     writeback: bool = False
     mapped: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rmap", _Rmap(self, self.rmap))
+        object.__setattr__(self, "_states", None)
+
     @property
     def nr(self) -> int:
         return 1 << self.order
+
+    @property
+    def state(self) -> int:
+        return (
+            (self.entry is not None) * _CACHED
+            | bool(self.rmap) * _MAPPED
+            | self.locked * _LOCKED
+            | self.writeback * _WRITEBACK
+            | (self.shmem is not None) * _SHMEM
+        )
+
+    def track(self, states: Counter[int] | None) -> None:
+        """Count this folio in `states` (a world's counter), or stop counting it (None)."""
+        if self._states is not None:
+            self._states[self.state] -= 1
+        object.__setattr__(self, "_states", states)
+        if states is not None:
+            states[self.state] += 1
+
+    def _change(self, mutate: Callable[..., Any], *args: Any) -> None:
+        states = self._states
+        if states is None:
+            mutate(*args)
+            return
+        old = self.state
+        mutate(*args)
+        new = self.state
+        if new != old:
+            states[old] -= 1
+            states[new] += 1
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _STATE_FIELDS and self.__dict__.get("_states") is not None:
+            self._change(object.__setattr__, self, name, value)
+        else:
+            object.__setattr__(self, name, value)
 
 
 @dataclass
@@ -306,6 +385,7 @@ class _Summary:
     writeback: int = 0
     not_writeback_cached: int = 0
     locked: int = 0
+    startable: int = 0  # cached, neither locked nor under writeback
     releasable: int = 0
     swap_ptes: int = 0
     shmem_folio: int = 0
@@ -341,6 +421,15 @@ class World:
         self._actions: dict[str, Callable[[Chooser], bool]] = {
             name: getattr(self, "_act_" + name) for name in ACTION_NAMES
         }
+        # Per-step bookkeeping kept incrementally (see `_summary`).
+        self._folio_states: Counter[int] = Counter()
+        self._swap_ptes = 0
+        # The profile's positive weights in pick order, computed once; the conditions those
+        # actions need; and one WeightTable per tuple of condition values seen so far.
+        self._weighted = [
+            (name, weight) for name in ACTION_NAMES if (weight := self.profile.weight(name)) > 0
+        ]
+        self._tables: dict[tuple[bool, ...], WeightTable] = {}
 
     # ---- public interface ----
 
@@ -355,7 +444,7 @@ class World:
 
     def step(self, chooser: Chooser) -> str:
         """Pick an enabled action by profile weight, run it, and return its name."""
-        name = chooser.weighted(self.enabled_weights())
+        name = chooser.weighted(self._enabled_table())
         self.run_action(name, chooser)
         return name
 
@@ -377,17 +466,65 @@ class World:
 
     def enabled_weights(self) -> dict[str, float]:
         """The profile weight of every action that can do something now."""
-        s = self._summary()
+        return dict(self._enabled_table())
+
+    def _enabled_table(self) -> WeightTable:
+        """The weights of the enabled actions, cached per tuple of condition values."""
+        key = self._condition_values()
+        table = self._tables.get(key)
+        if table is None:
+            if len(self._tables) >= _TABLE_CACHE_LIMIT:
+                self._tables.clear()
+            table = self._tables[key] = WeightTable(self._weights_for(key))
+        return table
+
+    def _weights_for(self, key: tuple[bool, ...]) -> dict[str, float]:
         crowded = self._live_pages >= self.page_budget
-        weights = {}
-        for name in ACTION_NAMES:
-            weight = self.profile.weight(name)
-            if weight <= 0 or not _ENABLED[name](self, s):
-                continue
-            if crowded and name in ("zap", "exit", "reclaim_full", "shmem_truncate"):
-                weight *= 4
-            weights[name] = weight
-        return weights
+        return {
+            name: weight * 4 if crowded and name in _CROWDED_BOOST else weight
+            for name, weight in self._weighted
+            if key[_CONDITION_INDEX[_ENABLED[name]]]
+        }
+
+    def _condition_values(self) -> tuple[bool, ...]:
+        """The value of every condition of CONDITION_NAMES, in that order."""
+        s = self._summary()
+        nproc = len(self.processes)
+        active = swapping = False
+        for d in self.devices.values():
+            if d.swapping_off:
+                swapping = True
+            else:
+                active = True
+        return (
+            True,
+            self._live_pages < self.page_budget,
+            nproc > 0,
+            0 < nproc < MAX_PROCESSES,
+            s.swap_ptes > 0 and nproc < MAX_PROCESSES,
+            s.uncached_mapped > 0,
+            s.cached_mapped > 0,
+            s.cached_unlocked > s.writeback,
+            s.writeback > 0,
+            s.releasable > 0,
+            s.cached_unlocked > 0,
+            s.swap_ptes > 0,
+            s.swap_ptes > 0 and self.pmd_order > 0,
+            s.shmem_folio > 0,
+            s.shmem_swap > 0,
+            bool(self.shmem),
+            len(self.hib) < 64,
+            bool(self.hib),
+            bool(self.devices),
+            active,
+            swapping,
+            s.locked > 0,
+            s.uncached > 0,
+            s.cached > 0,
+            bool(self.hib_freed) or s.swap_ptes > 0,
+            # Not a condition: crowding changes the weights, so it is part of the key.
+            self._live_pages >= self.page_budget,
+        )
 
     def expected_counts(self) -> Counter[Entry]:
         """The swap count of every slot the world holds references to (for self-checks)."""
@@ -440,6 +577,7 @@ class World:
 
     def _register(self, fid: int, order: int, entry: Entry | None = None) -> Folio:
         folio = Folio(fid, order, entry)
+        folio.track(self._folio_states)
         self.folios[fid] = folio
         self._live_pages += folio.nr
         return folio
@@ -456,6 +594,7 @@ class World:
         if f.entry is None and not f.rmap and f.shmem is None:
             self._call("folio_drop", folio=f.id)
             del self.folios[f.id]
+            f.track(None)
             self._live_pages -= f.nr
             return
         want = bool(f.rmap) or (f.shmem is not None and self.shmem[f.shmem].mmapped)
@@ -472,14 +611,17 @@ class World:
         old = proc.pt.get(vpn)
         if old is not None and old[0] == SWAP:
             proc.nswap -= 1
+            self._swap_ptes -= 1
         proc.pt[vpn] = pte
         if pte[0] == SWAP:
             proc.nswap += 1
+            self._swap_ptes += 1
 
     def _pop_pte(self, proc: Process, vpn: int) -> tuple[int, int, int]:
         pte = proc.pt.pop(vpn)
         if pte[0] == SWAP:
             proc.nswap -= 1
+            self._swap_ptes -= 1
         return pte
 
     def _new_process(self) -> Process:
@@ -497,33 +639,53 @@ class World:
         return chooser.integer(1, self.pmd_order)
 
     def _summary(self) -> _Summary:
+        """The counts the enabled-predicates read, from the folio state counter."""
         s = _Summary()
-        for f in self.folios.values():
-            if f.entry is not None:
-                s.cached += 1
-                if f.rmap and not f.locked:
-                    s.cached_mapped += 1
-                if not f.locked:
-                    s.cached_unlocked += 1
-                if f.writeback:
-                    s.writeback += 1
+        for state, n in self._folio_states.items():
+            if not n:
+                continue
+            mapped = state & _MAPPED
+            locked = state & _LOCKED
+            if state & _CACHED:
+                s.cached += n
+                if not locked:
+                    s.cached_unlocked += n
+                    if mapped:
+                        s.cached_mapped += n
+                if state & _WRITEBACK:
+                    s.writeback += n
                 else:
-                    s.not_writeback_cached += 1
-                    if not f.rmap and f.shmem is None and not f.locked:
-                        s.releasable += 1
+                    s.not_writeback_cached += n
+                    if not locked:
+                        s.startable += n
+                        if not mapped and not state & _SHMEM:
+                            s.releasable += n
             else:
-                s.uncached += 1
-                if f.rmap and not f.locked:
-                    s.uncached_mapped += 1
-            if f.locked:
-                s.locked += 1
-        s.swap_ptes = sum(p.nswap for p in self.processes.values())
+                s.uncached += n
+                if mapped and not locked:
+                    s.uncached_mapped += n
+            if locked:
+                s.locked += n
+        s.swap_ptes = self._swap_ptes
         for obj in self.shmem.values():
             if obj.entry is not None:
                 s.shmem_swap += 1
             else:
                 s.shmem_folio += 1
         return s
+
+    def _summary_from_scratch(self) -> _Summary:
+        """`_summary` recomputed from the folios themselves (the tests compare the two)."""
+        states = Counter(f.state for f in self.folios.values())
+        saved, self._folio_states = self._folio_states, states
+        saved_ptes, self._swap_ptes = (
+            self._swap_ptes,
+            sum(1 for p in self.processes.values() for pte in p.pt.values() if pte[0] == SWAP),
+        )
+        try:
+            return self._summary()
+        finally:
+            self._folio_states, self._swap_ptes = saved, saved_ptes
 
     def _pick(self, chooser: Chooser, items: list) -> Any:
         return chooser.choice(items) if items else None
@@ -1314,7 +1476,7 @@ class World:
         )
 
 
-# Action names in a fixed order (weighted picks iterate in this order; the first shrinks best).
+# Action names in a fixed order (weighted picks of fast mode iterate in this order).
 ACTION_NAMES: tuple[str, ...] = (
     "anon_fault_new",
     "zap",
@@ -1364,64 +1526,92 @@ ACTION_NAMES: tuple[str, ...] = (
 )
 MISUSE_ACTIONS = tuple(name for name in ACTION_NAMES if name.startswith("misuse_"))
 
-
-def _has_devices(w: World, s: _Summary) -> bool:
-    return bool(w.devices)
-
-
-def _has_swapping_off(w: World, s: _Summary) -> bool:
-    return any(d.swapping_off for d in w.devices.values())
-
-
-def _room(w: World, s: _Summary) -> bool:
-    return w.live_pages < w.page_budget
+# The actions Hypothesis mode puts first in every weighted pick (the machine passes them to
+# its HypothesisChooser), so the smallest draws, i.e. Hypothesis' first example and its
+# shrink target, pick the first ENABLED of them: with all-zero draws a world faults a folio
+# in, reclaims it to swap and faults it back, over and over (forking once memory is full),
+# instead of only faulting in and zapping anonymous memory.
+LEAD_ACTIONS: tuple[str, ...] = ("swapin_fault", "reclaim_full", "anon_fault_new", "fork")
 
 
-_ENABLED: dict[str, Callable[[World, _Summary], bool]] = {
-    "anon_fault_new": _room,
-    "zap": lambda w, s: bool(w.processes),
-    "exit": lambda w, s: bool(w.processes),
-    "fork": lambda w, s: 0 < len(w.processes) < MAX_PROCESSES,
-    "fork_fanout": lambda w, s: s.swap_ptes > 0 and len(w.processes) < MAX_PROCESSES,
-    "reclaim_full": lambda w, s: s.uncached_mapped > 0,
-    "reclaim_alloc": lambda w, s: s.uncached_mapped > 0,
-    "reclaim_unmap": lambda w, s: s.cached_mapped > 0,
-    "writeback_start": lambda w, s: s.cached_unlocked > s.writeback,
-    "writeback_end": lambda w, s: s.writeback > 0,
-    "reclaim_release": lambda w, s: s.releasable > 0,
-    "free_swap": lambda w, s: s.cached_unlocked > 0,
-    "swapin_fault": lambda w, s: s.swap_ptes > 0,
-    "swapin_large": lambda w, s: s.swap_ptes > 0 and w.pmd_order > 0,
-    "readahead": lambda w, s: s.swap_ptes > 0,
-    "shmem_create": _room,
-    "shmem_writeout": lambda w, s: s.shmem_folio > 0,
-    "shmem_swapin": lambda w, s: s.shmem_swap > 0,
-    "shmem_truncate": lambda w, s: bool(w.shmem),
-    "shmem_mmap": lambda w, s: s.shmem_folio > 0,
-    "hib_alloc": lambda w, s: len(w.hib) < 64,
-    "hib_free": lambda w, s: bool(w.hib),
-    "pm_toggle": lambda w, s: True,
-    "swapon": lambda w, s: True,
-    "swapon_invalid": lambda w, s: True,
-    "swapoff_begin": lambda w, s: any(not d.swapping_off for d in w.devices.values()),
-    "swapoff_unuse": _has_swapping_off,
-    "swapoff_end": _has_swapping_off,
-    "swapoff_abort": _has_swapping_off,
-    "discard_work": _has_devices,
-    "reclaim_work": _has_devices,
-    "flag_lock": lambda w, s: s.cached_unlocked > 0,
-    "flag_unlock": lambda w, s: s.locked > 0,
-    "misuse_put_zero": _has_devices,
-    "misuse_dup_free": _has_devices,
-    "misuse_bad_slot": _has_devices,
-    "misuse_not_cached": lambda w, s: s.uncached > 0,
-    "misuse_cached_folio": lambda w, s: s.cached > 0,
-    "misuse_del_writeback": lambda w, s: s.writeback > 0,
-    "misuse_folio_ids": lambda w, s: True,
-    "misuse_out_of_range": _has_devices,
-    "misuse_bad_type": lambda w, s: True,
-    "misuse_hib_free": lambda w, s: bool(w.hib_freed) or s.swap_ptes > 0,
-    "misuse_swapoff_state": lambda w, s: any(not d.swapping_off for d in w.devices.values()),
-    "misuse_put_entries_nr": _has_devices,
+# When each action can do something, as one named condition per action.  All conditions are
+# evaluated together once per step (`World._condition_values`, in this order), and the tuple
+# of their values keys the world's cache of weight tables.
+CONDITION_NAMES: tuple[str, ...] = (
+    "always",
+    "room",
+    "processes",
+    "can_fork",
+    "can_fanout",
+    "uncached_mapped",
+    "cached_mapped",
+    "startable",
+    "writeback",
+    "releasable",
+    "cached_unlocked",
+    "swap_ptes",
+    "large_swap_ptes",
+    "shmem_folio",
+    "shmem_swap",
+    "shmem",
+    "hib_room",
+    "hib",
+    "devices",
+    "active_device",
+    "swapping_off",
+    "locked",
+    "uncached",
+    "cached",
+    "hib_misuse",
+)
+
+_ENABLED: dict[str, str] = {
+    "anon_fault_new": "room",
+    "zap": "processes",
+    "exit": "processes",
+    "fork": "can_fork",
+    "fork_fanout": "can_fanout",
+    "reclaim_full": "uncached_mapped",
+    "reclaim_alloc": "uncached_mapped",
+    "reclaim_unmap": "cached_mapped",
+    "writeback_start": "startable",
+    "writeback_end": "writeback",
+    "reclaim_release": "releasable",
+    "free_swap": "cached_unlocked",
+    "swapin_fault": "swap_ptes",
+    "swapin_large": "large_swap_ptes",
+    "readahead": "swap_ptes",
+    "shmem_create": "room",
+    "shmem_writeout": "shmem_folio",
+    "shmem_swapin": "shmem_swap",
+    "shmem_truncate": "shmem",
+    "shmem_mmap": "shmem_folio",
+    "hib_alloc": "hib_room",
+    "hib_free": "hib",
+    "pm_toggle": "always",
+    "swapon": "always",
+    "swapon_invalid": "always",
+    "swapoff_begin": "active_device",
+    "swapoff_unuse": "swapping_off",
+    "swapoff_end": "swapping_off",
+    "swapoff_abort": "swapping_off",
+    "discard_work": "devices",
+    "reclaim_work": "devices",
+    "flag_lock": "cached_unlocked",
+    "flag_unlock": "locked",
+    "misuse_put_zero": "devices",
+    "misuse_dup_free": "devices",
+    "misuse_bad_slot": "devices",
+    "misuse_not_cached": "uncached",
+    "misuse_cached_folio": "cached",
+    "misuse_del_writeback": "writeback",
+    "misuse_folio_ids": "always",
+    "misuse_out_of_range": "devices",
+    "misuse_bad_type": "always",
+    "misuse_hib_free": "hib_misuse",
+    "misuse_swapoff_state": "active_device",
+    "misuse_put_entries_nr": "devices",
 }
 assert set(_ENABLED) == set(ACTION_NAMES)
+assert set(_ENABLED.values()) <= set(CONDITION_NAMES)
+_CONDITION_INDEX = {name: i for i, name in enumerate(CONDITION_NAMES)}

@@ -12,6 +12,7 @@ from fuzz.lockstep import Lockstep
 from fuzz.profiles import PROFILES
 from fuzz.world import (
     ACTION_NAMES,
+    CONDITION_NAMES,
     MISUSE_ACTIONS,
     DeviceSpec,
     DirectExecutor,
@@ -108,6 +109,24 @@ def test_world_bookkeeping_matches_the_reference(profile):
         for folio in world.folios.values():
             assert impl.folio_entry(folio.id) == folio.entry
         assert set(world.folios) == {row[0] for row in snap["folios"]}
+
+
+@pytest.mark.parametrize("profile", ["default", "mthp", "swapoff"])
+def test_incremental_step_bookkeeping_matches_a_recount(profile):
+    """The folio-state counter, the swap-PTE count and the cached weight tables are kept
+    incrementally; after every step they equal what a recount of the world gives."""
+    world, _, chooser = _world(11, profile)
+    enabled_seen = set()
+    for _ in range(300):
+        world.step(chooser)
+        assert world._summary() == world._summary_from_scratch()
+        weights = world.enabled_weights()
+        enabled_seen.update(weights)
+        # Every enabled action has its profile weight (times 4 when crowded, for some).
+        for name, weight in weights.items():
+            assert weight in (world.profile.weight(name), 4 * world.profile.weight(name)), name
+    assert len(world._condition_values()) == len(CONDITION_NAMES) + 1
+    assert len(enabled_seen) > 20
 
 
 @pytest.mark.parametrize("action", MISUSE_ACTIONS)
