@@ -31,6 +31,11 @@ The state-changing kernels are compiled with `_nrt=False` (numba's private switc
 reference-counting runtime): they never allocate, and without it every nested call increfs
 and decrefs all eight arrays, which halved batch speed.  Only the invariant checks allocate.
 
+A call that does not get inlined passes the state tuple as ~60 flattened array fields, about
+20 ns.  So `exec_op` and the small helpers on the hot paths (slot free/put/dup, cache add and
+delete, the hinted scan) are marked `inline="always"` (numba IR inlining); the big rare paths
+stay calls, which also keeps cold compile time in check.
+
 This module holds every jitted function because numba's on-disk cache only checks the file a
 function is defined in: kernels spread over several files could load a stale callee.
 Function names follow mm/swapfile.c so the code reads beside the reference model.
@@ -158,7 +163,7 @@ G_FLIVE = 15
 G_FFREE = 16  # first free folio row
 G_FROWS = 17
 G_HCAP = 18
-G_HUSED = 19  # live + tombstone hash cells
+G_HUSED = 19  # occupied hash cells (= live folios: deletion leaves no tombstone)
 G_EXTFREE = 20
 G_EXTROWS = 21
 G_BIGN = 22
@@ -318,9 +323,7 @@ def bm_find_free(BM, w0, i, cs, nr):
                 return i
             i += nr
         return -1
-    align = 0
-    for j in range(0, WORD_BITS, nr):
-        align |= 1 << j
+    align = FULL_WORD // ((1 << nr) - 1)  # bits 0, nr, 2nr, ... (nr is a power of 2 below 32)
     while i < cs:
         wi = i >> 5
         m = BM[w0 + wi] >> (i & 31)
@@ -583,7 +586,7 @@ def set_count(G, SL, CL, EXT, s, c, i, new):
 
 
 # ============================================================================================
-# folio table: rows in FO, open addressing in FH (0 empty, -1 tombstone, row + 1)
+# folio table: rows in FO, linear probing in FH (0 empty, row + 1; no tombstones)
 # ============================================================================================
 
 
@@ -616,11 +619,30 @@ def folio_room(G):
 def hash_insert(G, FH, fid, row):
     mask = G[G_HCAP] - 1
     h = fhash(fid, mask)
-    while FH[h] > 0:
+    while FH[h] != 0:
         h = (h + 1) & mask
-    if FH[h] == 0:
-        G[G_HUSED] += 1
+    G[G_HUSED] += 1
     FH[h] = row + 1
+
+
+@njit(cache=True, _nrt=False)
+def hash_unlink(G, FO, FH, h, mask):
+    """Empty cell h by backward-shift deletion: later cells of its probe run move back into
+    the hole unless their home lies cyclically in (hole, cell], so no tombstone is left and a
+    miss stops at the first empty cell however many inserts and removes came before."""
+    hole = h
+    j = h
+    while True:
+        j = (j + 1) & mask
+        v = FH[j]
+        if v == 0:
+            break
+        home = fhash(FO[v - 1, F_ID], mask)
+        if (j - home) & mask >= (j - hole) & mask:
+            FH[hole] = v
+            hole = j
+    FH[hole] = 0
+    G[G_HUSED] -= 1
 
 
 @njit(cache=True, _nrt=False)
@@ -644,7 +666,7 @@ def folio_remove(G, FO, FH, row):
     h = fhash(FO[row, F_ID], mask)
     while FH[h] != row + 1:
         h = (h + 1) & mask
-    FH[h] = -1
+    hash_unlink(G, FO, FH, h, mask)
     FO[row, F_ID] = 0
     FO[row, F_NEXT] = G[G_FFREE]
     G[G_FFREE] = row
@@ -665,7 +687,7 @@ def rehash(G, FO, FH):
 # ============================================================================================
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def swap_entries_free(S, t, off, nr):
     """Free nr slots of one cluster (count 1 uncached, or count 0 and no longer cached)."""
     G, SL, BM, CL, EXT, FO, FH, BIG = S
@@ -684,7 +706,7 @@ def swap_entries_free(S, t, off, nr):
         partial_free_cluster(G, CL, d, c)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def swap_cache_del_folio(S, row, payload):
     """__swap_cache_del_folio: referenced slots keep their count and take the shadow payload,
     the others are freed (as one batch when none is referenced)."""
@@ -777,7 +799,7 @@ def range_all_free(SL, s0, nr):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def cluster_alloc_range(S, t, c, row, off, order):
     """Give [off, off + 2**order) to the folio in `row` (CACHED, count 0), or one slot to
     hibernation (row < 0: SWAPPED, count 1, no shadow)."""
@@ -846,7 +868,7 @@ def alloc_swap_scan_cluster(S, t, c, row, start, order):
     return found
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def scan_from_hint(S, t, off, row, order):
     G, CL = S[0], S[3]
     shift = G[G_SHIFT]
@@ -1024,7 +1046,7 @@ def folio_alloc_swap(S, row, charge_fails):
 # ============================================================================================
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def swap_dup(S, t, off, n, alloc_fails):
     """+1 on n consecutive slots of one cluster; -ENOMEM (no change) when overflow storage is
     needed and alloc_fails; NEED_EXT status when a row must be allocated but none is free."""
@@ -1050,7 +1072,7 @@ def swap_dup(S, t, off, n, alloc_fails):
     return 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def swap_put(S, t, off):
     G, SL, BM, CL, EXT, FO, FH, BIG = S
     cs = G[G_CS]
@@ -1320,7 +1342,7 @@ def used_slot(S, t, off):
     return slot_count(CL, EXT, cs, w, G[dev(t) + D_CBASE] + (off >> G[G_SHIFT]), off & (cs - 1))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def add_folio(S, t, fid, order, start):
     """swap_cache_add_folio for a new folio: its slots become CACHED with their counts."""
     G, SL, BM, CL, EXT, FO, FH, BIG = S
@@ -1375,7 +1397,9 @@ def count_ops(ops):
     return n
 
 
-@njit(cache=True, _nrt=False)
+# Inlined into run_ops (numba IR inlining): as a called function its prologue, sized for
+# every inlined callee, cost ~25 ns per op, more than most ops themselves.
+@njit(cache=True, _nrt=False, inline="always")
 def exec_op(S, ops, p):
     """Run the op record at p; its encoded result, or NEED_BASE - need (nothing changed)."""
     G, SL, BM, CL, EXT, FO, FH, BIG = S
@@ -1585,7 +1609,8 @@ def exec_op(S, ops, p):
         swap_put(S, t, off)
         if SL[G[dev(t) + D_CBASE] * cs + off] & TAG_MASK != TAG_CACHED:
             swap_entries_free(S, t, off, ONE)
-        try_to_reclaim_swap(S, t, off, TTRS_ANYWAY)
+        else:  # only a cached slot has a folio to reclaim
+            try_to_reclaim_swap(S, t, off, TTRS_ANYWAY)
         return 0
     if code == 21:
         G[G_PM] = 1 if ops[p + 1] != 0 else 0

@@ -525,6 +525,8 @@ def encode_calls(calls: Iterable[Call]) -> list[int]:
 
 def decode_ops(ops: Sequence[int]) -> list[Call]:
     """The calls of an op array; raises ValueError on an unknown code or a cut-off record."""
+    if hasattr(ops, "tolist"):  # a numpy op array: Python ints once, not numpy scalars per item
+        ops = ops.tolist()
     calls = []
     i = 0
     n = len(ops)
