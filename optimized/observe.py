@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from optimized import kernels as k
+from reference import api
 from reference.api import (
     CLUSTER_FLAG_NAMES,
     DISCARD_KINDS,
@@ -85,11 +86,7 @@ def _walk_types(G: np.ndarray, head: int, nxt: int) -> list[int]:
 def _device_data(S: tuple, t: int, level: str) -> dict[str, Any]:
     G, CL = S[0], S[3]
     record = device_record(G, t)
-    data = {
-        name: getattr(record, name)
-        for name in ("max", "pages", "inuse", "priority", "writeok", "on_avail", "swapping_off",
-                     "solidstate", "blkdev", "discard")
-    }
+    data = api.device_snapshot(record)
     if level != "allocator":
         return data
     d = k.G_DEV + t * k.DS
@@ -152,14 +149,16 @@ def _folio_rows(FO: np.ndarray) -> list[list[Any]]:
     live = live[np.argsort(FO[live, k.F_ID], kind="stable")]
     out = []
     for fid, order, flags, t, off in FO[live, : k.F_OFF + 1].tolist():
-        out.append([
-            fid,
-            order,
-            None if t < 0 else [t, off],
-            bool(flags & k.FL_LOCKED),
-            bool(flags & k.FL_WRITEBACK),
-            bool(flags & k.FL_MAPPED),
-        ])
+        out.append(
+            [
+                fid,
+                order,
+                None if t < 0 else [t, off],
+                bool(flags & k.FL_LOCKED),
+                bool(flags & k.FL_WRITEBACK),
+                bool(flags & k.FL_MAPPED),
+            ]
+        )
     return out
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 # --------------------------------------------------------------------------------------------
@@ -170,6 +170,11 @@ class SwapDevice:
     solidstate: bool
     blkdev: bool
     discard: str
+
+
+def device_snapshot(record: SwapDevice) -> dict[str, Any]:
+    """The per-device fields of a contract snapshot: every `SwapDevice` field but `type`."""
+    return {f.name: getattr(record, f.name) for f in fields(SwapDevice) if f.name != "type"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -1002,21 +1002,7 @@ class ReferenceSwap:
 
     def _device_data(self, si: SwapInfo, level: str) -> dict[str, Any]:
         record = self.device(si.type)
-        data = {
-            k: getattr(record, k)
-            for k in (
-                "max",
-                "pages",
-                "inuse",
-                "priority",
-                "writeok",
-                "on_avail",
-                "swapping_off",
-                "solidstate",
-                "blkdev",
-                "discard",
-            )
-        }
+        data = api.device_snapshot(record)
         if level == "allocator":
             data["clusters"] = [[c.count, CLUSTER_FLAG_NAMES[c.flag], c.order] for c in si.clusters]
             data["lists"] = {
