@@ -49,8 +49,11 @@ def throughput_rows(samples: list[tuple[float, int]]) -> list[list[float]]:
     rows, prev_t, prev_s = [], 0.0, 0
     for t, steps in samples:
         dt = t - prev_t
-        rate = (steps - prev_s) / dt if dt > 0 else 0.0
-        rows.append([round(t, 3), steps, round(rate, 1)])
+        if dt <= 0:  # a repeated sample (the final one, say) adds no interval, only its count
+            if rows:
+                rows[-1][1] = steps
+            continue
+        rows.append([round(t, 3), steps, round((steps - prev_s) / dt, 1)])
         prev_t, prev_s = t, steps
     return rows
 

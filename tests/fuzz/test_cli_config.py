@@ -78,6 +78,11 @@ def test_report_zero_fills_labels_and_computes_throughput():
     assert throughput_rows(state.throughput) == [[1.0, 2, 2.0], [2.0, 5, 3.0]]
 
 
+def test_throughput_folds_a_repeated_final_sample_into_the_last_interval():
+    """The closing sample often repeats the last time stamp; it must not plot a rate of 0."""
+    assert throughput_rows([(1.0, 2), (2.0, 5), (2.0, 6)]) == [[1.0, 2, 2.0], [2.0, 6, 3.0]]
+
+
 def test_main_returns_exit_codes_without_raising(capsys, tmp_path):
     assert main(["replay", str(tmp_path / "none.jsonl")]) == 2
     assert main(["fuzz", "--workers", "0"]) == 2
