@@ -404,64 +404,6 @@ def _hypothesis(search: _Search, result: MutantResult, candidate_cls: type, refe
     return None, None
 
 
-def capped_minimize(trace: Any, reference_cls: type, candidate_cls: type, *, seconds: float, level: str):
-    """`fuzz.minimize`'s ddmin + one-by-one passes under a time cap.
-
-    Returns (minimized trace, capped): past the cap every further candidate is rejected, so the
-    passes end quickly with the smallest trace found so far.
-    """
-    from fuzz.impls import build
-    from fuzz.minimize import ddmin, one_by_one
-    from fuzz.replay import make_trace, replay_calls
-
-    calls = trace.calls
-    kw = {"cluster_size": trace.cluster_size, "max_swapfiles": trace.max_swapfiles}
-
-    def divergence(sub: list, invariants: bool = True) -> Any:
-        ref, cand = build(reference_cls, **kw), build(candidate_cls, **kw)
-        return replay_calls(sub, ref, cand, level=level, invariants=invariants).divergence
-
-    first = divergence(calls)
-    if first is None:
-        return trace, False
-    # Invariant checks are most of a replay's cost; candidates are only checked with them
-    # when the target divergence is an invariant failure (the result is re-checked below).
-    checked = first.kind.startswith("invariant")
-    deadline = time.perf_counter() + seconds
-    capped = False
-    seen: dict[tuple[int, ...], tuple[int, ...] | None] = {}
-
-    def test(ids: tuple[int, ...]) -> tuple[int, ...] | None:
-        nonlocal capped
-        if ids in seen:
-            return seen[ids]
-        if time.perf_counter() > deadline:
-            capped = True
-            return None
-        found = divergence([calls[i] for i in ids], checked)
-        kept = ids[: found.step + 1] if found is not None and found.signature == first.signature else None
-        seen[ids] = kept
-        return kept
-
-    ids = one_by_one(ddmin(tuple(range(first.step + 1)), test), test)
-    sub = [calls[i] for i in ids]
-    final = divergence(sub)
-    if final is None or final.signature != first.signature:
-        return trace, True  # an invariant broke earlier in the shrunk trace: keep the original
-    small = make_trace(
-        sub,
-        reference_cls,
-        candidate_cls,
-        geometry=trace.geometry,
-        seed=trace.seed,
-        profile=trace.profile,
-        mode=trace.mode,
-        level=level,
-        divergence=final,
-    )
-    return small, capped
-
-
 def worker(job: dict[str, Any]) -> MutantResult:
     """The body of a mutant's process."""
     t0 = time.perf_counter()
@@ -496,13 +438,15 @@ def worker(job: dict[str, Any]) -> MutantResult:
 
 
 def _finish(result: MutantResult, trace: Any, config: RunConfig, candidate_cls: type, reference_cls: type):
+    from fuzz.minimize import minimize_trace
     from fuzz.trace import write_trace
 
     small = None
     if config.minimize_seconds > 0:
-        small, result.min_capped = capped_minimize(
-            trace, reference_cls, candidate_cls, seconds=config.minimize_seconds, level=config.level
+        found = minimize_trace(
+            trace, reference_cls, candidate_cls, level=config.level, max_seconds=config.minimize_seconds
         )
+        small, result.min_capped = found.trace, found.capped
         result.min_len = len(small.steps)
     if config.out:
         out = Path(config.out)
