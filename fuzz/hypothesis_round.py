@@ -15,14 +15,13 @@ False; that is how a campaign's budget and Ctrl-C reach inside Hypothesis.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from fuzz.fast import EpisodeResult
 from fuzz.lockstep import Lockstep
-from fuzz.replay import StepDivergence, Stepper, make_trace
-from fuzz.trace import Trace
+from fuzz.replay import Stepper, make_trace
 from fuzz.world import World
 
 
@@ -35,17 +34,10 @@ class HarnessError(RuntimeError):
 
 
 @dataclass
-class RoundResult:
-    seed: int
-    steps: int = 0
-    ops: int = 0
+class RoundResult(EpisodeResult):
+    """What one Hypothesis round did and found: an episode's record plus its example count."""
+
     examples: int = 0
-    seconds: float = 0.0
-    rules: Counter[str] = field(default_factory=Counter)
-    labels: Counter[str] = field(default_factory=Counter)
-    divergence: StepDivergence | None = None
-    trace: Trace | None = None
-    stopped: bool = False
 
 
 def _parts(machine: Any) -> tuple[Lockstep | None, World | None]:
