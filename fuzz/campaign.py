@@ -231,11 +231,7 @@ class _Worker:
             labels=labelled,
             keep_going=self.progress,
         )
-        self.send(
-            ("round", self.index, "fast", result.ops, dict(result.rules), dict(result.labels), labelled)
-        )
-        if result.divergence is not None and result.trace is not None:
-            self.found(result.divergence, result.trace, seed)
+        self._round_done("fast", seed, result, labelled)
 
     def hypothesis_round(self, round_no: int) -> None:
         from fuzz.hypothesis_round import run_round
@@ -251,9 +247,11 @@ class _Worker:
             max_examples=HYPOTHESIS_EXAMPLES_PER_ROUND,
             keep_going=self.progress,
         )
-        self.send(
-            ("round", self.index, "hypothesis", result.ops, dict(result.rules), dict(result.labels), True)
-        )
+        self._round_done("hypothesis", seed, result, True)
+
+    def _round_done(self, mode: str, seed: int, result: Any, labelled: bool) -> None:
+        """Report a finished round (an `EpisodeResult` or `RoundResult`) and keep its failure."""
+        self.send(("round", self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled))
         if result.divergence is not None and result.trace is not None:
             self.found(result.divergence, result.trace, seed)
 
