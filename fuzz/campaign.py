@@ -14,10 +14,11 @@ budget is spent or the parent says stop:
 - both: the two alternate round by round.
 
 Workers send messages to the parent (steps done, rule and label counts, failures).  The
-parent keeps the first trace of every divergence signature (op, kind), writes it atomically
-to `--out`, shows progress with rich, and on Ctrl-C tells the workers to stop, keeping
-everything found so far.  At the end it writes `report.json` and `report.png`
-(`fuzz.report`).  Exit code: 0 nothing diverged, 1 divergences found.
+parent keeps one trace per divergence signature (op, kind), the one of the smallest seed so
+the result does not depend on message order, writes it atomically to `--out`, shows progress
+with rich, and on Ctrl-C tells the workers to stop, keeping everything found so far.  At the
+end it writes `report.json` and `report.png` (`fuzz.report`).  Exit code: 0 nothing
+diverged, 1 divergences found.
 """
 
 from __future__ import annotations
@@ -336,18 +337,23 @@ class CampaignState:
     def _failure(self, message: tuple) -> None:
         _, worker, signature, text, described, seed = message
         signature = tuple(signature)
-        if signature in self.failures:
-            self.failures[signature]["hits"] += 1
+        known = self.failures.get(signature)
+        # Workers race to report; keep the trace of the smallest seed (worker, then round) so
+        # the same campaign writes the same bytes whatever order the messages arrive in.
+        if known is not None and known["seed"] <= seed:
+            known["hits"] += 1
             return
         path = Path(self.config.out) / failure_name(signature)
         atomic_write_text(path, text)
+        record = {"ops": text.count("\n") - 1, "worker": worker, "seed": seed}
+        if known is not None:
+            known.update(record, hits=known["hits"] + 1)
+            return
         self.failures[signature] = {
             "file": str(path),
             "op": signature[0],
             "kind": signature[1],
-            "ops": text.count("\n") - 1,
-            "worker": worker,
-            "seed": seed,
+            **record,
             "hits": 1,
             "first_seen_seconds": round(self.elapsed(), 3),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,17 @@ def test_main_returns_exit_codes_without_raising(capsys, tmp_path):
     assert main(["fuzz", "--workers", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(": error: " in line for line in err)
+
+
+def test_a_signature_keeps_the_smallest_seeds_trace_whatever_the_arrival_order(tmp_path):
+    """Workers race to report the same divergence; the kept trace must not depend on it."""
+    outcomes = []
+    for order in ((7, 3), (3, 7)):
+        out = tmp_path / f"out{order[0]}"
+        out.mkdir()
+        state = CampaignState(CampaignConfig(steps=5, out=str(out)))
+        for seed in order:
+            state.handle(("failure", seed % 2, ["folio_put_swap", "state"], f"trace {seed}\n", "d", seed))
+        record = state.failures[("folio_put_swap", "state")]
+        outcomes.append((Path(record["file"]).read_text(), record["seed"], record["hits"]))
+    assert outcomes == [("trace 3\n", 3, 2), ("trace 3\n", 3, 2)]
