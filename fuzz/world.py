@@ -154,15 +154,15 @@ def draw_device(chooser: Chooser, cluster_size: int, *, small: bool = True) -> D
     clusters = chooser.integer(1, 12 if small else 64)
     short = chooser.integer(1, cluster_size - 1) if chooser.boolean(0.3) else 0
     size = max(2, clusters * cluster_size - short)
+    blkdev = not chooser.boolean(0.15)
     bad: list[int] = []
-    if chooser.boolean(0.3):
+    if blkdev and chooser.boolean(0.3):  # a swap file may not list bad pages
         for _ in range(min(chooser.integer(1, 3), size - 2)):
             page = chooser.integer(1, size - 1)
             if page not in bad:
                 bad.append(page)
     priority = chooser.choice((None, None, 0, 1, 1, 2))
     solidstate = not chooser.boolean(0.25)
-    blkdev = not chooser.boolean(0.15)
     discard = chooser.weighted({"none": 2.0, "pages": 2.0, "once": 1.0})
     return DeviceSpec(size, priority, tuple(sorted(bad)), solidstate, blkdev, discard)
 
@@ -1238,7 +1238,7 @@ class World:
     def _act_swapon_invalid(self, chooser: Chooser) -> bool:
         """swapon with a bad value: -EINVAL (or -EPERM with no free type), nothing changes."""
         spec = draw_device(chooser, self.cluster_size)
-        kind = chooser.integer(0, 4)
+        kind = chooser.integer(0, 5)
         if kind == 0:
             spec = DeviceSpec(spec.size, chooser.choice((-2, 32768, 40000)), spec.bad)
         elif kind == 1:
@@ -1247,8 +1247,10 @@ class World:
             spec = DeviceSpec(chooser.integer(0, 1))
         elif kind == 3:
             spec = DeviceSpec(spec.size, bad=(spec.size,))
-        else:
+        elif kind == 4:
             spec = DeviceSpec(3, bad=(1, 2))
+        else:
+            spec = DeviceSpec(max(3, spec.size), bad=(1,), blkdev=False)
         result = self._swapon(spec)
         if result >= 0:
             self.anomalies["swapon accepted an invalid device"] += 1

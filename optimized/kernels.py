@@ -63,6 +63,7 @@ from reference.api import (
     ENOMEM,
     ENTRY_SHIFT,
     EPERM,
+    MAX_SWAP_BADPAGES,
     MAX_SWAP_PRIO,
     SWAPON_BLKDEV,
     SWAPON_DISCARD_SHIFT,
@@ -1152,6 +1153,11 @@ def swapon(S, size, prio, flags, bad):
         for j in range(i):
             if bad[i] == bad[j]:
                 return -EINVAL
+    # read_swap_header: a swap file may not list bad pages, and the list fits one page.
+    if bad.shape[0] > 0 and not flags & SWAPON_BLKDEV:
+        return -EINVAL
+    if bad.shape[0] > MAX_SWAP_BADPAGES:
+        return -EINVAL
     pages = size - 1 - bad.shape[0]
     if pages <= 0:
         return -EINVAL

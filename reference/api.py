@@ -46,6 +46,8 @@ MIN_CLUSTER_SIZE = 4
 MAX_CLUSTER_SIZE = 512
 DEF_SWAP_PRIO = -1
 MAX_SWAP_PRIO = 32767
+# read_swap_header: (PAGE_SIZE - 10 - 1536) / 4 bad-page entries fit in a 4 KiB header page.
+MAX_SWAP_BADPAGES = 637
 # A count at or above this needs the cluster's overflow storage (DESIGN decision 3; the phase
 # III inline count field holds 0..14, and 15 means "real value in the extend table").
 SWAP_COUNT_OVERFLOW = 15

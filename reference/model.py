@@ -32,6 +32,7 @@ from reference.api import (
     EINVAL,
     ENOMEM,
     EPERM,
+    MAX_SWAP_BADPAGES,
     MAX_SWAP_PRIO,
     SLOT_BAD,
     SLOT_CACHED,
@@ -797,6 +798,9 @@ class ReferenceSwap:
         if not isinstance(size, int) or size < 1 or bad is None:
             return -EINVAL
         if any(not isinstance(b, int) or not 0 < b < size for b in bad) or len(set(bad)) != len(bad):
+            return -EINVAL
+        # read_swap_header: a swap file may not list bad pages, and the list fits one page.
+        if (bad and not blkdev) or len(bad) > MAX_SWAP_BADPAGES:
             return -EINVAL
         pages = size - 1 - len(bad)
         if pages <= 0:

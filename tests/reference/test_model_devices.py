@@ -85,6 +85,8 @@ def test_bad_pages_only_cluster(new):
         ({"size": 12, "priority": -1}, "explicit priority below 0"),
         ({"size": 12, "priority": 32768}, "priority above 0x7fff"),
         ({"size": 12, "discard": "always"}, "discard kind"),
+        ({"size": 12, "bad": (3,), "blkdev": False}, "bad pages on a swap file (read_swap_header)"),
+        ({"size": 700, "bad": tuple(range(1, 639))}, "more than MAX_SWAP_BADPAGES = 637 bad pages"),
     ],
 )
 def test_swapon_invalid_values(new, kwargs, why):
@@ -331,3 +333,10 @@ def test_free_during_swapoff_keeps_device_off_avail(new, size):
     sw.folio_new(9, 0)
     assert sw.folio_alloc_swap(9) == -ENOMEM
     assert sw.device(0).inuse == 2
+
+
+def test_swapon_accepts_max_swap_badpages(new):
+    """2.9 step 2: exactly MAX_SWAP_BADPAGES (637) bad pages fit the header page."""
+    sw = new()
+    assert sw.swapon(700, bad=tuple(range(1, 638))) == 0
+    assert sw.device(0).pages == 700 - 1 - 637

@@ -604,12 +604,12 @@ def test_queries_on_bad_free_and_used_slots(new):
 def test_device_record(new):
     """2.12 /proc/swaps: pages, inuse, priority, flags of a device; None for an unused type."""
     sw = new()
-    assert sw.swapon(12, priority=7, bad=(5,), solidstate=False, blkdev=False, discard="once") == 0
+    assert sw.swapon(12, priority=7, solidstate=False, blkdev=False, discard="once") == 0
     swap_out(sw, 1)
     d = sw.device(0)
-    assert (d.type, d.max, d.pages, d.inuse, d.priority) == (0, 12, 10, 1, 7)
+    assert (d.type, d.max, d.pages, d.inuse, d.priority) == (0, 12, 11, 1, 7)
     assert (d.writeok, d.on_avail, d.swapping_off) == (True, True, False)
     assert (d.solidstate, d.blkdev, d.discard) == (False, False, "once")
     assert sw.device(1) is None
-    assert sw.nr_swap_pages() == 9
-    assert sw.total_swap_pages() == 10
+    assert sw.nr_swap_pages() == 10
+    assert sw.total_swap_pages() == 11
