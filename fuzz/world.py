@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from fuzz.choosers import Chooser, WeightTable
 from fuzz.profiles import get_profile
+from reference import api
 from reference.api import (
     DISCARD_KINDS,
     EBUSY,
@@ -127,15 +128,15 @@ class Geometry:
         if unknown:
             raise ValueError(f"unknown geometry field(s): {', '.join(sorted(unknown))}")
         cluster_size = _int_field(data, "cluster_size", required=True)
-        if cluster_size < 4 or cluster_size > 512 or cluster_size & (cluster_size - 1):
-            raise ValueError(f"cluster_size must be a power of two in 4..512, got {cluster_size}")
         devices = data.get("devices", [])
         if not isinstance(devices, list):
             raise ValueError("geometry devices must be a list")
         specs = tuple(DeviceSpec.from_dict(d) for d in devices)
         max_swapfiles = data.get("max_swapfiles", max(1, len(specs)))
-        if isinstance(max_swapfiles, bool) or not isinstance(max_swapfiles, int) or max_swapfiles < 1:
-            raise ValueError(f"max_swapfiles must be a positive integer, got {max_swapfiles!r}")
+        if isinstance(max_swapfiles, bool):
+            raise ValueError(f"max_swapfiles must be an integer, got {max_swapfiles!r}")
+        # The constructors' own check, so a geometry that parses is one every implementation takes.
+        api.check_geometry(cluster_size, max_swapfiles)
         return cls(cluster_size, max_swapfiles, specs)
 
 

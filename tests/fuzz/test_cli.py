@@ -202,3 +202,24 @@ def test_hypothesis_mode_failure_becomes_a_replayable_trace(tmp_path):
     assert header["mode"] == "hypothesis" and header["seed"] is not None
     replayed = swapdiff("replay", str(traces[0]), cwd=tmp_path)
     assert replayed.returncode == 1 and "folio_new" in replayed.stdout
+
+
+@pytest.mark.parametrize(
+    ("geometry", "needle"),
+    [
+        ('{"cluster_size": 8, "max_swapfiles": 100}', "max_swapfiles must be in 1..64"),
+        ('{"cluster_size": 8, "max_swapfiles": 0}', "max_swapfiles must be in 1..64"),
+        ('{"cluster_size": 8, "max_swapfiles": true}', "max_swapfiles must be an integer"),
+        ('{"cluster_size": 6}', "cluster_size must be a power of two"),
+        ('{"cluster_size": 1024}', "cluster_size must be a power of two"),
+        ('{"cluster_size": 8, "devices": [{"size": "x"}]}', "size must be an integer"),
+        ('{"cluster_size": 8, "extra": 1}', "unknown geometry field"),
+    ],
+)
+def test_fuzz_rejects_malformed_geometry_with_one_line(tmp_path, geometry, needle):
+    """A geometry the constructors would refuse is a usage error (exit 2), not an internal one."""
+    proc = swapdiff(
+        "fuzz", "--geometry", geometry, "--steps", "10", "--out", str(tmp_path / "o"), cwd=tmp_path
+    )
+    assert_one_line_error(proc, "--geometry", needle)
+    assert not (tmp_path / "o" / "report.json").exists()
