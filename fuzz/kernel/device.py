@@ -9,6 +9,7 @@ Ctrl-C and SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -206,10 +207,8 @@ class KernelHost:
             raise KeyboardInterrupt(f"signal {signum}")
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: try/finally only
                 self._old_handlers[sig] = signal.signal(sig, on_term)
-            except ValueError:  # not the main thread: rely on try/finally only
-                pass
 
     def _set(self, path: Path, value: str) -> None:
         current = path.read_text().strip()

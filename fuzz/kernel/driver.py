@@ -9,6 +9,7 @@ reads the pages' swap entries from /proc/PID/pagemap of the helper and of every 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -159,17 +160,13 @@ class Helper:
         return out
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
             self.call("exit")
-        except (OSError, RuntimeError, ValueError):
-            pass
         try:
             self._w.close()
             self._r.close()
         except OSError:
             pass
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
         self.region.close()
