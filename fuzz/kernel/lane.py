@@ -17,6 +17,7 @@ still compared.  See README "The kernel lane".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from reference.api import Entry, SwapContractError
 from reference.model import ReferenceSwap
 
 TRACE_KEY = "swapdiff_kernel_trace"
+STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
 DEFAULT_PAGES = 128
 DEVICE_PAGES = 4096
 PRIORITY = 5
@@ -250,8 +252,15 @@ class Lane:
         raise KernelDivergence(f"{self.path} is not in /proc/swaps")
 
     def _settle(self) -> None:
+        """Wait (bounded, 5 s) until no page is under writeback.  /proc/meminfo's Writeback is
+        a per-CPU-batched counter that can lag; writing /proc/sys/vm/stat_refresh folds the
+        per-CPU deltas first, so 0 means 0."""
         deadline = time.monotonic() + 5
-        while meminfo().get("Writeback", 0) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                STAT_REFRESH.write_text("1")
+            if meminfo().get("Writeback", 0) == 0:
+                return
             time.sleep(0.002)
 
     def step(self, action: dict[str, Any]) -> None:
