@@ -285,7 +285,10 @@ class Lane:
             w.child_exit(action["child"])
         else:
             raise ValueError(f"unknown kernel-lane action {op!r}")
-        if learn is not None and w.ref.folio_entry(learn) is not None:
+        # Only write faults may free (should_try_to_free_swap frees on a read fault only when
+        # vm_swap_full() or mlocked, never true for the lane's device size), so a read fault
+        # that lowers Used is a divergence, not a learned choice.
+        if learn is not None and op == "write" and w.ref.folio_entry(learn) is not None:
             used = self._row()["used"] // KIB
             if used == w.inuse() - 1:
                 if not w.ref.folio_free_swap(learn):
