@@ -7,6 +7,7 @@
     swapdiff minimize TRACE [--impl SPEC] [--level contract|allocator]
     swapdiff bench [...]
     swapdiff mutants [...]
+    swapdiff kernel [--steps N | --time T | --replay TRACE] [--seed S] [--allow-existing] [--out DIR]
 
 Exit codes: 0 nothing diverged, 1 a divergence was found, 2 a usage or input error (always a
 one-line message on stderr, never a traceback), 3 an internal error of swapdiff itself (a
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bench", help="benchmarks: implementations and harness steps/s", add_help=False)
     sub.add_parser("mutants", help="run the mutant suite (named bug injections)", add_help=False)
+    sub.add_parser("kernel", help="compare the reference with the running Linux kernel", add_help=False)
     return parser
 
 
@@ -248,6 +250,10 @@ def _dispatch(argv: list[str]) -> int:
     from fuzz.minimize import MinimizeError
 
     # bench and mutants own their arguments.
+    if argv and argv[0] == "kernel":
+        from fuzz.kernel.cli import main as kernel_main
+
+        return kernel_main(argv[1:])
     if argv and argv[0] in ("bench", "mutants"):
         return cmd_bench(argv[1:]) if argv[0] == "bench" else cmd_mutants(argv[1:])
     args = build_parser().parse_args(argv)

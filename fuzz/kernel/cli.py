@@ -1,0 +1,83 @@
+"""`swapdiff kernel`: run the kernel lane (world actions on the running kernel vs the reference).
+
+    swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--allow-existing]
+                    [--replay TRACE] [--out DIR] [--shrink]
+
+Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
+host cannot run the lane (one line saying why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fuzz.args import OneLineParser, UsageError, duration, positive_int, seed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="swapdiff kernel",
+        description="Run world actions on the running Linux kernel and compare it with the reference.",
+    )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=duration, metavar="DURATION", help="time budget (default: 30s)")
+    budget.add_argument("--steps", type=positive_int, metavar="N", help="number of world actions")
+    budget.add_argument("--replay", metavar="TRACE", help="replay a kernel-lane trace on kernel and model")
+    p.add_argument("--seed", type=seed, default=0, help="action seed (default: %(default)s)")
+    p.add_argument("--pages", type=positive_int, default=128, help="tracked pages (default: %(default)s)")
+    p.add_argument("--allow-existing", action="store_true", help="run although other swap devices are active")
+    p.add_argument("--out", default="swapdiff-out", metavar="DIR", help="where a divergence trace goes")
+    p.add_argument("--shrink", action="store_true", help="delta-debug a divergence before writing it")
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    from fuzz.kernel.device import KernelUnavailable
+    from fuzz.kernel.lane import kernel_header, read_kernel_trace, run_lane, shrink, write_kernel_trace
+
+    args = build_parser().parse_args(list(argv))
+    if args.pages > 1024:
+        raise UsageError("--pages is at most 1024", prog="swapdiff kernel")
+    replay = None
+    npages = args.pages
+    if args.replay:
+        header, replay = read_kernel_trace(args.replay)
+        npages = int(header.get("pages", npages))
+    seconds = args.time if args.time is not None else (None if args.steps or replay else 30.0)
+    print(f"swapdiff kernel: Linux {platform.release()}, vm.page-cluster=0, THP never, CPU 0, {npages} pages")
+    try:
+        result = run_lane(
+            seed=args.seed,
+            steps=args.steps,
+            seconds=seconds,
+            npages=npages,
+            allow_existing=args.allow_existing,
+            out=Path(args.out),
+            replay=replay,
+        )
+    except KernelUnavailable as err:
+        print(f"swapdiff kernel: error: {err}", file=sys.stderr)
+        return 2
+    rate = result.steps / result.seconds if result.seconds else 0.0
+    print(
+        f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
+        f"{result.learned_frees} fault-time slot frees learned from Used"
+    )
+    if result.divergence is None:
+        print("kernel and reference agree on every compared observable after every step")
+        return 0
+    print(f"DIVERGENCE at {result.divergence}")
+    if args.shrink and result.trace_path and replay is None:
+        _, actions = read_kernel_trace(result.trace_path)
+        small = shrink(actions, npages=npages)
+        header = kernel_header(args.seed, npages)
+        header["divergence"] = result.divergence
+        write_kernel_trace(Path(result.trace_path), header, small)
+        print(f"shrunk to {len(small)} actions")
+    if result.trace_path:
+        print(f"trace: {result.trace_path} (swapdiff kernel --replay {result.trace_path})")
+    return 1

@@ -1,0 +1,266 @@
+"""Swap devices the kernel lane owns: v1 swap headers, swapon/swapoff by syscall, host lock.
+
+Everything created lives in LANE_DIR and carries LABEL in the header's volume label; at start
+`cleanup_stale` removes only such devices left by an earlier crash.  `KernelHost` is a context
+manager holding the host-wide flock for the whole run and restoring every setting it changed
+(vm.page-cluster, THP enabled) and every device it created, on success, failure, exception,
+Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import platform
+import signal
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+PAGE = 4096
+CLUSTER = 512
+LANE_DIR = Path("/var/tmp/swapdiff-kernel")
+LOCK_PATH = Path("/run/lock/swapdiff-kernel.lock")
+LABEL = b"swapdiff-kernel\0"
+SWAP_FLAG_PREFER = 0x8000
+SWAP_FLAG_DISCARD = 0x10000
+SWAP_FLAG_DISCARD_ONCE = 0x20000
+SWAP_FLAG_DISCARD_PAGES = 0x40000
+MAX_DEVICE_BYTES = 64 << 20
+PAGE_CLUSTER = Path("/proc/sys/vm/page-cluster")
+THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.swapon.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.swapoff.argtypes = [ctypes.c_char_p]
+
+
+class KernelUnavailable(Exception):
+    """The lane cannot run on this host; the message is one line saying why (exit 2)."""
+
+
+def swap_header(pages: int, bad: Sequence[int] = (), label: bytes = LABEL) -> bytes:
+    """Page 0 of a v1 swap area of `pages` pages (last_page = pages - 1)."""
+    if pages < 2:
+        raise ValueError("a swap area needs at least 2 pages")
+    head = bytearray(PAGE)
+    body = struct.pack("<III", 1, pages - 1, len(bad)) + bytes(16) + label[:16].ljust(16, b"\0")
+    body += bytes(4 * 117) + struct.pack(f"<{len(bad)}I", *bad)
+    head[1024 : 1024 + len(body)] = body
+    head[PAGE - 10 :] = b"SWAPSPACE2"
+    return bytes(head)
+
+
+def write_swap_file(path: Path, pages: int, bad: Sequence[int] = ()) -> None:
+    """A fully written (no holes) swap file of exactly `pages` pages."""
+    if pages * PAGE > MAX_DEVICE_BYTES:
+        raise ValueError(f"swap file of {pages} pages exceeds the lane's 64 MiB limit")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, swap_header(pages, bad))
+        zero = bytes(PAGE * 256)
+        left = pages - 1
+        while left:
+            n = min(left, 256)
+            os.write(fd, zero[: n * PAGE])
+            left -= n
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def has_label(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(PAGE)
+    except OSError:
+        return False
+    return len(head) == PAGE and head[-10:] == b"SWAPSPACE2" and head[1024 + 28 : 1024 + 44] == LABEL
+
+
+def swapon(path: Path, priority: int | None = None, discard: str = "none") -> None:
+    flags = 0 if priority is None else SWAP_FLAG_PREFER | priority
+    flags |= {
+        "none": 0,
+        "once": SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_ONCE,
+        "pages": SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_PAGES,
+    }[discard]
+    if _libc.swapon(os.fsencode(str(path)), flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"swapon {path}: {os.strerror(e)}")
+
+
+def swapoff(path: Path) -> None:
+    if _libc.swapoff(os.fsencode(str(path))) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"swapoff {path}: {os.strerror(e)}")
+
+
+def proc_swaps() -> list[dict[str, Any]]:
+    """/proc/swaps rows: filename, type, size/used in KiB, priority."""
+    rows = []
+    for line in Path("/proc/swaps").read_text().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 5:
+            name = parts[0].replace("\\040", " ")
+            rows.append(
+                {
+                    "filename": name,
+                    "kind": parts[1],
+                    "size": int(parts[2]),
+                    "used": int(parts[3]),
+                    "priority": int(parts[4]),
+                }
+            )
+    return rows
+
+
+def meminfo() -> dict[str, int]:
+    out = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        out[key] = int(rest.split()[0])
+    return out
+
+
+def check_host() -> None:
+    """Raise KernelUnavailable with one line unless the lane can run here."""
+    if platform.system() != "Linux":
+        raise KernelUnavailable(f"the kernel lane needs Linux (this is {platform.system()})")
+    if os.geteuid() != 0:
+        raise KernelUnavailable("the kernel lane needs root (swapon(2), /proc/PID/pagemap swap bits)")
+    if not Path("/proc/swaps").exists():
+        raise KernelUnavailable("this kernel has no swap support (/proc/swaps missing)")
+    if not Path("/proc/self/pagemap").exists():
+        raise KernelUnavailable("this kernel has no /proc/self/pagemap")
+    if not PAGE_CLUSTER.exists():
+        raise KernelUnavailable("this kernel has no /proc/sys/vm/page-cluster")
+
+
+def cleanup_stale() -> list[str]:
+    """Swap off and remove devices of an earlier crashed run (lane dir + label); names them."""
+    removed = []
+    if not LANE_DIR.is_dir():
+        return removed
+    active = {row["filename"] for row in proc_swaps()}
+    for path in sorted(LANE_DIR.glob("swap-*.img")):
+        if not has_label(path):
+            continue
+        if str(path) in active:
+            try:
+                swapoff(path)
+            except OSError:
+                continue
+        path.unlink(missing_ok=True)
+        removed.append(str(path))
+    return removed
+
+
+class KernelHost:
+    """Exclusive, self-cleaning ownership of the kernel's swap state for one run."""
+
+    def __init__(self, *, allow_existing: bool = False, page_cluster: int = 0, thp: str = "never") -> None:
+        self.allow_existing = allow_existing
+        self.page_cluster = page_cluster
+        self.thp = thp
+        self.devices: list[Path] = []
+        self.saved: dict[Path, str] = {}
+        self.stale: list[str] = []
+        self._lock_fd: int | None = None
+        self._old_handlers: dict[int, Any] = {}
+        self._serial = 0
+
+    # ---- entering and leaving ----
+    def __enter__(self) -> KernelHost:
+        check_host()
+        LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            self._install_signals()
+            LANE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.stale = cleanup_stale()
+            others = [r["filename"] for r in proc_swaps()]
+            if others and not self.allow_existing:
+                raise KernelUnavailable(
+                    f"other swap devices are active ({', '.join(others)}); pass --allow-existing"
+                )
+            self._set(PAGE_CLUSTER, str(self.page_cluster))
+            if THP_ENABLED.exists():
+                self._set(THP_ENABLED, self.thp)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _install_signals(self) -> None:
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError):  # not the main thread: try/finally only
+                self._old_handlers[sig] = signal.signal(sig, on_term)
+
+    def _set(self, path: Path, value: str) -> None:
+        current = path.read_text().strip()
+        if "[" in current:  # THP style "always [madvise] never"
+            current = current.split("[", 1)[1].split("]", 1)[0]
+        self.saved.setdefault(path, current)
+        path.write_text(value)
+
+    def close(self) -> None:
+        """Swap off and delete every device created, restore settings, release the lock."""
+        errors = []
+        for path in reversed(self.devices):
+            try:
+                if str(path) in {r["filename"] for r in proc_swaps()}:
+                    swapoff(path)
+            except OSError as err:
+                errors.append(str(err))
+            path.unlink(missing_ok=True)
+        self.devices.clear()
+        for path, value in self.saved.items():
+            try:
+                path.write_text(value)
+            except OSError as err:
+                errors.append(f"restore {path}: {err}")
+        self.saved.clear()
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        self._old_handlers.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        if errors:
+            raise OSError(errno.EBUSY, "kernel lane teardown: " + "; ".join(errors))
+
+    # ---- devices ----
+    def add_device(self, pages: int, *, priority: int | None = None, discard: str = "none") -> Path:
+        """Create and swap on a lane-owned swap file of `pages` pages (whole clusters)."""
+        if pages % CLUSTER:
+            raise ValueError(f"device size {pages} is not a whole number of {CLUSTER}-page clusters")
+        self._serial += 1
+        path = LANE_DIR / f"swap-{os.getpid()}-{self._serial}.img"
+        self.devices.append(path)
+        write_swap_file(path, pages)
+        try:
+            swapon(path, priority, discard)
+        except OSError as err:
+            if err.errno == errno.EPERM:
+                raise KernelUnavailable(f"swapon is not permitted here: {err.strerror}") from None
+            raise
+        return path
+
+    def remove_device(self, path: Path) -> None:
+        swapoff(path)
+        path.unlink(missing_ok=True)
+        self.devices.remove(path)

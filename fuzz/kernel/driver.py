@@ -1,0 +1,172 @@
+"""The kernel lane's driver: world actions as syscalls in a pinned helper process over a pipe.
+
+The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
+`npages` private anonymous order-0 pages (MADV_NOHUGEPAGE), fills each with distinct data and
+then obeys one-line JSON commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED),
+read and write faults, fork of a child sharing the mapping and that child's exit.  The lane
+reads the pages' swap entries from /proc/PID/pagemap of the helper and of every child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mmap
+import os
+import signal
+import struct
+from typing import Any
+
+PAGE = 4096
+MADV_DONTNEED = 4
+MADV_NOHUGEPAGE = 15
+MADV_PAGEOUT = 21
+PM_SWAP = 1 << 62
+PM_PRESENT = 1 << 63
+
+
+def pagemap_entries(pid: int, addr: int, npages: int) -> list[tuple[int, int] | None]:
+    """For each page: (swap type, offset) if swapped, None if present or unpopulated."""
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        f.seek(addr // PAGE * 8)
+        raw = f.read(npages * 8)
+    out: list[tuple[int, int] | None] = []
+    for (word,) in struct.iter_unpack("<Q", raw):
+        if word & PM_SWAP:
+            out.append((word & 0x1F, (word >> 5) & ((1 << 50) - 1)))
+        else:
+            out.append(None)
+    return out
+
+
+def pagemap_present(pid: int, addr: int, npages: int) -> list[bool]:
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        f.seek(addr // PAGE * 8)
+        raw = f.read(npages * 8)
+    return [bool(w & PM_PRESENT) for (w,) in struct.iter_unpack("<Q", raw)]
+
+
+def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
+    """The loop of the helper and of its children (a child only obeys 'exit')."""
+    rf = os.fdopen(rfd, "r")
+    wf = os.fdopen(wfd, "w")
+    children: dict[int, tuple[int, Any, Any]] = {}
+    for line in rf:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        reply: Any = 0
+        if op == "pageout":
+            region.madvise(MADV_PAGEOUT, cmd["start"] * PAGE, cmd["n"] * PAGE)
+        elif op == "zap":
+            region.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
+        elif op == "read":
+            reply = region[cmd["page"] * PAGE]
+        elif op == "write":
+            off = cmd["page"] * PAGE
+            region[off] = (region[off] + 1) & 0xFF
+        elif op == "fork":
+            c_r, p_w = os.pipe()
+            p_r, c_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(p_w)
+                os.close(p_r)
+                for _, cw, cr in children.values():
+                    cw.close()
+                    cr.close()
+                rf.close()
+                wf.close()
+                _serve(c_r, c_w, region, npages)
+                os._exit(0)
+            os.close(c_r)
+            os.close(c_w)
+            children[cmd["child"]] = (pid, os.fdopen(p_w, "w"), os.fdopen(p_r, "r"))
+            reply = pid
+        elif op == "child_exit":
+            pid, cw, cr = children.pop(cmd["child"])
+            cw.write(json.dumps({"op": "exit"}) + "\n")
+            cw.flush()
+            cr.readline()
+            cw.close()
+            cr.close()
+            os.waitpid(pid, 0)
+        elif op == "exit":
+            for pid, cw, cr in children.values():
+                cw.close()
+                cr.close()
+                os.waitpid(pid, 0)
+            wf.write("0\n")
+            wf.flush()
+            return
+        wf.write(json.dumps(reply) + "\n")
+        wf.flush()
+
+
+class Helper:
+    """The pinned helper process owning the tracked mapping."""
+
+    def __init__(self, npages: int, cpu: int) -> None:
+        self.npages = npages
+        self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.region.madvise(MADV_NOHUGEPAGE)
+        import ctypes
+
+        self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.region))
+        self.children: dict[int, int] = {}
+        c_r, p_w = os.pipe()
+        p_r, c_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper
+            code = 0
+            try:
+                os.close(p_w)
+                os.close(p_r)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                os.sched_setaffinity(0, {cpu})
+                for i in range(npages):
+                    self.region[i * PAGE : i * PAGE + 8] = struct.pack("<Q", i + 1)
+                _serve(c_r, c_w, self.region, npages)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        os.close(c_r)
+        os.close(c_w)
+        self.pid = pid
+        self._w = os.fdopen(p_w, "w")
+        self._r = os.fdopen(p_r, "r")
+        # The lane's own copy of the mapping is not needed: drop it (the helper has its own).
+        self.call("read", page=0)
+
+    def call(self, op: str, **args: Any) -> Any:
+        self._w.write(json.dumps({"op": op, **args}) + "\n")
+        self._w.flush()
+        line = self._r.readline()
+        if not line:
+            raise RuntimeError(f"kernel lane helper died during {op}")
+        return json.loads(line)
+
+    def fork(self, child: int) -> None:
+        self.children[child] = self.call("fork", child=child)
+
+    def child_exit(self, child: int) -> None:
+        self.call("child_exit", child=child)
+        del self.children[child]
+
+    def entries(self) -> dict[str, list[tuple[int, int] | None]]:
+        """Swap entries of every page, per process ('helper' and each child id)."""
+        out = {"helper": pagemap_entries(self.pid, self.addr, self.npages)}
+        for child, pid in self.children.items():
+            out[str(child)] = pagemap_entries(pid, self.addr, self.npages)
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            self.call("exit")
+        try:
+            self._w.close()
+            self._r.close()
+        except OSError:
+            pass
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        self.region.close()
