@@ -20,8 +20,10 @@ A candidate class that overrides an API method but inherits `apply` is run op by
 (`fuzz.impls.batch_bypasses_overrides`), so no override is bypassed by a batch kernel.
 
 `watch(first, last)`, when given, is told before the candidate runs calls `first..last-1` of
-the episode (one call at a time on the method path, a whole part on the batch path): the
-campaign's hang watchdog uses it to name the call a hung candidate was running.
+the episode (one call at a time on the method path, a whole part on the batch path), with
+`first == last` before its snapshot and invariants are checked after call `last - 1`, and
+`(-1, -1)` when the candidate is idle again: the campaign's hang watchdog uses it to name the
+call a hung candidate was running.
 
 An episode is one world on fresh implementations: a geometry (drawn from the episode's seed
 unless fixed), `World.setup()`, then `steps` world actions.  Episodes keep traces short
@@ -253,9 +255,17 @@ def _flush(
     executor: RecordingExecutor, candidate: _Candidate, reference: Any, start: int, level: str
 ) -> bool:
     calls = executor.calls[start:]
-    if calls and candidate.run(calls, start) != executor.results[start:]:
-        return False
-    return _agree(reference, candidate.impl, level)
+    watch = candidate.watch
+    try:
+        if calls and candidate.run(calls, start) != executor.results[start:]:
+            return False
+        if watch is not None:
+            end = len(executor.calls)
+            watch(end, end)  # the candidate's snapshot and invariants
+        return _agree(reference, candidate.impl, level)
+    finally:
+        if watch is not None:
+            watch(-1, -1)  # back to the reference's side
 
 
 def _locate(

@@ -202,3 +202,40 @@ def test_hypothesis_mode_failure_becomes_a_replayable_trace(tmp_path):
     assert header["mode"] == "hypothesis" and header["seed"] is not None
     replayed = swapdiff("replay", str(traces[0]), cwd=tmp_path)
     assert replayed.returncode == 1 and "folio_new" in replayed.stdout
+
+
+def test_a_hanging_candidate_is_killed_recorded_and_the_campaign_goes_on(tmp_path):
+    # Its 40th folio_new sleeps forever; episode 0 gets there, the shorter later ones do not.
+    spec = "tests.fuzz.buggy_impls:SleepyFolioNew"
+    args = ["fuzz", "--impl", spec, "--steps", "300", "--episode-steps", "30", "--hang-timeout", "3s"]
+    proc = swapdiff(*args, "--out", "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["hangs"] >= 1 and report["totals"]["errors"] == 0
+    assert report["totals"]["steps"] == 300  # replacement workers used the rest of the budget
+    (hang,) = [d for d in report["divergences"] if d["kind"] == "hang"]
+    assert hang["op"] == "folio_new" and Path(hang["file"]).name == "folio_new-hang.jsonl"
+    lines = (out / "folio_new-hang.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["divergence"] == {"step": len(lines) - 2, "op": "folio_new", "kind": "hang"}
+    ops = [json.loads(line)["op"] for line in lines[1:]]
+    assert ops[-1] == "folio_new" and ops.count("folio_new") == 40  # up to the call that hung
+
+    replayed = swapdiff("replay", str(out / "folio_new-hang.jsonl"), "--hang-timeout", "1s", cwd=tmp_path)
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "kind:      hang" in replayed.stdout and f"diverges at step {len(ops) - 1}" in replayed.stdout
+    fine = swapdiff("replay", str(out / "folio_new-hang.jsonl"), "--impl", "reference", cwd=tmp_path)
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+
+
+@pytest.mark.parametrize("value", ["soon", "-3s"])
+def test_bad_hang_timeouts_are_one_line_errors(tmp_path, value):
+    assert_one_line_error(swapdiff("fuzz", "--hang-timeout", value, cwd=tmp_path), "--hang-timeout")
+
+
+def test_hang_timeout_off_runs_without_the_watchdog(tmp_path):
+    proc = swapdiff("fuzz", "--steps", "100", "--hang-timeout", "off", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["config"]["hang_timeout"] == 0.0 and report["totals"]["hangs"] == 0
