@@ -92,3 +92,19 @@ class SleepyFolioNew(ReferenceSwap):
 
             time.sleep(10**6)
         return super().folio_new(folio, order)
+
+
+class SleepyBatch(ReferenceSwap):
+    """Its own batch `apply` never returns from its second call (its methods are fine)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.applies = 0
+
+    def apply(self, ops):
+        self.applies += 1
+        if self.applies == 2:
+            import time
+
+            time.sleep(10**6)
+        return super().apply(ops)

@@ -229,6 +229,22 @@ def test_a_hanging_candidate_is_killed_recorded_and_the_campaign_goes_on(tmp_pat
     assert fine.returncode == 0, fine.stdout + fine.stderr
 
 
+def test_a_hanging_batch_is_recorded_with_the_calls_of_that_batch(tmp_path):
+    spec = "tests.fuzz.buggy_impls:SleepyBatch"  # its second apply() never returns
+    args = ["fuzz", "--impl", spec, "--steps", "60", "--episode-steps", "60", "--hang-timeout", "3s"]
+    proc = swapdiff(*args, "--out", "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    hangs = report["divergences"]
+    assert hangs and {d["kind"] for d in hangs} == {"hang"}
+    assert report["totals"]["hangs"] == sum(d["hits"] for d in hangs)
+    assert "apply() of calls" in proc.stderr  # the live divergence lines
+    for info in hangs:  # the trace ends with the last call of the batch part that hung
+        lines = Path(tmp_path / info["file"]).read_text().splitlines()
+        header = json.loads(lines[0])
+        assert header["divergence"]["kind"] == "hang" and header["divergence"]["step"] == len(lines) - 2
+
+
 @pytest.mark.parametrize("value", ["soon", "-3s"])
 def test_bad_hang_timeouts_are_one_line_errors(tmp_path, value):
     assert_one_line_error(swapdiff("fuzz", "--hang-timeout", value, cwd=tmp_path), "--hang-timeout")

@@ -138,3 +138,16 @@ def test_default_campaign_catches_a_facade_bug_that_apply_cannot_see(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["config"]["mode"] == "fast"
     assert {d["op"] for d in report["divergences"]} == {"folio_dup_swap"}
+
+
+def test_watch_sees_every_candidate_call_and_the_idle_phases():
+    seen = []
+    result = run_episode(
+        ReferenceSwap, ReferenceSwap, seed=3, steps=300, chunk=50, watch=lambda a, b: seen.append((a, b))
+    )
+    assert result.divergence is None
+    covered = [i for a, b in seen if a < b for i in range(a, b)]
+    assert covered == list(range(result.ops))  # every call once, in order
+    singles = sum(1 for a, b in seen if b == a + 1)
+    assert singles >= result.ops // 8  # the facade windows, one call at a time
+    assert seen[-1] == (-1, -1) and (result.ops, result.ops) in seen
