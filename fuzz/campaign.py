@@ -455,9 +455,13 @@ class CampaignState:
         mode = config.round_mode(round_no)
         seed = config.round_seed(worker, round_no)
         if mode == "fast" and last > 0:
-            text, described, op = _hang_trace(config, seed, first, last)
-            self._failure(("failure", worker, [op, "hang"], text, described, seed))
-            return
+            try:
+                text, described, op = _hang_trace(config, seed, first, last)
+            except Exception as err:  # a harness bug: keep the hang, say why it has no trace
+                self.errors.append(f"worker {worker}: cannot rebuild the hang's trace: {_oneline(err)}")
+            else:
+                self._failure(("failure", worker, [op, "hang"], text, described, seed))
+                return
         signature = (f"{mode}-round", "hang")
         known = self.failures.get(signature)
         if known is not None:
@@ -589,7 +593,6 @@ def _run_processes(state: CampaignState, display: _Display) -> None:
     stop = ctx.Event()
     wall_deadline = None if config.time is None else time.time() + config.time
     slots = {i: _Slot(ctx, state, i, queue, stop, deadline=wall_deadline) for i in range(config.workers)}
-    retired: list[_Slot] = []
     hangs: Counter[int] = Counter()
     deadline = None if config.time is None else time.monotonic() + config.time + 5.0
     interrupts = 0
@@ -609,7 +612,6 @@ def _run_processes(state: CampaignState, display: _Display) -> None:
                     if not slot.stalled(now, config.hang_timeout):
                         continue
                     replacement = _on_hang(ctx, state, slot, queue, stop, hangs, wall_deadline)
-                    retired.append(slot)
                     if replacement is None:
                         del slots[index]
                     else:
