@@ -67,3 +67,10 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def duration_or_off(text: str) -> float:
+    """A duration, or `off` / `0` for none (0.0)."""
+    if text.strip().lower() in ("off", "0", "0s"):
+        return 0.0
+    return duration(text)

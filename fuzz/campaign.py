@@ -13,6 +13,19 @@ budget is spent or the parent says stop:
   failing example's lockstep history;
 - both: the two alternate round by round.
 
+Hang watchdog (`hang_timeout`, `--hang-timeout`, default `DEFAULT_HANG_TIMEOUT`; 0 turns it
+off): every worker is a process (with one worker too) and writes, into an array shared with the
+parent, the round it runs and the calls the candidate is running (`fuzz.fast`'s `watch`: one
+call at a time on the method path, a batch part on the batch path, `first == last` while the
+candidate's snapshot and invariants are checked, -1 when the candidate is idle) plus a
+heartbeat.  When that array has not changed for `hang_timeout` seconds while the candidate
+runs (or `IDLE_TIMEOUT` while it is idle: the reference's side, Hypothesis rounds, whose calls
+are not watched one by one) the parent kills that worker only, records a divergence of
+kind ``hang``, and starts a replacement with the next round.  Fast episodes are deterministic,
+so the parent rebuilds the trace up to and including the hung call from the episode seed with
+the reference alone; a hang in a Hypothesis round is recorded without a trace.  A hang counts
+as a divergence (exit code 1; `report.json` counts them in `totals.hangs`).
+
 Workers send messages to the parent (steps done, rule and label counts, failures).  The
 parent keeps one trace per divergence signature (op, kind), the one of the smallest seed so
 the result does not depend on message order, writes it atomically to `--out`, shows progress
@@ -46,6 +59,13 @@ HYPOTHESIS_EXAMPLES_PER_ROUND = 20
 SAMPLE_SECONDS = 1.0
 MAX_WORKER_ERRORS = 3
 EXIT_ERRORS = 3
+DEFAULT_HANG_TIMEOUT = 120.0  # a cold numba compile (~40 s) happens inside a worker's first chunk
+# The limit while the candidate is not running (spawn and imports, the reference's side of a
+# fast chunk, Hypothesis rounds, whose calls are not watched: heartbeats come per example).
+IDLE_TIMEOUT = 300.0
+MAX_HANGS_PER_WORKER = 5  # then that worker is not replaced
+# The shared watch array of a worker: heartbeat, round, first and last call being run.
+W_BEAT, W_ROUND, W_FIRST, W_LAST = range(4)
 
 
 class CampaignError(ValueError):
@@ -72,6 +92,7 @@ class CampaignConfig:
     level: str = "allocator"
     episode_steps: int = 2000
     quiet: bool = False
+    hang_timeout: float = DEFAULT_HANG_TIMEOUT  # seconds; 0: no watchdog
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -96,6 +117,8 @@ class CampaignConfig:
         )
         if args.episode_steps:
             config.episode_steps = args.episode_steps
+        if getattr(args, "hang_timeout", None) is not None:
+            config.hang_timeout = args.hang_timeout
         if config.time is None and config.steps is None:
             config.time = DEFAULT_TIME
         return config
@@ -109,6 +132,14 @@ class CampaignConfig:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def round_mode(self, round_no: int) -> str:
+        if self.mode == "both":
+            return "fast" if round_no % 2 == 0 else "hypothesis"
+        return self.mode
+
+    def round_seed(self, index: int, round_no: int) -> int:
+        return (self.seed * 1000 + index) * 100000 + round_no
 
 
 def _check_profile(name: str) -> None:
@@ -168,7 +199,16 @@ class _Worker:
     """One worker's loop; `send` delivers messages, `should_stop` polls the parent."""
 
     def __init__(
-        self, config: CampaignConfig, index: int, send: Callable[[tuple], None], should_stop
+        self,
+        config: CampaignConfig,
+        index: int,
+        send: Callable[[tuple], None],
+        should_stop,
+        *,
+        watch: Any = None,
+        first_round: int = 0,
+        done: int = 0,
+        deadline: float | None = None,
     ) -> None:
         self.config = config
         self.index = index
@@ -176,8 +216,12 @@ class _Worker:
         self.should_stop = should_stop
         self.seed = config.seed * 1000 + index
         self.budget = config.worker_steps(index)
-        self.deadline = None if config.time is None else time.time() + config.time
-        self.done = 0
+        if deadline is None and config.time is not None:
+            deadline = time.time() + config.time
+        self.deadline = deadline
+        self.done = done
+        self.first_round = first_round
+        self.array = watch  # the shared watch array (W_* slots), or None
         self.seen: set[tuple[str, str]] = set()
         self.reference_cls = resolve(config.reference)
         self.candidate_cls = resolve(config.impl)
@@ -192,14 +236,25 @@ class _Worker:
     def progress(self, steps: int) -> bool:
         self.done += steps
         self.send(("steps", self.index, steps))
+        if self.array is not None:
+            self.array[W_BEAT] += 1
         return self.keep_going()
 
+    def watch(self, first: int, last: int) -> None:
+        """`fuzz.fast`'s watch hook: the candidate is about to run calls first..last-1."""
+        array = self.array
+        array[W_FIRST] = first
+        array[W_LAST] = last
+        array[W_BEAT] += 1
+
     def run(self) -> None:
-        round_no = errors = 0
+        round_no, errors = self.first_round, 0
         while self.keep_going() and errors < MAX_WORKER_ERRORS:
-            mode = self.config.mode
-            if mode == "both":
-                mode = "fast" if round_no % 2 == 0 else "hypothesis"
+            mode = self.config.round_mode(round_no)
+            if self.array is not None:
+                self.array[W_ROUND] = round_no
+                self.array[W_FIRST] = self.array[W_LAST] = -1
+                self.array[W_BEAT] += 1
             try:
                 if mode == "fast":
                     self.fast_round(round_no)
@@ -218,7 +273,7 @@ class _Worker:
     def fast_round(self, round_no: int) -> None:
         from fuzz.fast import run_episode
 
-        seed = self.seed * 100000 + round_no
+        seed = self.config.round_seed(self.index, round_no)
         labelled = round_no % LABEL_EVERY == 0
         result = run_episode(
             self.reference_cls,
@@ -231,13 +286,14 @@ class _Worker:
             level=self.config.level,
             labels=labelled,
             keep_going=self.progress,
+            watch=None if self.array is None else self.watch,
         )
         self._round_done("fast", seed, result, labelled)
 
     def hypothesis_round(self, round_no: int) -> None:
         from fuzz.hypothesis_round import run_round
 
-        seed = self.seed * 100000 + round_no
+        seed = self.config.round_seed(self.index, round_no)
         result = run_round(
             self.reference_cls,
             self.candidate_cls,
@@ -272,11 +328,36 @@ class _Worker:
         self.send(("failure", self.index, list(signature), dumps_trace(trace), divergence.describe(), seed))
 
 
-def _worker_process(config: CampaignConfig, index: int, queue: Any, stop: Any) -> None:
+def _worker_process(
+    config: CampaignConfig,
+    index: int,
+    queue: Any,
+    stop: Any,
+    array: Any = None,
+    first_round: int = 0,
+    done: int = 0,
+    deadline: float | None = None,
+) -> None:
     # The parent owns Ctrl-C: it sets `stop`, and workers finish their chunk and report.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _Worker(config, index, queue.put, stop.is_set).run()
+        # Import what rounds need before the first heartbeat arms the watchdog.
+        import fuzz.fast
+        import fuzz.world
+
+        if config.mode != "fast":
+            import fuzz.hypothesis_round  # noqa: F401
+        worker = _Worker(
+            config,
+            index,
+            queue.put,
+            stop.is_set,
+            watch=array,
+            first_round=first_round,
+            done=done,
+            deadline=deadline,
+        )
+        worker.run()
     except BaseException as err:  # reported to the parent, which shows one line
         queue.put(("error", index, f"{type(err).__name__}: {_oneline(err)}"))
     finally:
@@ -307,6 +388,8 @@ class CampaignState:
     interrupted: bool = False
     new_failures: list[str] = field(default_factory=list)
     ended: float | None = None
+    worker_steps: Counter[int] = field(default_factory=Counter)
+    done_workers: set[int] = field(default_factory=set)
 
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
@@ -315,6 +398,7 @@ class CampaignState:
         kind = message[0]
         if kind == "steps":
             self.steps += message[2]
+            self.worker_steps[message[1]] += message[2]
         elif kind == "round":
             _, _, mode, ops, rules, labels, labelled = message
             self.rounds[mode] += 1
@@ -333,6 +417,7 @@ class CampaignState:
             self.errors.append(f"worker {message[1]}: {message[2]}")
         elif kind == "done":
             self.finished_workers += 1
+            self.done_workers.add(message[1])
 
     def _failure(self, message: tuple) -> None:
         _, worker, signature, text, described, seed = message
@@ -362,6 +447,72 @@ class CampaignState:
     def sample(self) -> None:
         self.throughput.append((round(self.elapsed(), 3), self.steps))
 
+    def hang(self, worker: int, round_no: int, first: int, last: int) -> None:
+        """Record that worker `worker` hung in round `round_no` while the candidate ran calls
+        `first..last-1` (`first == last`: checking its state after call `last - 1`; -1: not
+        in a candidate call), with the trace up to the hung call when it can be rebuilt."""
+        config = self.config
+        mode = config.round_mode(round_no)
+        seed = config.round_seed(worker, round_no)
+        if mode == "fast" and last > 0:
+            try:
+                text, described, op = _hang_trace(config, seed, first, last)
+            except Exception as err:  # a harness bug: keep the hang, say why it has no trace
+                self.errors.append(f"worker {worker}: cannot rebuild the hang's trace: {_oneline(err)}")
+            else:
+                self._failure(("failure", worker, [op, "hang"], text, described, seed))
+                return
+        signature = (f"{mode}-round", "hang")
+        known = self.failures.get(signature)
+        if known is not None:
+            known["hits"] += 1
+            return
+        self.failures[signature] = {
+            "file": None,
+            "op": signature[0],
+            "kind": "hang",
+            "ops": None,
+            "worker": worker,
+            "seed": seed,
+            "hits": 1,
+            "first_seen_seconds": round(self.elapsed(), 3),
+        }
+        where = "a Hypothesis round" if mode == "hypothesis" else "a fast round, outside a candidate call"
+        self.new_failures.append(f"hang: worker {worker} made no progress in {where} (seed {seed})")
+
+
+def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tuple[str, str, str]:
+    """(trace text, description, op) of a fast episode that hung in calls first..last-1."""
+    from fuzz.fast import episode_calls
+    from fuzz.replay import StepDivergence, make_trace
+    from fuzz.world import Geometry
+
+    reference_cls, candidate_cls = resolve(config.reference), resolve(config.impl)
+    fixed = None if config.geometry is None else Geometry.from_dict(config.geometry)
+    calls, geo = episode_calls(
+        reference_cls, seed=seed, count=last, profile=config.profile, geometry=fixed, small=config.small
+    )
+    limit = f"{config.hang_timeout:g} s"
+    if first == last:
+        detail = f"snapshot() or check_invariants() after this call did not return within {limit}"
+    elif last - first > 1:
+        detail = f"the candidate's apply() of calls {first}..{last - 1} did not return within {limit}"
+    else:
+        detail = f"the candidate's call did not return within {limit}"
+    divergence = StepDivergence(last - 1, calls[-1], "hang", None, "no result", [], detail)
+    trace = make_trace(
+        calls,
+        reference_cls,
+        candidate_cls,
+        geometry=geo.to_dict(),
+        seed=seed,
+        profile=config.profile,
+        mode="fast",
+        level=config.level,
+        divergence=divergence,
+    )
+    return dumps_trace(trace), divergence.describe(), calls[-1].name
+
 
 def run_campaign(config: CampaignConfig) -> int:
     """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors)."""
@@ -374,7 +525,7 @@ def run_campaign(config: CampaignConfig) -> int:
         raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
     state = CampaignState(config)
     with _Display(state) as display:
-        if config.workers == 1:
+        if config.workers == 1 and not config.hang_timeout:
             _run_inline(state, display)
         else:
             _run_processes(state, display)
@@ -392,7 +543,7 @@ def _oneline(err: BaseException) -> str:
 
 
 def _run_inline(state: CampaignState, display: _Display) -> None:
-    """One worker in this process: no spawn cost; Ctrl-C ends the current round."""
+    """One worker in this process (no watchdog): no spawn cost; Ctrl-C ends the current round."""
 
     def send(message: tuple) -> None:
         state.handle(message)
@@ -405,36 +556,75 @@ def _run_inline(state: CampaignState, display: _Display) -> None:
     state.finished_workers = 1
 
 
+class _Slot:
+    """The parent's view of one worker process and its watch array."""
+
+    def __init__(self, ctx: Any, state: CampaignState, index: int, queue: Any, stop: Any, **kw: Any) -> None:
+        self.index = index
+        self.array = ctx.RawArray("q", 4)
+        self.array[W_ROUND] = self.array[W_FIRST] = self.array[W_LAST] = -1
+        self.proc = ctx.Process(
+            target=_worker_process,
+            args=(state.config, index, queue, stop, self.array),
+            kwargs=kw,
+            daemon=True,
+            name=f"swapdiff-worker-{index}",
+        )
+        self.proc.start()
+        self.seen = tuple(self.array)
+        self.changed = time.monotonic()
+
+    def stalled(self, now: float, timeout: float) -> bool:
+        """True when the worker's watch array has not changed for `timeout` seconds while the
+        candidate runs, or for `IDLE_TIMEOUT` (at least) while it does not."""
+        seen = tuple(self.array)
+        if seen != self.seen:
+            self.seen, self.changed = seen, now
+            return False
+        if seen[W_BEAT] == 0 or seen[W_LAST] < 0:
+            timeout = max(timeout, IDLE_TIMEOUT)
+        return now - self.changed > timeout
+
+
 def _run_processes(state: CampaignState, display: _Display) -> None:
     config = state.config
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     stop = ctx.Event()
-    procs = [
-        ctx.Process(
-            target=_worker_process, args=(config, i, queue, stop), daemon=True, name=f"swapdiff-worker-{i}"
-        )
-        for i in range(config.workers)
-    ]
-    for proc in procs:
-        proc.start()
+    wall_deadline = None if config.time is None else time.time() + config.time
+    slots = {i: _Slot(ctx, state, i, queue, stop, deadline=wall_deadline) for i in range(config.workers)}
+    hangs: Counter[int] = Counter()
     deadline = None if config.time is None else time.monotonic() + config.time + 5.0
     interrupts = 0
-    while state.finished_workers < len(procs):
+    while any(i not in state.done_workers for i in slots):
         try:
             _drain(queue, state, display)
-            if not any(p.is_alive() for p in procs):
+            if not any(slot.proc.is_alive() for slot in slots.values()):
                 _drain(queue, state, display, timeout=0.0)
                 break
             if deadline is not None and time.monotonic() > deadline:
                 stop.set()
+            if config.hang_timeout and not state.interrupted:
+                now = time.monotonic()
+                for index, slot in list(slots.items()):
+                    if index in state.done_workers or not slot.proc.is_alive():
+                        continue
+                    if not slot.stalled(now, config.hang_timeout):
+                        continue
+                    replacement = _on_hang(ctx, state, slot, queue, stop, hangs, wall_deadline)
+                    if replacement is None:
+                        del slots[index]
+                    else:
+                        slots[index] = replacement
+                    display.tick()
         except KeyboardInterrupt:
             interrupts += 1
             state.interrupted = True
             stop.set()
             if interrupts >= 2:
                 break
-    for index, proc in enumerate(procs):
+    for index, slot in slots.items():
+        proc = slot.proc
         proc.join(timeout=5.0)
         if proc.is_alive():
             proc.terminate()
@@ -443,11 +633,47 @@ def _run_processes(state: CampaignState, display: _Display) -> None:
             state.errors.append(f"worker {index}: exited with code {proc.exitcode}")
 
 
-def _drain(queue: Any, state: CampaignState, display: _Display, timeout: float = 0.2) -> None:
+def _on_hang(
+    ctx: Any,
+    state: CampaignState,
+    slot: _Slot,
+    queue: Any,
+    stop: Any,
+    hangs: Counter[int],
+    wall_deadline: float | None,
+) -> _Slot | None:
+    """Kill a stalled worker, record the hang, and start its replacement (None: none)."""
+    index = slot.index
+    slot.proc.kill()
+    slot.proc.join()
+    _drain(queue, state, None, timeout=0.0)  # what it sent before it hung
+    beat, round_no, first, last = tuple(slot.array)
+    if beat == 0:
+        state.errors.append(f"worker {index}: did not start within {IDLE_TIMEOUT:g} s; killed")
+        return None
+    state.hang(index, round_no, first, last)
+    hangs[index] += 1
+    if hangs[index] >= MAX_HANGS_PER_WORKER:
+        state.errors.append(f"worker {index}: hung {hangs[index]} times; not replaced")
+        return None
+    return _Slot(
+        ctx,
+        state,
+        index,
+        queue,
+        stop,
+        first_round=round_no + 1,
+        done=state.worker_steps[index],
+        deadline=wall_deadline,
+    )
+
+
+def _drain(queue: Any, state: CampaignState, display: _Display | None, timeout: float = 0.2) -> None:
     try:
         message = queue.get(timeout=timeout) if timeout else queue.get_nowait()
     except queue_mod.Empty:
-        display.tick()
+        if display is not None:
+            display.tick()
         return
     state.handle(message)
     while True:
@@ -455,7 +681,8 @@ def _drain(queue: Any, state: CampaignState, display: _Display, timeout: float =
             state.handle(queue.get_nowait())
         except queue_mod.Empty:
             break
-    display.tick()
+    if display is not None:
+        display.tick()
 
 
 class _Display:

@@ -2,8 +2,8 @@
 
     swapdiff fuzz [--impl SPEC] [--profile NAME] [--geometry small|large|JSON|FILE]
                   [--time 10m | --steps N] [--workers N|auto] [--seed S] [--out DIR]
-                  [--mode fast|hypothesis|both]
-    swapdiff replay TRACE [--impl SPEC] [--level contract|allocator]
+                  [--mode fast|hypothesis|both] [--hang-timeout DURATION|off]
+    swapdiff replay TRACE [--impl SPEC] [--level contract|allocator] [--hang-timeout DURATION]
     swapdiff minimize TRACE [--impl SPEC] [--level contract|allocator]
     swapdiff bench [...]
     swapdiff mutants [...]
@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from fuzz.args import OneLineParser, UsageError, duration, positive_int, seed, workers
+from fuzz.args import OneLineParser, UsageError, duration, duration_or_off, positive_int, seed, workers
 from fuzz.impls import ImplError, resolve
 from fuzz.trace import TraceError
 
@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="world actions per fast episode",
     )
+    fuzz.add_argument(
+        "--hang-timeout",
+        type=duration_or_off,
+        default=None,
+        metavar="DURATION|off",
+        help="a candidate call (or batch) running longer than this is a hang (default: 2m)",
+    )
     fuzz.add_argument("--quiet", action="store_true", help="no live progress display")
 
     replay = sub.add_parser(
@@ -75,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("trace", metavar="TRACE")
     _impl_option(replay, default=None)
     _level_option(replay, default=None)
+    replay.add_argument(
+        "--hang-timeout",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="for a trace that recorded a hang: how long its last call may run (default: 10s)",
+    )
 
     minimize = sub.add_parser(
         "minimize", help="shrink a failing trace", description="Shrink a failing trace (delta debugging)."
@@ -135,7 +149,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     trace = read_trace(args.trace)
     reference_cls, candidate_cls, spec = _trace_impls(trace, args.impl)
-    outcome = replay_trace(trace, reference_cls, candidate_cls, level=args.level)
+    outcome = replay_trace(
+        trace, reference_cls, candidate_cls, level=args.level, hang_timeout=args.hang_timeout
+    )
     _warn_drift(outcome, trace)
     if outcome.divergence is not None:
         print(outcome.divergence.describe())

@@ -8,8 +8,22 @@ level and both `check_invariants()` are compared.  Only when a chunk disagrees i
 replayed from its start step by step (`fuzz.replay.Stepper`) to find the first diverging op,
 and the trace up to it is built.
 
+A batch `apply` never calls the candidate's Python methods, so a bug in the facade (the
+methods a user calls, e.g. `optimized/swap.py` translating arguments for the kernels) would be
+invisible to it.  So every chunk also runs a window of `1/FACADE_SHARE` of its ops op by op
+through the candidate's public methods, on the same instance, in between two batch parts; the
+window's place in the chunk is drawn from the episode seed and the chunk number, so episodes
+stay deterministic.  The results of both parts are compared with the reference's, so a facade
+that disagrees with the kernels on any call in a window is caught.
+
 A candidate class that overrides an API method but inherits `apply` is run op by op
 (`fuzz.impls.batch_bypasses_overrides`), so no override is bypassed by a batch kernel.
+
+`watch(first, last)`, when given, is told before the candidate runs calls `first..last-1` of
+the episode (one call at a time on the method path, a whole part on the batch path), with
+`first == last` before its snapshot and invariants are checked after call `last - 1`, and
+`(-1, -1)` when the candidate is idle again: the campaign's hang watchdog uses it to name the
+call a hung candidate was running.
 
 An episode is one world on fresh implementations: a geometry (drawn from the episode's seed
 unless fixed), `World.setup()`, then `steps` world actions.  Episodes keep traces short
@@ -18,6 +32,7 @@ enough to locate and minimize.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,6 +55,10 @@ from reference.api import (
 
 DEFAULT_CHUNK = 2000
 DEFAULT_EPISODE_STEPS = 5000
+# One op in FACADE_SHARE of every batch chunk runs through the candidate's methods.
+FACADE_SHARE = 8
+
+Watch = Callable[[int, int], None]
 
 
 class RecordingExecutor:
@@ -99,22 +118,59 @@ class EpisodeResult:
 class _Candidate:
     """The candidate side of an episode: its instance and how to feed it a chunk."""
 
-    def __init__(self, cls: type, kw: dict[str, int]) -> None:
+    def __init__(self, cls: type, kw: dict[str, int], *, seed: int, watch: Watch | None = None) -> None:
         self.impl = build(cls, **kw)
         self.batch = not batch_bypasses_overrides(cls)
+        self.seed = seed
+        self.watch = watch
+        self.chunks = 0
 
-    def run(self, calls: list[Call]) -> list[Any] | None:
-        if self.batch:
-            try:
-                ops = encode_calls(calls)
-            except (TypeError, ValueError):
-                ops = None  # a misuse argument with no integer encoding: go op by op
-            if ops is not None:
-                try:
-                    return [int(r) for r in self.impl.apply(ops)]
-                except Exception:
-                    return None  # a crash inside the batch: locate it step by step
-        return [_run_or_crash(self.impl, call) for call in calls]
+    def run(self, calls: list[Call], start: int) -> list[Any] | None:
+        """Run `calls` (episode calls `start`..): encoded results, None if the batch crashed."""
+        number = self.chunks
+        self.chunks += 1
+        if not self.batch:
+            return self._methods(calls, start)
+        lo, hi = facade_window(self.seed, number, len(calls))
+        head = self._apply(calls[:lo], start)
+        window = self._methods(calls[lo:hi], start + lo)
+        tail = self._apply(calls[hi:], start + hi)
+        if head is None or tail is None:
+            return None
+        return head + window + tail
+
+    def _apply(self, calls: list[Call], start: int) -> list[Any] | None:
+        if not calls:
+            return []
+        try:
+            ops = encode_calls(calls)
+        except (TypeError, ValueError):
+            return self._methods(calls, start)  # a misuse argument with no integer encoding
+        if self.watch is not None:
+            self.watch(start, start + len(calls))
+        try:
+            return [int(r) for r in self.impl.apply(ops)]
+        except Exception:
+            return None  # a crash inside the batch: locate it step by step
+
+    def _methods(self, calls: list[Call], start: int) -> list[Any]:
+        watch = self.watch
+        out = []
+        for i, call in enumerate(calls, start):
+            if watch is not None:
+                watch(i, i + 1)
+            out.append(_run_or_crash(self.impl, call))
+        return out
+
+
+def facade_window(seed: int, chunk_number: int, n: int) -> tuple[int, int]:
+    """The slice `[lo, hi)` of an `n`-op chunk run through the candidate's methods: at least
+    one op and `n / FACADE_SHARE` rounded up, placed by the seed and the chunk number."""
+    if n <= 0:
+        return 0, 0
+    size = min(n, -(-n // FACADE_SHARE))
+    lo = random.Random(f"swapdiff-facade:{seed}:{chunk_number}").randrange(n - size + 1)
+    return lo, lo + size
 
 
 _CRASH = object()
@@ -151,9 +207,11 @@ def run_episode(
     chunk: int = DEFAULT_CHUNK,
     labels: bool = False,
     keep_going: Callable[[int], bool] | None = None,
+    watch: Watch | None = None,
 ) -> EpisodeResult:
     """Run one fast episode of `steps` world actions; stop early on divergence or when
-    `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk)."""
+    `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk).
+    `watch`: see the module docstring."""
     from fuzz.choosers import RandomChooser
     from fuzz.world import World, draw_geometry
 
@@ -162,7 +220,7 @@ def run_episode(
     geo = geometry if geometry is not None else draw_geometry(chooser, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
     reference = build(reference_cls, **kw)
-    candidate = _Candidate(candidate_cls, kw)
+    candidate = _Candidate(candidate_cls, kw, seed=seed, watch=watch)
     result = EpisodeResult(seed=seed)
     executor = RecordingExecutor(reference, labels=result.labels if labels else None)
     world = World(geo, executor, profile=profile)
@@ -197,9 +255,17 @@ def _flush(
     executor: RecordingExecutor, candidate: _Candidate, reference: Any, start: int, level: str
 ) -> bool:
     calls = executor.calls[start:]
-    if calls and candidate.run(calls) != executor.results[start:]:
-        return False
-    return _agree(reference, candidate.impl, level)
+    watch = candidate.watch
+    try:
+        if calls and candidate.run(calls, start) != executor.results[start:]:
+            return False
+        if watch is not None:
+            end = len(executor.calls)
+            watch(end, end)  # the candidate's snapshot and invariants
+        return _agree(reference, candidate.impl, level)
+    finally:
+        if watch is not None:
+            watch(-1, -1)  # back to the reference's side
 
 
 def _locate(
@@ -239,3 +305,28 @@ def _locate(
         level=level,
         divergence=divergence,
     )
+
+
+def episode_calls(
+    reference_cls: type,
+    *,
+    seed: int,
+    count: int,
+    profile: str = "default",
+    geometry: Any = None,
+    small: bool = True,
+) -> tuple[list[Call], Any]:
+    """The first `count` calls episode `seed` issues (and its geometry), from the reference
+    alone: fast episodes are deterministic, so this rebuilds what a hung worker was running."""
+    from fuzz.choosers import RandomChooser
+    from fuzz.world import World, draw_geometry
+
+    chooser = RandomChooser(seed)
+    geo = geometry if geometry is not None else draw_geometry(chooser, small=small)
+    reference = build(reference_cls, cluster_size=geo.cluster_size, max_swapfiles=geo.max_swapfiles)
+    executor = RecordingExecutor(reference)
+    world = World(geo, executor, profile=profile)
+    world.setup()
+    while len(executor.calls) < count:
+        world.step(chooser)
+    return executor.calls[:count], geo

@@ -9,13 +9,16 @@ campaigns deduplicate on.
 Kinds: ``result`` (different ordinary results), ``contract:<ref>!=<cand>`` (a contract error on
 one side or different codes), ``state`` (equal results, different snapshots), ``misuse-state``
 (a rejected call changed a snapshot), ``invariant:<side>``, ``exception:<side>:<Type>`` (a call
-raised something other than `SwapContractError`).
+raised something other than `SwapContractError`), ``hang`` (a candidate call did not return
+within the time allowed: campaigns record it with `--hang-timeout`; replaying such a trace runs
+its last call on the candidate in a thread for `hang_timeout` seconds).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +27,7 @@ from fuzz.impls import build, spec_of
 from fuzz.lockstep import QUERY_CALLS
 from fuzz.trace import Trace, TraceStep, result_to_json
 from reference.api import (
+    OPS_BY_NAME,
     Call,
     SwapContractError,
     contract_code_of_result,
@@ -33,6 +37,49 @@ from reference.api import (
 )
 
 DIFF_LINES = 20
+HANG_REPLAY_SECONDS = 10.0
+
+
+class CallHung(Exception):
+    """A candidate call did not return within its time limit."""
+
+
+class _Timed:
+    """The candidate with its API calls run in a daemon thread, `timeout` seconds at most.
+
+    A call past the limit raises `CallHung` and keeps running in the background (Python
+    cannot stop a thread), so nothing else may run on this instance afterwards.  A kernel
+    that loops while holding the GIL (a numba function without `nogil`) defeats the limit.
+    """
+
+    def __init__(self, impl: Any, timeout: float) -> None:
+        self._impl = impl
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._impl, name)
+        if name not in _API_NAMES or not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            box: dict[str, Any] = {}
+
+            def target() -> None:
+                try:
+                    box["value"] = attr(*args, **kwargs)
+                except BaseException as err:
+                    box["error"] = err
+
+            thread = threading.Thread(target=target, daemon=True, name=f"swapdiff-timed-{name}")
+            thread.start()
+            thread.join(self._timeout)
+            if thread.is_alive():
+                raise CallHung(f"{name} did not return within {self._timeout:g} s")
+            if "error" in box:
+                raise box["error"]
+            return box["value"]
+
+        return timed
 
 
 @dataclass
@@ -84,6 +131,9 @@ class ReplayOutcome:
     @property
     def ok(self) -> bool:
         return self.divergence is None
+
+
+_API_NAMES = frozenset(OPS_BY_NAME) | {"snapshot", "check_invariants"}
 
 
 def _show_result(name: str, value: Any) -> str:
@@ -154,6 +204,8 @@ class Stepper:
         self.steps += 1
         ref, ref_exc = _run(self.reference, call)
         cand, cand_exc = _run(self.candidate, call)
+        if cand_exc and cand_exc.startswith(f"{CallHung.__name__}:"):
+            return ref, StepDivergence(index, call, "hang", ref, cand_exc, [], "")
         if ref_exc or cand_exc:
             side = "reference" if ref_exc else "candidate"
             kind = f"exception:{side}:{(ref_exc or cand_exc).split(':')[0]}"
@@ -202,11 +254,15 @@ def replay_calls(
     level: str = "allocator",
     invariants: bool = True,
     recorded: Sequence[TraceStep] | None = None,
+    last_call_timeout: float | None = None,
 ) -> ReplayOutcome:
-    """Replay `calls` in lockstep until the first divergence."""
+    """Replay `calls` in lockstep until the first divergence; with `last_call_timeout`, the
+    candidate's last call may run that long before it is a ``hang``."""
     stepper = Stepper(reference, candidate, level=level, invariants=invariants)
     outcome = ReplayOutcome(0)
     for index, call in enumerate(calls):
+        if last_call_timeout is not None and index == len(calls) - 1:
+            stepper.candidate = _Timed(candidate, last_call_timeout)
         ref, divergence = stepper.step(call)
         outcome.steps_run = index + 1
         if recorded is not None:
@@ -233,8 +289,12 @@ def replay_trace(
     *,
     level: str | None = None,
     invariants: bool = True,
+    hang_timeout: float | None = None,
 ) -> ReplayOutcome:
-    """Build both implementations from the trace's geometry and replay its calls."""
+    """Build both implementations from the trace's geometry and replay its calls.
+
+    A trace that recorded a hang (divergence kind ``hang``) runs its last call on the candidate
+    with a time limit (`hang_timeout`, default `HANG_REPLAY_SECONDS`), so the replay ends."""
     kw = {"cluster_size": trace.cluster_size, "max_swapfiles": trace.max_swapfiles}
     reference = build(reference_cls, **kw)
     candidate = build(candidate_cls, **kw)
@@ -243,8 +303,15 @@ def replay_trace(
     recorded = (
         trace.steps if check_level == trace.level else [TraceStep(s.call, s.result) for s in trace.steps]
     )
+    hung = (trace.divergence or {}).get("kind") == "hang"
     return replay_calls(
-        trace.calls, reference, candidate, level=check_level, invariants=invariants, recorded=recorded
+        trace.calls,
+        reference,
+        candidate,
+        level=check_level,
+        invariants=invariants,
+        recorded=recorded,
+        last_call_timeout=(hang_timeout or HANG_REPLAY_SECONDS) if hung else None,
     )
 
 

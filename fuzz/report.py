@@ -6,12 +6,13 @@ report.json, version 1::
      "config": {...the campaign options...},
      "totals": {"seconds", "steps", "ops", "steps_per_second", "rounds": {"fast": n, ...},
                 "labelled_ops", "label_sampling", "divergences", "divergence_hits",
-                "interrupted", "errors"},
+                "hangs", "interrupted", "errors"},
      "labels": {label: count},          # every ALLOCATOR_LABEL is listed, 0 if never hit
      "rules": {world action: count},
      "throughput": [[seconds, steps, steps_per_second_since_previous_sample], ...],
      "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
-                      "first_seen_seconds"}, ...],
+                      "first_seen_seconds"}, ...],   # kind "hang": a candidate call hung
+                                                      # (file and ops null if no trace)
      "errors": ["worker 0: ...", ...]}
 
 report.png: label coverage (horizontal bars, labels never hit in red) and throughput over
@@ -75,6 +76,7 @@ def build_report(state: Any) -> dict[str, Any]:
             "label_sampling": round(state.labelled_ops / state.ops, 3) if state.ops else 0.0,
             "divergences": len(state.failures),
             "divergence_hits": sum(info["hits"] for info in state.failures.values()),
+            "hangs": sum(info["hits"] for info in state.failures.values() if info["kind"] == "hang"),
             "interrupted": state.interrupted,
             "errors": len(state.errors),
         },

@@ -66,6 +66,7 @@ NOT_APPLICABLE: tuple[tuple[str, str], ...] = (
 )
 
 K = "kernels.py"
+F = "swap.py"  # the facade: what a user calls; a batch apply() never runs it
 
 CATALOGUE: tuple[Mutant, ...] = (
     # ---------------------------------------------------------------------------------------
@@ -434,5 +435,33 @@ CATALOGUE: tuple[Mutant, ...] = (
         needs no allocation and succeeds where an allocation failure must fail it.""",
         Edit(K, "            if EXT[row, cs] == 0:\n", "            if False:\n"),
         profile="fork",
+    ),
+    # ---------------------------------------------------------------------------------------
+    # Facade: the Python methods of optimized/swap.py (bugs a batch apply() cannot see)
+    # ---------------------------------------------------------------------------------------
+    _m(
+        "facade-dup-ignores-page",
+        "derived: folio_dup_swap(folio, page) duplicates one page's slot (facade, 2.2)",
+        """The facade method dropped its `page` argument and asked the kernel to duplicate
+        every slot of the folio, so a per-page dup of a large folio raises the count of all its
+        pages.  The kernels (and so `apply`) are right: only a method call shows the bug.""",
+        Edit(
+            F,
+            "_int(folio, 0), -1 if page is None else _int(page, -2), int(bool(alloc_fails)))",
+            "_int(folio, 0), -1, int(bool(alloc_fails)))",
+        ),
+        profile="mthp",
+    ),
+    _m(
+        "facade-folio-set-flags-swapped",
+        "derived: folio_set passes each flag to its own field (facade)",
+        """The facade method passed `mapped` where the kernel expects `writeback` and the other
+        way round, so setting one folio flag sets the other.  The kernels (and so `apply`) are
+        right: only a method call shows the bug.""",
+        Edit(
+            F,
+            "_opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped))",
+            "_opt_bool(locked), _opt_bool(mapped), _opt_bool(writeback))",
+        ),
     ),
 )

@@ -74,3 +74,37 @@ def __getattr__(name: str):
         globals()[name] = cls
         return cls
     raise AttributeError(name)
+
+
+class SleepyFolioNew(ReferenceSwap):
+    """Its 40th `folio_new` call never returns (a candidate stuck in an infinite loop)."""
+
+    HANG_AT = 40
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.folio_news = 0
+
+    def folio_new(self, folio, order):
+        self.folio_news += 1
+        if self.folio_news == self.HANG_AT:
+            import time
+
+            time.sleep(10**6)
+        return super().folio_new(folio, order)
+
+
+class SleepyBatch(ReferenceSwap):
+    """Its own batch `apply` never returns from its second call (its methods are fine)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.applies = 0
+
+    def apply(self, ops):
+        self.applies += 1
+        if self.applies == 2:
+            import time
+
+            time.sleep(10**6)
+        return super().apply(ops)

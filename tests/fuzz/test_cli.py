@@ -223,3 +223,56 @@ def test_fuzz_rejects_malformed_geometry_with_one_line(tmp_path, geometry, needl
     )
     assert_one_line_error(proc, "--geometry", needle)
     assert not (tmp_path / "o" / "report.json").exists()
+
+
+def test_a_hanging_candidate_is_killed_recorded_and_the_campaign_goes_on(tmp_path):
+    # Its 40th folio_new sleeps forever; episode 0 gets there, the shorter later ones do not.
+    spec = "tests.fuzz.buggy_impls:SleepyFolioNew"
+    args = ["fuzz", "--impl", spec, "--steps", "300", "--episode-steps", "30", "--hang-timeout", "3s"]
+    proc = swapdiff(*args, "--out", "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["hangs"] >= 1 and report["totals"]["errors"] == 0
+    assert report["totals"]["steps"] == 300  # replacement workers used the rest of the budget
+    (hang,) = [d for d in report["divergences"] if d["kind"] == "hang"]
+    assert hang["op"] == "folio_new" and Path(hang["file"]).name == "folio_new-hang.jsonl"
+    lines = (out / "folio_new-hang.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["divergence"] == {"step": len(lines) - 2, "op": "folio_new", "kind": "hang"}
+    ops = [json.loads(line)["op"] for line in lines[1:]]
+    assert ops[-1] == "folio_new" and ops.count("folio_new") == 40  # up to the call that hung
+
+    replayed = swapdiff("replay", str(out / "folio_new-hang.jsonl"), "--hang-timeout", "1s", cwd=tmp_path)
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "kind:      hang" in replayed.stdout and f"diverges at step {len(ops) - 1}" in replayed.stdout
+    fine = swapdiff("replay", str(out / "folio_new-hang.jsonl"), "--impl", "reference", cwd=tmp_path)
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+
+
+def test_a_hanging_batch_is_recorded_with_the_calls_of_that_batch(tmp_path):
+    spec = "tests.fuzz.buggy_impls:SleepyBatch"  # its second apply() never returns
+    args = ["fuzz", "--impl", spec, "--steps", "60", "--episode-steps", "60", "--hang-timeout", "3s"]
+    proc = swapdiff(*args, "--out", "out", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    hangs = report["divergences"]
+    assert hangs and {d["kind"] for d in hangs} == {"hang"}
+    assert report["totals"]["hangs"] == sum(d["hits"] for d in hangs)
+    assert "apply() of calls" in proc.stderr  # the live divergence lines
+    for info in hangs:  # the trace ends with the last call of the batch part that hung
+        lines = Path(tmp_path / info["file"]).read_text().splitlines()
+        header = json.loads(lines[0])
+        assert header["divergence"]["kind"] == "hang" and header["divergence"]["step"] == len(lines) - 2
+
+
+@pytest.mark.parametrize("value", ["soon", "-3s"])
+def test_bad_hang_timeouts_are_one_line_errors(tmp_path, value):
+    assert_one_line_error(swapdiff("fuzz", "--hang-timeout", value, cwd=tmp_path), "--hang-timeout")
+
+
+def test_hang_timeout_off_runs_without_the_watchdog(tmp_path):
+    proc = swapdiff("fuzz", "--steps", "100", "--hang-timeout", "off", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["config"]["hang_timeout"] == 0.0 and report["totals"]["hangs"] == 0

@@ -96,3 +96,58 @@ def test_keep_going_stops_between_chunks():
 
     result = run_episode(ReferenceSwap, ReferenceSwap, seed=2, steps=10_000, chunk=50, keep_going=keep_going)
     assert result.stopped and len(seen) == 2 and sum(seen) == result.steps < 10_000
+
+
+def test_every_chunk_runs_a_facade_window_through_the_methods():
+    from fuzz.fast import FACADE_SHARE, facade_window
+
+    for n in (1, 7, 64, 2000):
+        for number in range(5):
+            lo, hi = facade_window(11, number, n)
+            assert 0 <= lo < hi <= n and hi - lo == max(1, -(-n // FACADE_SHARE))
+    assert facade_window(11, 3, 2000) == facade_window(11, 3, 2000)
+    assert len({facade_window(seed, 0, 2000) for seed in range(20)}) > 1
+
+
+def test_default_campaign_catches_a_facade_bug_that_apply_cannot_see(tmp_path):
+    # A source edit of optimized/swap.py (the methods a user calls) that the kernels, and so a
+    # batch apply(), never run: the default `swapdiff fuzz` (fast mode) must still catch it.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from fuzz.mutants.apply import write_copy
+    from fuzz.mutants.catalogue import select
+
+    (mutant,) = select(["facade-dup-ignores-page"])
+    write_copy(mutant, tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), NUMBA_DISABLE_JIT="1")
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    proc = subprocess.run(
+        [sys.executable, "-m", "fuzz.cli", "fuzz", "--steps", "3000", "--profile", "mthp", "--out", "out"],
+        cwd=tmp_path,  # its optimized/ (the mutant) comes first on sys.path
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["config"]["mode"] == "fast"
+    assert {d["op"] for d in report["divergences"]} == {"folio_dup_swap"}
+
+
+def test_watch_sees_every_candidate_call_and_the_idle_phases():
+    seen = []
+    result = run_episode(
+        ReferenceSwap, ReferenceSwap, seed=3, steps=300, chunk=50, watch=lambda a, b: seen.append((a, b))
+    )
+    assert result.divergence is None
+    covered = [i for a, b in seen if a < b for i in range(a, b)]
+    assert covered == list(range(result.ops))  # every call once, in order
+    singles = sum(1 for a, b in seen if b == a + 1)
+    assert singles >= result.ops // 8  # the facade windows, one call at a time
+    assert seen[-1] == (-1, -1) and (result.ops, result.ops) in seen
