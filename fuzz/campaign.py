@@ -72,6 +72,8 @@ class CampaignConfig:
     level: str = "allocator"
     episode_steps: int = 2000
     quiet: bool = False
+    scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.distributed)
+    connect_timeout: float = 10.0
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -94,6 +96,11 @@ class CampaignConfig:
             level=args.level,
             quiet=args.quiet,
         )
+        if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
+            from fuzz.distributed import scheduler_address
+
+            config.scheduler = scheduler_address(getattr(args, "scheduler", None))
+            config.connect_timeout = getattr(args, "connect_timeout", None) or config.connect_timeout
         if args.episode_steps:
             config.episode_steps = args.episode_steps
         if config.time is None and config.steps is None:
@@ -307,6 +314,7 @@ class CampaignState:
     interrupted: bool = False
     new_failures: list[str] = field(default_factory=list)
     ended: float | None = None
+    distributed: dict[str, Any] | None = None  # the Dask cluster and per-worker throughput
 
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
@@ -363,8 +371,11 @@ class CampaignState:
         self.throughput.append((round(self.elapsed(), 3), self.steps))
 
 
-def run_campaign(config: CampaignConfig) -> int:
-    """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors)."""
+def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -> int:
+    """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors).
+
+    With `config.scheduler` the rounds run on that Dask cluster (`fuzz.distributed`), which can
+    also continue an interrupted campaign from its state file (`resume`)."""
     from fuzz.report import write_report
 
     out = Path(config.out)
@@ -373,8 +384,17 @@ def run_campaign(config: CampaignConfig) -> int:
     except OSError as err:
         raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
     state = CampaignState(config)
+    client = None
+    if config.scheduler:
+        from fuzz.distributed import connect
+
+        client = connect(config.scheduler, config.connect_timeout)  # a bad address: exit 2 here
     with _Display(state) as display:
-        if config.workers == 1:
+        if client is not None:
+            from fuzz.distributed import run_distributed
+
+            run_distributed(client, state, display, resume)
+        elif config.workers == 1:
             _run_inline(state, display)
         else:
             _run_processes(state, display)

@@ -12,7 +12,11 @@ report.json, version 1::
      "throughput": [[seconds, steps, steps_per_second_since_previous_sample], ...],
      "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
                       "first_seen_seconds"}, ...],
-     "errors": ["worker 0: ...", ...]}
+     "errors": ["worker 0: ...", ...],
+     "distributed": {"scheduler", "dask_workers",       # only for --scheduler campaigns
+                     "per_worker": {address: {"rounds", "steps", "busy_seconds",
+                                              "steps_per_second"}},
+                     "scaling": [[seconds, dask_workers, steps_per_second_since_previous], ...]}}
 
 report.png: label coverage (horizontal bars, labels never hit in red) and throughput over
 time.  Written with matplotlib's Agg backend, atomically like everything swapdiff writes.
@@ -83,6 +87,7 @@ def build_report(state: Any) -> dict[str, Any]:
         "throughput": throughput_rows(state.throughput),
         "divergences": list(state.failures.values()),
         "errors": list(state.errors),
+        **({"distributed": state.distributed} if getattr(state, "distributed", None) else {}),
     }
 
 
