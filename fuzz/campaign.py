@@ -74,6 +74,7 @@ class CampaignConfig:
     quiet: bool = False
     scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.distributed)
     connect_timeout: float = 10.0
+    corpus: str | None = None  # a shared corpus directory (fuzz.corpus)
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -95,6 +96,7 @@ class CampaignConfig:
             mode=args.mode,
             level=args.level,
             quiet=args.quiet,
+            corpus=getattr(args, "corpus", None),
         )
         if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
             from fuzz.distributed import scheduler_address
@@ -315,6 +317,7 @@ class CampaignState:
     new_failures: list[str] = field(default_factory=list)
     ended: float | None = None
     distributed: dict[str, Any] | None = None  # the Dask cluster and per-worker throughput
+    corpus: dict[str, Any] | None = None  # the --corpus recheck and what this campaign added
 
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
@@ -384,6 +387,8 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
     except OSError as err:
         raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
     state = CampaignState(config)
+    if config.corpus:
+        _recheck_corpus(state)
     client = None
     if config.scheduler:
         from fuzz.distributed import connect
@@ -400,11 +405,33 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
             _run_processes(state, display)
     state.sample()
     state.ended = time.monotonic()
+    if state.corpus is not None:
+        from fuzz.corpus import add
+
+        state.corpus["added"] = add(config.corpus, state.failures, config)
     write_report(state)
     _print_summary(state)
     if state.failures:
         return 1
     return EXIT_ERRORS if state.errors else 0
+
+
+def _recheck_corpus(state: CampaignState) -> None:
+    """Replay the shared corpus against the candidate first (`fuzz.corpus`)."""
+    from fuzz.corpus import recheck
+
+    config = state.config
+    try:
+        Path(config.corpus).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CampaignError(f"cannot create --corpus {config.corpus!r}: {err.strerror}") from None
+    state.corpus = recheck(config.corpus, config.impl, config.reference)
+    still = state.corpus["still_diverging"]
+    print(
+        f"corpus: {state.corpus['replayed']} known divergence(s) replayed, {len(still)} still diverge"
+        + "".join(f"\n  {row['op']} [{row['kind']}]: {row['file']}" for row in still),
+        file=sys.stderr,
+    )
 
 
 def _oneline(err: BaseException) -> str:

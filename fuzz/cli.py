@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for --scheduler (default: 10s)",
     )
     fuzz.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="shared corpus of known divergences: replayed first, this campaign's traces added",
+    )
+    fuzz.add_argument(
         "--resume",
         default=None,
         metavar="DIR",
