@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -313,8 +315,12 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
         else:
             state.finished_workers += 1
     write_state(state, streams, hosts, config.scheduler)
+    # Ctrl-C sets a flag checked between rounds, so a round is never half counted in the state.
+    stop = threading.Event()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main_thread else None
     try:
-        while pending:
+        while pending and not stop.is_set():
             try:
                 finished, _ = wait(list(pending), timeout=0.25, return_when="FIRST_COMPLETED")
             except TimeoutError:
@@ -331,6 +337,11 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
                 state.distributed = scaling.sample(client, state, hosts, config.scheduler)
             display.tick()
     except KeyboardInterrupt:
+        stop.set()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if stop.is_set():
         state.interrupted = True
         client.cancel(list(pending))
     state.distributed = scaling.sample(client, state, hosts, config.scheduler)
