@@ -19,6 +19,9 @@ the result does not depend on message order, writes it atomically to `--out`, sh
 with rich, and on Ctrl-C tells the workers to stop, keeping everything found so far.  At the
 end it writes `report.json` and `report.png` (`fuzz.report`).  Exit code: 0 nothing
 diverged, 1 divergences found.
+
+With `--scheduler` the same rounds run as Dask tasks instead (`fuzz.distributed`); with
+`--corpus` known divergences are replayed first and new ones shared (`fuzz.corpus`).
 """
 
 from __future__ import annotations
