@@ -32,6 +32,9 @@ the result does not depend on message order, writes it atomically to `--out`, sh
 with rich, and on Ctrl-C tells the workers to stop, keeping everything found so far.  At the
 end it writes `report.json` and `report.png` (`fuzz.report`).  Exit code: 0 nothing
 diverged, 1 divergences found.
+
+With `--scheduler` the same rounds run as Dask tasks instead (`fuzz.distributed`); with
+`--corpus` known divergences are replayed first and new ones shared (`fuzz.corpus`).
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ class CampaignConfig:
     episode_steps: int = 2000
     quiet: bool = False
     hang_timeout: float = DEFAULT_HANG_TIMEOUT  # seconds; 0: no watchdog
+    scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.distributed)
+    connect_timeout: float = 10.0
+    corpus: str | None = None  # a shared corpus directory (fuzz.corpus)
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -114,7 +120,13 @@ class CampaignConfig:
             mode=args.mode,
             level=args.level,
             quiet=args.quiet,
+            corpus=getattr(args, "corpus", None),
         )
+        if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
+            from fuzz.distributed import scheduler_address
+
+            config.scheduler = scheduler_address(getattr(args, "scheduler", None))
+            config.connect_timeout = getattr(args, "connect_timeout", None) or config.connect_timeout
         if args.episode_steps:
             config.episode_steps = args.episode_steps
         if getattr(args, "hang_timeout", None) is not None:
@@ -390,6 +402,8 @@ class CampaignState:
     ended: float | None = None
     worker_steps: Counter[int] = field(default_factory=Counter)
     done_workers: set[int] = field(default_factory=set)
+    distributed: dict[str, Any] | None = None  # the Dask cluster and per-worker throughput
+    corpus: dict[str, Any] | None = None  # the --corpus recheck and what this campaign added
 
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
@@ -514,8 +528,11 @@ def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tup
     return dumps_trace(trace), divergence.describe(), calls[-1].name
 
 
-def run_campaign(config: CampaignConfig) -> int:
-    """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors)."""
+def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -> int:
+    """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors).
+
+    With `config.scheduler` the rounds run on that Dask cluster (`fuzz.distributed`), which can
+    also continue an interrupted campaign from its state file (`resume`)."""
     from fuzz.report import write_report
 
     out = Path(config.out)
@@ -524,18 +541,51 @@ def run_campaign(config: CampaignConfig) -> int:
     except OSError as err:
         raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
     state = CampaignState(config)
+    if config.corpus:
+        _recheck_corpus(state)
+    client = None
+    if config.scheduler:
+        from fuzz.distributed import connect
+
+        client = connect(config.scheduler, config.connect_timeout)  # a bad address: exit 2 here
     with _Display(state) as display:
-        if config.workers == 1 and not config.hang_timeout:
+        if client is not None:
+            from fuzz.distributed import run_distributed
+
+            run_distributed(client, state, display, resume)
+        elif config.workers == 1 and not config.hang_timeout:
             _run_inline(state, display)
         else:
             _run_processes(state, display)
     state.sample()
     state.ended = time.monotonic()
+    if state.corpus is not None:
+        from fuzz.corpus import add
+
+        state.corpus["added"] = add(config.corpus, state.failures, config)
     write_report(state)
     _print_summary(state)
     if state.failures:
         return 1
     return EXIT_ERRORS if state.errors else 0
+
+
+def _recheck_corpus(state: CampaignState) -> None:
+    """Replay the shared corpus against the candidate first (`fuzz.corpus`)."""
+    from fuzz.corpus import recheck
+
+    config = state.config
+    try:
+        Path(config.corpus).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CampaignError(f"cannot create --corpus {config.corpus!r}: {err.strerror}") from None
+    state.corpus = recheck(config.corpus, config.impl, config.reference)
+    still = state.corpus["still_diverging"]
+    print(
+        f"corpus: {state.corpus['replayed']} known divergence(s) replayed, {len(still)} still diverge"
+        + "".join(f"\n  {row['op']} [{row['kind']}]: {row['file']}" for row in still),
+        file=sys.stderr,
+    )
 
 
 def _oneline(err: BaseException) -> str:

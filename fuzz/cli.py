@@ -75,6 +75,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="a candidate call (or batch) running longer than this is a hang (default: 2m)",
     )
     fuzz.add_argument("--quiet", action="store_true", help="no live progress display")
+    fuzz.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the rounds on this Dask scheduler (default: $SWAPDIFF_SCHEDULER, else local processes)",
+    )
+    fuzz.add_argument(
+        "--connect-timeout",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="how long to wait for --scheduler (default: 10s)",
+    )
+    fuzz.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="shared corpus of known divergences: replayed first, this campaign's traces added",
+    )
+    fuzz.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the interrupted distributed campaign whose --out is DIR",
+    )
 
     replay = sub.add_parser(
         "replay", help="replay a trace in lockstep", description="Replay a trace in lockstep."
@@ -206,6 +231,10 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from fuzz.campaign import CampaignConfig, run_campaign
 
+    if args.resume is not None:
+        from fuzz.distributed import resume_campaign
+
+        return resume_campaign(args)
     config = CampaignConfig.from_args(args)
     return run_campaign(config)
 

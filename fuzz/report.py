@@ -13,7 +13,13 @@ report.json, version 1::
      "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
                       "first_seen_seconds"}, ...],   # kind "hang": a candidate call hung
                                                       # (file and ops null if no trace)
-     "errors": ["worker 0: ...", ...]}
+     "errors": ["worker 0: ...", ...],
+     "distributed": {"scheduler", "dask_workers",       # only for --scheduler campaigns
+                     "per_worker": {address: {"rounds", "steps", "busy_seconds",
+                                              "steps_per_second"}},
+                     "scaling": [[seconds, dask_workers, steps_per_second_since_previous], ...]},
+     "corpus": {"dir", "replayed", "still_diverging": [{"file", "op", "kind", "candidate",
+                "commit"}], "no_longer_diverging": [file], "unreadable": [...], "added": [file]}}
 
 report.png: label coverage (horizontal bars, labels never hit in red) and throughput over
 time.  Written with matplotlib's Agg backend, atomically like everything swapdiff writes.
@@ -85,6 +91,8 @@ def build_report(state: Any) -> dict[str, Any]:
         "throughput": throughput_rows(state.throughput),
         "divergences": list(state.failures.values()),
         "errors": list(state.errors),
+        **({"distributed": state.distributed} if getattr(state, "distributed", None) else {}),
+        **({"corpus": state.corpus} if getattr(state, "corpus", None) is not None else {}),
     }
 
 

@@ -1,0 +1,97 @@
+"""`swapdiff fuzz --corpus DIR`: known divergences replayed first, new ones added atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fuzz.corpus import git_commit
+from fuzz.trace import read_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+BUGGY = "tests.fuzz.buggy_impls:HibernationLeak"
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fuzz.cli", "fuzz", "--steps", "1500", "--quiet", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["NUMBA_DISABLE_JIT"] = "1"
+    env.pop("SWAPDIFF_SCHEDULER", None)
+    return env
+
+
+def fuzz(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(_cmd(*args), cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_corpus_records_findings_and_rechecks_them_first(tmp_path):
+    first = fuzz(
+        "--impl", BUGGY, "--profile", "hibernate", "--seed", "3", "--out", "a", "--corpus", "c", cwd=tmp_path
+    )
+    assert first.returncode == 1, first.stderr
+    corpus = tmp_path / "c"
+    (trace,) = corpus.glob("*.jsonl")
+    meta = json.loads(trace.with_suffix(".json").read_text())
+    assert meta["candidate"] == BUGGY and meta["signature"][0] == "swap_alloc_hibernation_slot"
+    assert meta["commit"] == git_commit(ROOT)
+    assert read_trace(trace).calls  # a whole, readable trace
+    # A fixed candidate: the known divergence no longer reproduces.
+    fixed = fuzz("--impl", "reference", "--seed", "4", "--out", "b", "--corpus", "c", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    report = json.loads((tmp_path / "b" / "report.json").read_text())["corpus"]
+    assert report["replayed"] == 1 and report["no_longer_diverging"] == [trace.name]
+    assert report["still_diverging"] == [] and report["added"] == []
+    # The buggy candidate again: the corpus trace still diverges, reported with where it was found.
+    again = fuzz(
+        "--impl", BUGGY, "--profile", "hibernate", "--seed", "3", "--out", "d", "--corpus", "c", cwd=tmp_path
+    )
+    assert again.returncode == 1
+    report = json.loads((tmp_path / "d" / "report.json").read_text())["corpus"]
+    (still,) = report["still_diverging"]
+    assert (
+        still["file"] == trace.name and still["candidate"] == BUGGY and still["kind"] == meta["signature"][1]
+    )
+    assert report["added"] == []  # the same seed finds the same trace: already in the corpus
+    assert "1 still diverge" in again.stderr
+
+
+def test_concurrent_campaigns_share_one_corpus(tmp_path):
+    procs = [
+        subprocess.Popen(
+            _cmd(
+                "--impl",
+                BUGGY,
+                "--profile",
+                "hibernate",
+                "--seed",
+                str(seed),
+                "--out",
+                f"o{seed}",
+                "--corpus",
+                "c",
+            ),
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (5, 6, 7)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err
+    traces = sorted((tmp_path / "c").glob("*.jsonl"))
+    assert traces
+    assert not [p for p in (tmp_path / "c").iterdir() if p.suffix not in (".json", ".jsonl")]  # no temp files
+    for trace in traces:
+        assert read_trace(trace).calls
+        assert json.loads(trace.with_suffix(".json").read_text())["candidate"] == BUGGY
+    found = {p.read_bytes() for seed in (5, 6, 7) for p in (tmp_path / f"o{seed}").glob("*.jsonl")}
+    assert {p.read_bytes() for p in traces} == found

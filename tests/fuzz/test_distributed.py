@@ -1,0 +1,235 @@
+"""`swapdiff fuzz --scheduler` on a `dask.distributed.LocalCluster` with two worker processes.
+
+The campaigns run as subprocesses (the client) against one cluster per module; the workers
+run with NUMBA_DISABLE_JIT=1 (JIT speed is irrelevant here) and every budget is in steps, so
+what a campaign finds is deterministic and comparable byte for byte with the local pool.
+`tests.fuzz.distributed_impls:HangingLeak` hangs one round on a Dask worker on request, so
+the tests can kill a worker or interrupt the client mid-round without timing guesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fuzz.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+HANGING = "tests.fuzz.distributed_impls:HangingLeak"
+CAMPAIGN = ("--impl", HANGING, "--steps", "3000", "--workers", "2", "--seed", "3")
+CAMPAIGN += ("--profile", "hibernate", "--episode-steps", "400", "--quiet")
+WAIT = 240.0
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["NUMBA_DISABLE_JIT"] = "1"
+    env.pop("SWAPDIFF_DEBUG", None)
+    env.pop("SWAPDIFF_SCHEDULER", None)
+    return env
+
+
+def swapdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fuzz.cli", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fuzz.cli", *args],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def hang_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hang")
+
+
+@pytest.fixture(scope="module")
+def cluster(hang_dir):
+    """A LocalCluster of two single-threaded worker processes; yields its scheduler address."""
+    from distributed import LocalCluster
+
+    saved = {k: os.environ.get(k) for k in ("NUMBA_DISABLE_JIT", "SWAPDIFF_TEST_HANG_DIR", "PYTHONPATH")}
+    os.environ.update(_env(), SWAPDIFF_TEST_HANG_DIR=str(hang_dir))
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close(timeout=30)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The same campaign on the local process pool: the bytes every distributed run must match."""
+    cwd = tmp_path_factory.mktemp("local")
+    proc = swapdiff("fuzz", *CAMPAIGN, "--out", "out", cwd=cwd)
+    assert proc.returncode == 1, proc.stderr
+    return cwd / "out"
+
+
+def _traces(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*.jsonl"))}
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text())
+
+
+def assert_same_campaign(out: Path, local: Path) -> None:
+    traces = _traces(out)
+    assert traces and traces == _traces(local)
+    mine, theirs = _report(out), _report(local)
+    for key in ("steps", "ops", "rounds", "labelled_ops", "divergences", "divergence_hits"):
+        assert mine["totals"][key] == theirs["totals"][key], key
+    assert mine["rules"] == theirs["rules"] and mine["labels"] == theirs["labels"]
+    assert mine["totals"]["steps"] == 3000
+
+
+def _wait_for_claim(hang_dir: Path) -> int:
+    claimed = hang_dir / "claimed"
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if claimed.exists() and claimed.read_text().strip():
+            return int(claimed.read_text())
+        time.sleep(0.1)
+    raise AssertionError("no round hung on a Dask worker")
+
+
+@pytest.fixture
+def hang_once(hang_dir):
+    """Ask the next HangingLeak built on a Dask worker to hang; clean up afterwards."""
+    (hang_dir / "hang").write_text("")
+    yield hang_dir
+    for name in ("hang", "claimed"):
+        (hang_dir / name).unlink(missing_ok=True)
+
+
+def test_same_bytes_as_the_local_pool_and_findings_come_from_workers(cluster, local_run, tmp_path):
+    proc = swapdiff("fuzz", *CAMPAIGN, "--scheduler", cluster, "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    out = tmp_path / "out"
+    assert_same_campaign(out, local_run)
+    report = _report(out)
+    per_worker = report["distributed"]["per_worker"]
+    assert report["distributed"]["dask_workers"] == 2
+    assert set(per_worker) and all(addr.startswith("tcp://127.0.0.1:") for addr in per_worker)
+    assert sum(row["steps"] for row in per_worker.values()) == 3000
+    # The trace found on a worker and written by the client replays to the same divergence.
+    (trace,) = out.glob("*.jsonl")
+    again = swapdiff("replay", str(trace), cwd=tmp_path)
+    assert again.returncode == 1 and "swap_alloc_hibernation_slot" in again.stdout
+
+
+def test_the_environment_variable_names_the_scheduler(cluster, local_run, tmp_path):
+    env_proc = subprocess.run(
+        [sys.executable, "-m", "fuzz.cli", "fuzz", *CAMPAIGN, "--out", "out"],
+        cwd=tmp_path,
+        env=dict(_env(), SWAPDIFF_SCHEDULER=cluster),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert env_proc.returncode == 1, env_proc.stderr
+    assert _report(tmp_path / "out")["distributed"]["scheduler"] == cluster
+    assert_same_campaign(tmp_path / "out", local_run)
+
+
+def test_a_worker_killed_mid_round_costs_one_round_counted_once(cluster, local_run, hang_once, tmp_path):
+    client = start("fuzz", *CAMPAIGN, "--scheduler", cluster, "--out", "out", cwd=tmp_path)
+    try:
+        pid = _wait_for_claim(hang_once)
+        os.kill(pid, signal.SIGKILL)
+        _stdout, stderr = client.communicate(timeout=WAIT)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert client.returncode == 1, stderr
+    assert_same_campaign(tmp_path / "out", local_run)
+    assert _report(tmp_path / "out")["totals"]["errors"] == 0
+
+
+def test_resume_after_sigint_skips_finished_rounds(cluster, local_run, hang_once, tmp_path):
+    client = start("fuzz", *CAMPAIGN, "--scheduler", cluster, "--out", "out", cwd=tmp_path)
+    try:
+        pid = _wait_for_claim(hang_once)
+        client.send_signal(signal.SIGINT)
+        _stdout, stderr = client.communicate(timeout=WAIT)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    os.kill(pid, signal.SIGKILL)  # the hung round's worker (its task was cancelled)
+    out = tmp_path / "out"
+    assert "Traceback" not in stderr
+    report = _report(out)
+    assert report["totals"]["interrupted"] and report["totals"]["steps"] < 3000
+    state = json.loads((out / "campaign-state.json").read_text())
+    done_before = [s["next_round"] for s in state["streams"]]
+    assert not all(s["finished"] for s in state["streams"])
+
+    proc = swapdiff("fuzz", "--resume", "out", "--scheduler", cluster, "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert_same_campaign(out, local_run)
+    assert not _report(out)["totals"]["interrupted"]
+    after = json.loads((out / "campaign-state.json").read_text())
+    assert all(s["finished"] for s in after["streams"])
+    assert all(a["next_round"] >= b for a, b in zip(after["streams"], done_before, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("address", "needle"),
+    [
+        ("tcp://127.0.0.1:1", "cannot connect to --scheduler 'tcp://127.0.0.1:1' within 3s"),
+        ("tcp://127.0.0.1", "missing port"),
+        ("bogus://127.0.0.1:1", "unknown address scheme"),
+    ],
+)
+def test_bad_scheduler_addresses_are_one_line_errors(tmp_path, address, needle):
+    proc = swapdiff(
+        "fuzz", "--steps", "10", "--scheduler", address, "--connect-timeout", "3s", "--out", "o", cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert needle in lines[0]
+
+
+def test_resume_without_a_state_file_is_a_one_line_error(tmp_path):
+    proc = swapdiff("fuzz", "--resume", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1", cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "campaign-state.json" in proc.stderr
+
+
+def test_missing_dask_says_which_extra_to_install(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    code = main(["fuzz", "--steps", "10", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "install swapdiff[distributed]" in err
