@@ -155,15 +155,17 @@ def draw_device(chooser: Chooser, cluster_size: int, *, small: bool = True) -> D
     clusters = chooser.integer(1, 12 if small else 64)
     short = chooser.integer(1, cluster_size - 1) if chooser.boolean(0.3) else 0
     size = max(2, clusters * cluster_size - short)
-    blkdev = not chooser.boolean(0.15)
     bad: list[int] = []
-    if blkdev and chooser.boolean(0.3):  # a swap file may not list bad pages
+    if chooser.boolean(0.3):
         for _ in range(min(chooser.integer(1, 3), size - 2)):
             page = chooser.integer(1, size - 1)
             if page not in bad:
                 bad.append(page)
     priority = chooser.choice((None, None, 0, 1, 1, 2))
     solidstate = not chooser.boolean(0.25)
+    blkdev = not chooser.boolean(0.15)
+    if not blkdev:
+        bad = []  # read_swap_header: a swap file may not list bad pages
     discard = chooser.weighted({"none": 2.0, "pages": 2.0, "once": 1.0})
     return DeviceSpec(size, priority, tuple(sorted(bad)), solidstate, blkdev, discard)
 
