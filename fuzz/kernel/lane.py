@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
 import random
 import time
@@ -337,12 +336,10 @@ class Lane:
 
 
 def write_kernel_trace(path: Path, header: dict[str, Any], actions: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(header) + "\n")
-        for i, a in enumerate(actions):
-            f.write(json.dumps({"i": i, **a}) + "\n")
-    os.replace(tmp, path)
+    from fuzz.trace import atomic_write_text
+
+    lines = [json.dumps(header), *(json.dumps({"i": i, **a}) for i, a in enumerate(actions))]
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
