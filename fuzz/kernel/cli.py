@@ -67,6 +67,8 @@ def main(argv: Sequence[str]) -> int:
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
         f"{result.learned_frees} fault-time slot frees learned from Used"
     )
+    if result.paused_reclaimers:
+        print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")
     if result.divergence is None:
         print("kernel and reference agree on every compared observable after every step")
         return 0
@@ -74,7 +76,7 @@ def main(argv: Sequence[str]) -> int:
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
         small = shrink(actions, npages=npages)
-        header = kernel_header(args.seed, npages)
+        header = kernel_header(args.seed, npages, result.paused_reclaimers)
         header["divergence"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
         print(f"shrunk to {len(small)} actions")

@@ -3,8 +3,8 @@
 Everything created lives in LANE_DIR and carries LABEL in the header's volume label; at start
 `cleanup_stale` removes only such devices left by an earlier crash.  `KernelHost` is a context
 manager holding the host-wide flock for the whole run and restoring every setting it changed
-(vm.page-cluster, THP enabled) and every device it created, on success, failure, exception,
-Ctrl-C and SIGTERM.
+(vm.page-cluster, THP enabled, paused DAMON pageout schemes: see `reclaimers`) and every device
+it created, on success, failure, exception, Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from fuzz.kernel import reclaimers
 
 PAGE = 4096
 CLUSTER = 512
@@ -175,6 +177,7 @@ class KernelHost:
         self._lock_fd: int | None = None
         self._old_handlers: dict[int, Any] = {}
         self._serial = 0
+        self.paused_damon: list[reclaimers.PausedScheme] = []
 
     # ---- entering and leaving ----
     def __enter__(self) -> KernelHost:
@@ -194,6 +197,7 @@ class KernelHost:
             self._set(PAGE_CLUSTER, str(self.page_cluster))
             if THP_ENABLED.exists():
                 self._set(THP_ENABLED, self.thp)
+            self._pause_reclaimers()
         except BaseException:
             self.close()
             raise
@@ -209,6 +213,16 @@ class KernelHost:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(ValueError):  # not the main thread: try/finally only
                 self._old_handlers[sig] = signal.signal(sig, on_term)
+
+    def _pause_reclaimers(self) -> None:
+        try:
+            self.paused_damon = reclaimers.pause_damon()
+            if reclaimers.damon_reclaim_enabled():
+                self._set(reclaimers.DAMON_RECLAIM_ENABLED, "N")
+        except OSError as err:
+            raise KernelUnavailable(
+                f"a DAMON pageout scheme is active and cannot be paused ({err}); stop it first"
+            ) from None
 
     def _set(self, path: Path, value: str) -> None:
         current = path.read_text().strip()
@@ -234,6 +248,8 @@ class KernelHost:
             except OSError as err:
                 errors.append(f"restore {path}: {err}")
         self.saved.clear()
+        errors += reclaimers.restore_damon(self.paused_damon)
+        self.paused_damon = []
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
         self._old_handlers.clear()

@@ -182,9 +182,10 @@ class LaneResult:
     divergence: str | None
     trace_path: str | None
     learned_frees: int
+    paused_reclaimers: int = 0
 
 
-def kernel_header(seed: int | None, npages: int) -> dict[str, Any]:
+def kernel_header(seed: int | None, npages: int, paused_reclaimers: int = 0) -> dict[str, Any]:
     return {
         TRACE_KEY: 1,
         "kernel": platform.release(),
@@ -195,6 +196,7 @@ def kernel_header(seed: int | None, npages: int) -> dict[str, Any]:
             "device_pages": DEVICE_PAGES,
             "priority": PRIORITY,
             "kind": "file",
+            "damon_pageout_paused": paused_reclaimers,
         },
         "pages": npages,
         "seed": seed,
@@ -396,6 +398,7 @@ def run_lane(
     divergence = None
     trace_path = None
     with KernelHost(allow_existing=allow_existing) as host:
+        paused = len(host.paused_damon)
         lane = Lane(host, npages)
         try:
             lane.compare()
@@ -426,10 +429,10 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages)
+        header = kernel_header(seed, npages, paused)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
-    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned)
+    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused)
 
 
 __all__ = ["Entry", "KernelDivergence", "Lane", "LaneResult", "ModelWorld", "run_lane"]

@@ -18,6 +18,7 @@ from fuzz.kernel.device import (
     check_host,
     proc_swaps,
 )
+from fuzz.kernel.reclaimers import describe as reclaimers_state
 
 
 def _thp() -> str | None:
@@ -47,7 +48,13 @@ def _state_locked() -> tuple:
     fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return (PAGE_CLUSTER.read_text(), _thp(), [r["filename"] for r in proc_swaps()], _lane_files())
+        return (
+            PAGE_CLUSTER.read_text(),
+            _thp(),
+            [r["filename"] for r in proc_swaps()],
+            _lane_files(),
+            reclaimers_state(),
+        )
     finally:
         os.close(fd)
 
