@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.device import KernelUnavailable
-    from fuzz.kernel.lane import kernel_header, read_kernel_trace, run_lane, shrink, write_kernel_trace
+    from fuzz.kernel.lane import kernel_header, run_lane, shrink
+    from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
     args = build_parser().parse_args(list(argv))
     if args.pages > 1024:

@@ -131,6 +131,15 @@ def meminfo() -> dict[str, int]:
     return out
 
 
+def vmstat() -> dict[str, int]:
+    """/proc/vmstat counters (event counters such as pswpin/pswpout are exact sums over CPUs)."""
+    out = {}
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        key, _, value = line.partition(" ")
+        out[key] = int(value)
+    return out
+
+
 def check_host() -> None:
     """Raise KernelUnavailable with one line unless the lane can run here."""
     if platform.system() != "Linux":

@@ -3,13 +3,16 @@
 The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
 `npages` private anonymous order-0 pages (MADV_NOHUGEPAGE), fills each with distinct data and
 then obeys one-line JSON commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED),
-read and write faults, fork of a child sharing the mapping and that child's exit.  The lane
-reads the pages' swap entries from /proc/PID/pagemap of the helper and of every child.
+read and write faults, fork of a child sharing the mapping and that child's exit, and
+mincore(2) of the mapping (in itself or, forwarded, in a child).  The lane reads the pages'
+swap entries from /proc/PID/pagemap of the helper and of every child.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import mmap
 import os
@@ -23,6 +26,20 @@ MADV_NOHUGEPAGE = 15
 MADV_PAGEOUT = 21
 PM_SWAP = 1 << 62
 PM_PRESENT = 1 << 63
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+
+
+def mincore(region: mmap.mmap, npages: int) -> list[int]:
+    """mincore(2) residency bit per page: a present pte, or a swap pte whose slot's folio is in
+    the swap cache (and uptodate)."""
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    vec = ctypes.create_string_buffer(npages)
+    if _libc.mincore(addr, npages * PAGE, vec) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"mincore: {os.strerror(e)}")
+    return [b & 1 for b in vec.raw]
 
 
 def pagemap_entries(pid: int, addr: int, npages: int) -> list[tuple[int, int] | None]:
@@ -82,6 +99,13 @@ def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
             os.close(c_w)
             children[cmd["child"]] = (pid, os.fdopen(p_w, "w"), os.fdopen(p_r, "r"))
             reply = pid
+        elif op == "mincore":
+            reply = mincore(region, npages)
+        elif op == "child":
+            _, cw, cr = children[cmd["child"]]
+            cw.write(json.dumps(cmd["cmd"]) + "\n")
+            cw.flush()
+            reply = json.loads(cr.readline())
         elif op == "child_exit":
             pid, cw, cr = children.pop(cmd["child"])
             cw.write(json.dumps({"op": "exit"}) + "\n")
@@ -109,8 +133,6 @@ class Helper:
         self.npages = npages
         self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.region.madvise(MADV_NOHUGEPAGE)
-        import ctypes
-
         self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.region))
         self.children: dict[int, int] = {}
         c_r, p_w = os.pipe()
@@ -157,6 +179,13 @@ class Helper:
         out = {"helper": pagemap_entries(self.pid, self.addr, self.npages)}
         for child, pid in self.children.items():
             out[str(child)] = pagemap_entries(pid, self.addr, self.npages)
+        return out
+
+    def residency(self) -> dict[str, list[int]]:
+        """mincore residency of every page, per process ('helper' and each child id)."""
+        out = {"helper": self.call("mincore")}
+        for child in self.children:
+            out[str(child)] = self.call("child", child=child, cmd={"op": "mincore"})
         return out
 
     def close(self) -> None:

@@ -70,6 +70,6 @@ def test_unpausable_scheme_is_a_one_line_unavailable(tmp_path, monkeypatch, kern
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(reclaimers, "pause_damon", refuse)
-    with pytest.raises(KernelUnavailable, match="DAMON pageout scheme is active and cannot be paused"):
-        with KernelHost():
-            pass
+    unpausable = "DAMON pageout scheme is active and cannot be paused"
+    with pytest.raises(KernelUnavailable, match=unpausable), KernelHost():
+        pass

@@ -1,0 +1,107 @@
+"""Kernel-lane traces: a JSONL header (kernel, settings, pages, seed) and one record per action.
+
+    {"swapdiff_kernel_trace": 1, "kernel": "6.18.44", "settings": {...}, "pages": 128, ...}
+    {"i": 0, "op": "pageout", "start": 3, "n": 5}
+
+A trace replays on the kernel and on the model (`swapdiff kernel --replay`).  `check_actions`
+validates a whole action list against the lane's rules (pages in range, children forked before
+they exit, swapoff of a live lane device) so a malformed trace is a one-line error, never a
+half-run replay.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fuzz.trace import TraceError, atomic_write_text
+
+TRACE_KEY = "swapdiff_kernel_trace"
+MAX_LANE_DEVICES = 3
+MAX_PRIORITY = 32767  # SWAP_FLAG_PRIO_MASK
+
+# action -> its integer arguments
+OPS: dict[str, tuple[str, ...]] = {
+    "pageout": ("start", "n"),
+    "zap": ("start", "n"),
+    "read": ("page",),
+    "write": ("page",),
+    "fork": ("child",),
+    "child_exit": ("child",),
+    "swapon": ("priority",),
+    "swapoff": ("type",),
+}
+
+
+def write_kernel_trace(path: Path, header: dict[str, Any], actions: list[dict[str, Any]]) -> None:
+    lines = [json.dumps(header), *(json.dumps({"i": i, **a}) for i, a in enumerate(actions))]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise TraceError(f"{path}: {err.strerror}") from None
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get(TRACE_KEY) != 1:
+        raise TraceError(f'{path}:1: not a kernel-lane trace (header needs "{TRACE_KEY}": 1)')
+    pages = header.get("pages")
+    if not isinstance(pages, int) or not 1 <= pages <= 1024:
+        raise TraceError(f"{path}:1: header pages must be an integer in 1..1024")
+    actions = []
+    for k, line in enumerate(lines[1:], start=2):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            raise TraceError(f"{path}:{k}: not JSON") from None
+        if not isinstance(rec, dict) or rec.get("i") != k - 2 or rec.get("op") not in OPS:
+            raise TraceError(f"{path}:{k}: bad kernel-lane op record")
+        keys = set(rec) - {"i", "op"}
+        args = OPS[rec["op"]]
+        if keys != set(args) or not all(type(rec[x]) is int for x in keys):
+            raise TraceError(f"{path}:{k}: {rec['op']} needs integer {', '.join(args)}")
+        rec.pop("i")
+        actions.append(rec)
+    problem = check_actions(actions, pages)
+    if problem is not None:
+        index, why = problem
+        raise TraceError(f"{path}:{index + 2}: {why}")
+    return header, actions
+
+
+def _range_ok(a: dict[str, Any], npages: int) -> bool:
+    return a["start"] >= 0 and a["n"] >= 1 and a["start"] + a["n"] <= npages
+
+
+def check_actions(actions: list[dict[str, Any]], npages: int) -> tuple[int, str] | None:
+    """(index, reason) of the first action the lane cannot run, or None."""
+    children: set[int] = set()
+    types = {0}  # the lane's first device; later ones take the first free type, as swapon does
+    for i, a in enumerate(actions):
+        op = a["op"]
+        if op in ("pageout", "zap") and not _range_ok(a, npages):
+            return i, f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {npages} pages"
+        if op in ("read", "write") and not 0 <= a["page"] < npages:
+            return i, f"{op} page {a['page']} is not within {npages} pages"
+        if op == "fork":
+            if a["child"] in children or a["child"] < 1:
+                return i, f"fork of child {a['child']}, which is alive or not a positive id"
+            children.add(a["child"])
+        if op == "child_exit":
+            if a["child"] not in children:
+                return i, f"child_exit of child {a['child']}, which is not alive"
+            children.discard(a["child"])
+        if op == "swapon":
+            if not 0 <= a["priority"] <= MAX_PRIORITY or len(types) >= MAX_LANE_DEVICES:
+                return i, f"swapon needs priority 0..{MAX_PRIORITY} and at most {MAX_LANE_DEVICES} devices"
+            types.add(min(t for t in range(MAX_LANE_DEVICES) if t not in types))
+        if op == "swapoff":
+            if a["type"] not in types:
+                return i, f"swapoff of type {a['type']}, which is not a live lane device"
+            types.discard(a["type"])
+    return None

@@ -1,0 +1,192 @@
+"""The kernel lane's model side: the reference plus the page tables the lane's processes hold.
+
+Each lane action is translated here into reference API calls, the way the kernel's mm code
+calls the swap layer (pageout = folio_alloc_swap + folio_dup_swap, fault = swap-in + put, zap =
+swap_put_entries_direct, fork = swap_dup_entry_direct, swapoff = swapoff_begin, unuse of every
+entry, swapoff_end).  It also holds what reclaim decides from state outside the swap API: which
+folios are dirty.  A dirty folio (new, written, or without a slot) is written out at pageout
+and stays in the swap cache afterwards (writeback does not free it and nothing in the lane
+reclaims it later); a clean one that already has a slot is dropped from the swap cache at once.
+`reads` and `writes` count the swap I/O this predicts (the kernel's pswpin/pswpout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference.api import Entry
+from reference.model import ReferenceSwap
+
+HELPER = "helper"
+
+
+@dataclass
+class ModelWorld:
+    """The reference, the pages of the helper and its children, and folio dirtiness."""
+
+    npages: int
+    ref: ReferenceSwap = field(default_factory=lambda: ReferenceSwap(cluster_size=512))
+    # page -> None (unpopulated) | ("r", folio) | ("s", Entry) | ("z",) (the zero page)
+    procs: dict[str, list[Any]] = field(default_factory=dict)
+    maps: dict[int, set[str]] = field(default_factory=dict)  # live folio -> processes mapping it
+    dirty: set[int] = field(default_factory=set)
+    next_folio: int = 1
+    reads: int = 0
+    writes: int = 0
+
+    def __post_init__(self) -> None:
+        self.procs[HELPER] = [("r", self._new_folio({HELPER})) for _ in range(self.npages)]
+
+    # ---- folios ----
+    def _new_folio(self, mappers: set[str]) -> int:
+        f = self.next_folio
+        self.next_folio += 1
+        self.ref.folio_new(f, 0)
+        self.ref.folio_set(f, mapped=True)
+        self.maps[f] = set(mappers)
+        self.dirty.add(f)
+        return f
+
+    def _swapin_folio(self, entry: Entry) -> int:
+        """The swap-cache folio of `entry`, read from the device if it is not cached."""
+        f = self.ref.swap_cache_folio(entry)
+        if not f:
+            f = self.ref.swap_cache_alloc_folio(entry, self.next_folio)
+            self.next_folio += 1
+            self.maps[f] = set()
+            self.reads += 1
+        return f
+
+    def _unmap(self, f: int, proc: str) -> None:
+        self.maps[f].discard(proc)
+        if self.maps[f]:
+            return
+        self.ref.folio_set(f, mapped=False)
+        if self.ref.folio_entry(f) is not None:
+            self.ref.folio_free_swap(f)  # free_swap_cache on the last unmap
+
+    def _map(self, f: int, proc: str) -> None:
+        if not self.maps.get(f):
+            self.ref.folio_set(f, mapped=True)
+        self.maps.setdefault(f, set()).add(proc)
+
+    def sweep(self) -> None:
+        """Drop folios nobody maps that have left the swap cache (freed, as in the kernel)."""
+        for f in [f for f, m in self.maps.items() if not m and self.ref.folio_entry(f) is None]:
+            self.ref.folio_drop(f)
+            del self.maps[f]
+            self.dirty.discard(f)
+
+    # ---- what the lane compares ----
+    def cached(self, entry: Entry) -> bool:
+        return self.ref.swap_cache_folio(entry) != 0
+
+    def swap_cached_pages(self) -> int:
+        return sum(1 for f in self.maps if self.ref.folio_entry(f) is not None)
+
+    def inuse(self, type: int) -> int:
+        dev = self.ref.device(type)
+        return dev.inuse if dev else 0
+
+    # ---- actions ----
+    def pageout(self, start: int, n: int) -> None:
+        pages = self.procs[HELPER]
+        for p in range(start, start + n):
+            st = pages[p]
+            if st is None or st[0] != "r" or self.maps[st[1]] != {HELPER}:
+                continue  # not an anon folio, or shared: MADV_PAGEOUT skips it
+            f = st[1]
+            fresh = self.ref.folio_entry(f) is None
+            if fresh and self.ref.folio_alloc_swap(f) != 0:
+                continue
+            self.ref.folio_dup_swap(f)
+            entry = self.ref.folio_entry(f)
+            self.ref.folio_set(f, mapped=False)
+            self.maps[f] = set()
+            if fresh or f in self.dirty:
+                self.writes += 1  # written out; the now clean folio stays in the swap cache
+                self.dirty.discard(f)
+            else:
+                self.ref.swap_cache_del_folio(f)  # clean: reclaimed at once
+            pages[p] = ("s", entry)
+
+    def fault(self, page: int, write: bool) -> int | None:
+        """Returns the folio whose count-0 slot the kernel may have freed (to be learned)."""
+        pages = self.procs[HELPER]
+        st = pages[page]
+        if st is None or st[0] == "z":
+            pages[page] = ("r", self._new_folio({HELPER})) if write else ("z",)
+            return None
+        if st[0] == "r":
+            f = st[1]
+            if not write:
+                return None
+            entry = self.ref.folio_entry(f)
+            shared_slot = entry is not None and self.ref.swap_count(entry) > 0
+            if self.maps[f] != {HELPER} or shared_slot:  # COW (do_wp_page cannot reuse)
+                self._unmap(f, HELPER)
+                pages[page] = ("r", self._new_folio({HELPER}))
+                return None
+            self.dirty.add(f)
+            return f if entry is not None else None
+        entry = st[1]
+        f = self._swapin_folio(entry)
+        self.ref.folio_put_swap(f)
+        if write and self.ref.swap_count(entry) > 0:  # shared with a child: COW copy
+            pages[page] = ("r", self._new_folio({HELPER}))
+            return None
+        self._map(f, HELPER)
+        if write:
+            self.dirty.add(f)
+        pages[page] = ("r", f)
+        return f
+
+    def zap(self, proc: str, start: int, n: int) -> None:
+        pages = self.procs[proc]
+        for p in range(start, start + n):
+            st = pages[p]
+            if st is not None and st[0] == "s":
+                self.ref.swap_put_entries_direct(st[1], 1)
+            elif st is not None and st[0] == "r":
+                self._unmap(st[1], proc)
+            pages[p] = None
+
+    def fork(self, child: int) -> None:
+        copy = list(self.procs[HELPER])
+        for st in copy:
+            if st is not None and st[0] == "s":
+                self.ref.swap_dup_entry_direct(st[1])
+            elif st is not None and st[0] == "r":
+                self.maps[st[1]].add(str(child))
+        self.procs[str(child)] = copy
+
+    def child_exit(self, child: int) -> None:
+        self.zap(str(child), 0, self.npages)
+        del self.procs[str(child)]
+
+    def swapon(self, pages: int, priority: int) -> int:
+        return self.ref.swapon(pages, priority=priority, solidstate=False, blkdev=False)
+
+    def swapoff(self, type: int) -> str | None:
+        """try_to_unuse: every pte on `type` gets its folio back (read unless cached), then every
+        remaining swap-cache folio of the device leaves the cache.  Returns a problem or None."""
+        if self.ref.swapoff_begin(type) != 0:
+            return f"the model cannot begin swapoff of type {type}"
+        for proc, pages in self.procs.items():
+            for p, st in enumerate(pages):
+                if st is None or st[0] != "s" or st[1].type != type:
+                    continue
+                f = self._swapin_folio(st[1])
+                self.ref.folio_put_swap(f)
+                self._map(f, proc)
+                pages[p] = ("r", f)
+                if self.ref.swap_count(st[1]) == 0:
+                    self.ref.folio_free_swap(f)
+        for f in list(self.maps):
+            entry = self.ref.folio_entry(f)
+            if entry is not None and entry.type == type:
+                self.ref.folio_free_swap(f)
+        if self.ref.swapoff_end(type) != 0:
+            return f"the model cannot finish swapoff of type {type} (slots still in use)"
+        return None

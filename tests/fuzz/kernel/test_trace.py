@@ -1,0 +1,62 @@
+"""Kernel-lane traces: round trip, and every malformed record or impossible action is one line
+naming the line and the reason (no kernel needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fuzz.kernel.trace import TRACE_KEY, check_actions, read_kernel_trace, write_kernel_trace
+from fuzz.trace import TraceError
+
+
+def _write(tmp_path, records: list[dict], pages: int = 8) -> str:
+    path = tmp_path / "t.jsonl"
+    lines = [json.dumps({TRACE_KEY: 1, "pages": pages})] + [
+        json.dumps({"i": i, **r}) for i, r in enumerate(records)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_round_trip(tmp_path) -> None:
+    actions = [
+        {"op": "pageout", "start": 0, "n": 3},
+        {"op": "swapon", "priority": 9},
+        {"op": "swapoff", "type": 1},
+    ]
+    write_kernel_trace(tmp_path / "t.jsonl", {TRACE_KEY: 1, "pages": 8}, actions)
+    header, read = read_kernel_trace(str(tmp_path / "t.jsonl"))
+    assert header["pages"] == 8 and read == actions
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([{"op": "pageout", "start": 6, "n": 3}], r":2: pageout range \[6, 9\) is not within 8 pages"),
+        ([{"op": "zap", "start": 0, "n": 0}], ":2: zap range"),
+        ([{"op": "read", "page": 8}], ":2: read page 8 is not within 8 pages"),
+        ([{"op": "child_exit", "child": 1}], ":2: child_exit of child 1, which is not alive"),
+        ([{"op": "fork", "child": 1}, {"op": "fork", "child": 1}], ":3: fork of child 1"),
+        ([{"op": "swapoff", "type": 1}], ":2: swapoff of type 1, which is not a live lane device"),
+        ([{"op": "swapon", "priority": 40000}], ":2: swapon needs priority"),
+        ([{"op": "swapon", "priority": 1}] * 3, ":4: swapon needs .* at most 3 devices"),
+        ([{"op": "write", "page": True}], ":2: write needs integer page"),
+        ([{"op": "mlock", "page": 1}], ":2: bad kernel-lane op record"),
+    ],
+)
+def test_malformed_trace_is_one_line(tmp_path, records: list[dict], message: str) -> None:
+    with pytest.raises(TraceError, match=message) as err:
+        read_kernel_trace(_write(tmp_path, records))
+    assert "\n" not in str(err.value)
+
+
+def test_header_pages_must_be_in_range(tmp_path) -> None:
+    with pytest.raises(TraceError, match="header pages"):
+        read_kernel_trace(_write(tmp_path, [], pages=0))
+
+
+def test_swapoff_frees_the_type_for_the_next_swapon() -> None:
+    actions = [{"op": "swapoff", "type": 0}, {"op": "swapon", "priority": 1}, {"op": "swapoff", "type": 0}]
+    assert check_actions(actions, 8) is None
