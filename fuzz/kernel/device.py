@@ -19,11 +19,12 @@ import platform
 import signal
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fuzz.kernel import reclaimers
+from fuzz.kernel import loop, reclaimers
 
 PAGE = 4096
 CLUSTER = 512
@@ -160,6 +161,16 @@ def cleanup_stale() -> list[str]:
     if not LANE_DIR.is_dir():
         return removed
     active = {row["filename"] for row in proc_swaps()}
+    for dev, back in loop.lane_loops(LANE_DIR):
+        if not has_label(back):
+            continue
+        if str(dev) in active:
+            try:
+                swapoff(dev)
+            except OSError:
+                continue
+        loop.detach(dev)
+        removed.append(str(dev))
     for path in sorted(LANE_DIR.glob("swap-*.img")):
         if not has_label(path):
             continue
@@ -168,9 +179,32 @@ def cleanup_stale() -> list[str]:
                 swapoff(path)
             except OSError:
                 continue
+        if any(back == path for _, back in loop.lane_loops(LANE_DIR)):
+            continue  # still bound to a loop device we could not free
         path.unlink(missing_ok=True)
         removed.append(str(path))
     return removed
+
+
+def _block_device_of(path: Path) -> str:
+    """The whole-disk block device name holding `path` (a partition resolves to its disk)."""
+    dev = os.stat(path).st_dev
+    sys_dev = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+    try:
+        resolved = sys_dev.resolve()
+    except OSError:
+        return ""
+    if (resolved / "partition").exists():
+        resolved = resolved.parent
+    return resolved.name
+
+
+@dataclass(frozen=True)
+class OwnedDevice:
+    """A device the lane created: what swapon was given, and the file behind it."""
+
+    swap_path: Path  # the swap file itself, or /dev/loopN
+    backing: Path
 
 
 class KernelHost:
@@ -180,7 +214,7 @@ class KernelHost:
         self.allow_existing = allow_existing
         self.page_cluster = page_cluster
         self.thp = thp
-        self.devices: list[Path] = []
+        self.devices: list[OwnedDevice] = []
         self.saved: dict[Path, str] = {}
         self.stale: list[str] = []
         self._lock_fd: int | None = None
@@ -243,13 +277,11 @@ class KernelHost:
     def close(self) -> None:
         """Swap off and delete every device created, restore settings, release the lock."""
         errors = []
-        for path in reversed(self.devices):
+        for owned in reversed(self.devices):
             try:
-                if str(path) in {r["filename"] for r in proc_swaps()}:
-                    swapoff(path)
+                self._release(owned)
             except OSError as err:
                 errors.append(str(err))
-            path.unlink(missing_ok=True)
         self.devices.clear()
         for path, value in self.saved.items():
             try:
@@ -269,23 +301,73 @@ class KernelHost:
             raise OSError(errno.EBUSY, "kernel lane teardown: " + "; ".join(errors))
 
     # ---- devices ----
-    def add_device(self, pages: int, *, priority: int | None = None, discard: str = "none") -> Path:
-        """Create and swap on a lane-owned swap file of `pages` pages (whole clusters)."""
+    def add_device(
+        self,
+        pages: int,
+        *,
+        priority: int | None = None,
+        discard: str = "none",
+        blkdev: bool = False,
+        bad: Sequence[int] = (),
+    ) -> Path:
+        """Create and swap on a lane-owned swap area of `pages` pages (whole clusters): a swap
+        file, or with `blkdev` a loop device over one.  Returns the path /proc/swaps shows.  A
+        refused swapon (e.g. EINVAL for a swap file listing bad pages) raises OSError and
+        leaves nothing behind."""
         if pages % CLUSTER:
             raise ValueError(f"device size {pages} is not a whole number of {CLUSTER}-page clusters")
+        if blkdev and not loop.available():
+            raise KernelUnavailable("this kernel has no loop devices (/dev/loop-control missing)")
         self._serial += 1
-        path = LANE_DIR / f"swap-{os.getpid()}-{self._serial}.img"
-        self.devices.append(path)
-        write_swap_file(path, pages)
+        backing = LANE_DIR / f"swap-{os.getpid()}-{self._serial}.img"
+        write_swap_file(backing, pages, bad)
+        loop_fd = None
         try:
-            swapon(path, priority, discard)
+            if blkdev:
+                swap_path, loop_fd = loop.attach(backing)
+            else:
+                swap_path = backing
+        except OSError:
+            backing.unlink(missing_ok=True)
+            raise
+        owned = OwnedDevice(swap_path, backing)
+        self.devices.append(owned)
+        try:
+            swapon(owned.swap_path, priority, discard)
         except OSError as err:
+            self.devices.remove(owned)
+            self._release(owned)
             if err.errno == errno.EPERM:
                 raise KernelUnavailable(f"swapon is not permitted here: {err.strerror}") from None
             raise
-        return path
+        finally:
+            if loop_fd is not None:
+                os.close(loop_fd)  # swapon holds the device now (or it detaches: autoclear)
+        return owned.swap_path
+
+    def rotational(self, path: Path) -> bool:
+        """Whether the kernel sees the device behind `path` as rotational (not SWP_SOLIDSTATE).
+        A swap file inherits the flag of the block device holding it."""
+        owned = next(d for d in self.devices if d.swap_path == path)
+        if owned.swap_path != owned.backing:
+            name = owned.swap_path.name
+        else:
+            name = _block_device_of(owned.backing)
+        try:
+            return (Path("/sys/class/block") / name / "queue" / "rotational").read_text().strip() == "1"
+        except OSError:
+            return True
 
     def remove_device(self, path: Path) -> None:
-        swapoff(path)
-        path.unlink(missing_ok=True)
-        self.devices.remove(path)
+        owned = next(d for d in self.devices if d.swap_path == path)
+        self._release(owned)
+        self.devices.remove(owned)
+
+    def _release(self, owned: OwnedDevice) -> None:
+        """swapoff (if on), detach the loop device (if any), delete the backing file.  A failed
+        swapoff leaves the labelled file in place, so the next run's cleanup can retry it."""
+        if str(owned.swap_path) in {r["filename"] for r in proc_swaps()}:
+            swapoff(owned.swap_path)
+        if owned.swap_path != owned.backing:
+            loop.detach(owned.swap_path)
+        owned.backing.unlink(missing_ok=True)

@@ -28,14 +28,19 @@ from typing import Any
 
 from fuzz.kernel.device import LANE_DIR, KernelHost, meminfo, proc_swaps, vmstat
 from fuzz.kernel.driver import Helper
-from fuzz.kernel.trace import MAX_LANE_DEVICES, TRACE_KEY, check_actions, write_kernel_trace
+from fuzz.kernel.trace import (
+    EXTRA_DEVICE_PAGES,
+    MAX_LANE_DEVICES,
+    TRACE_KEY,
+    check_actions,
+    write_kernel_trace,
+)
 from fuzz.kernel.world import HELPER, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
 DEFAULT_PAGES = 128
-DEVICE_PAGES = 4096  # the first lane device: 8 clusters of 512
-EXTRA_DEVICE_PAGES = 1024  # devices added by a swapon action: 2 clusters
+DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
 PRIORITY = 5
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
@@ -47,9 +52,10 @@ class KernelDivergence(Exception):
 
 @dataclass
 class LaneDevice:
-    path: Path
+    path: Path  # as /proc/swaps shows it: the swap file, or /dev/loopN
     type: int  # the model's swap type; the kernel's is type + Lane.type_base
     priority: int
+    blkdev: bool
 
 
 @dataclass
@@ -100,7 +106,11 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
     if roll < 0.94 and children:
         return {"op": "child_exit", "child": rng.choice(children)}
     if roll < 0.97 and len(types) < MAX_LANE_DEVICES:
-        return {"op": "swapon", "priority": rng.choice(SWAPON_PRIORITIES)}
+        blkdev = rng.random() < 0.5
+        # A swap file with bad pages now and then: both sides must refuse it (EINVAL).
+        nbad = rng.randint(0, 3) if blkdev or rng.random() < 0.2 else 0
+        bad = sorted(rng.sample(range(1, EXTRA_DEVICE_PAGES), nbad))
+        return {"op": "swapon", "priority": rng.choice(SWAPON_PRIORITIES), "blkdev": blkdev, "bad": bad}
     if types:
         return {"op": "swapoff", "type": rng.choice(types)}
     return {"op": "read", "page": rng.randrange(n)}
@@ -118,7 +128,7 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
-        self.swapon(PRIORITY, DEVICE_PAGES)
+        self.swapon(PRIORITY, pages=DEVICE_PAGES)
         self.helper = Helper(npages, cpu=0)
         self.learned = 0
         io = vmstat()
@@ -130,12 +140,29 @@ class Lane:
     def ktype(self, type: int) -> int:
         return type + self.type_base
 
-    def swapon(self, priority: int, pages: int = EXTRA_DEVICE_PAGES) -> int:
-        path = self.host.add_device(pages, priority=priority)
-        type = self.world.swapon(pages, priority)
+    def swapon(
+        self,
+        priority: int,
+        *,
+        pages: int = EXTRA_DEVICE_PAGES,
+        blkdev: bool = False,
+        bad: list[int] | None = None,
+    ) -> int:
+        """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
+        bad = bad or []
+        try:
+            path = self.host.add_device(pages, priority=priority, blkdev=blkdev, bad=bad)
+        except OSError as err:
+            krc = -(err.errno or 0)
+            mrc = self.world.swapon(pages, priority, bad=bad, solidstate=False, blkdev=blkdev)
+            if mrc != krc:
+                raise KernelDivergence(f"swapon: kernel {krc} ({err.strerror}), model {mrc}") from None
+            return mrc
+        solidstate = not self.host.rotational(path)
+        type = self.world.swapon(pages, priority, bad=bad, solidstate=solidstate, blkdev=blkdev)
         if type < 0:
-            raise KernelDivergence(f"the kernel swapped on {path}, the model returned {type}")
-        self.devices[type] = LaneDevice(path, type, priority)
+            raise KernelDivergence(f"swapon: the kernel swapped on {path}, the model returned {type}")
+        self.devices[type] = LaneDevice(path, type, priority, blkdev)
         return type
 
     def swapoff(self, type: int) -> None:
@@ -188,7 +215,7 @@ class Lane:
             self.helper.child_exit(action["child"])
             w.child_exit(action["child"])
         elif op == "swapon":
-            self.swapon(action["priority"])
+            self.swapon(action["priority"], blkdev=action["blkdev"], bad=action["bad"])
         elif op == "swapoff":
             self.swapoff(action["type"])
         else:

@@ -21,17 +21,26 @@ TRACE_KEY = "swapdiff_kernel_trace"
 MAX_LANE_DEVICES = 3
 MAX_PRIORITY = 32767  # SWAP_FLAG_PRIO_MASK
 
-# action -> its integer arguments
-OPS: dict[str, tuple[str, ...]] = {
-    "pageout": ("start", "n"),
-    "zap": ("start", "n"),
-    "read": ("page",),
-    "write": ("page",),
-    "fork": ("child",),
-    "child_exit": ("child",),
-    "swapon": ("priority",),
-    "swapoff": ("type",),
+EXTRA_DEVICE_PAGES = 1024  # devices a swapon action adds: 2 clusters of 512
+MAX_BAD = 8
+
+# action -> its arguments and their JSON types ("int", "bool", "ints": a list of integers)
+OPS: dict[str, dict[str, str]] = {
+    "pageout": {"start": "int", "n": "int"},
+    "zap": {"start": "int", "n": "int"},
+    "read": {"page": "int"},
+    "write": {"page": "int"},
+    "fork": {"child": "int"},
+    "child_exit": {"child": "int"},
+    "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints"},
+    "swapoff": {"type": "int"},
 }
+
+
+def _typed(value: Any, kind: str) -> bool:
+    if kind == "ints":
+        return isinstance(value, list) and all(type(v) is int for v in value)
+    return type(value) is {"int": int, "bool": bool}[kind]
 
 
 def write_kernel_trace(path: Path, header: dict[str, Any], actions: list[dict[str, Any]]) -> None:
@@ -63,8 +72,9 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             raise TraceError(f"{path}:{k}: bad kernel-lane op record")
         keys = set(rec) - {"i", "op"}
         args = OPS[rec["op"]]
-        if keys != set(args) or not all(type(rec[x]) is int for x in keys):
-            raise TraceError(f"{path}:{k}: {rec['op']} needs integer {', '.join(args)}")
+        if keys != set(args) or not all(_typed(rec[x], args[x]) for x in keys):
+            wanted = ", ".join(f"{name} ({kind})" for name, kind in args.items())
+            raise TraceError(f"{path}:{k}: {rec['op']} needs {wanted}")
         rec.pop("i")
         actions.append(rec)
     problem = check_actions(actions, pages)
@@ -99,7 +109,18 @@ def check_actions(actions: list[dict[str, Any]], npages: int) -> tuple[int, str]
         if op == "swapon":
             if not 0 <= a["priority"] <= MAX_PRIORITY or len(types) >= MAX_LANE_DEVICES:
                 return i, f"swapon needs priority 0..{MAX_PRIORITY} and at most {MAX_LANE_DEVICES} devices"
-            types.add(min(t for t in range(MAX_LANE_DEVICES) if t not in types))
+            bad = a["bad"]
+            if (
+                len(bad) > MAX_BAD
+                or len(set(bad)) != len(bad)
+                or not all(0 < b < EXTRA_DEVICE_PAGES for b in bad)
+            ):
+                return (
+                    i,
+                    f"swapon bad pages: at most {MAX_BAD} distinct offsets in 1..{EXTRA_DEVICE_PAGES - 1}",
+                )
+            if a["blkdev"] or not bad:  # a swap file listing bad pages is refused (EINVAL) on both sides
+                types.add(min(t for t in range(MAX_LANE_DEVICES) if t not in types))
         if op == "swapoff":
             if a["type"] not in types:
                 return i, f"swapoff of type {a['type']}, which is not a live lane device"

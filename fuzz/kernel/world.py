@@ -165,8 +165,8 @@ class ModelWorld:
         self.zap(str(child), 0, self.npages)
         del self.procs[str(child)]
 
-    def swapon(self, pages: int, priority: int) -> int:
-        return self.ref.swapon(pages, priority=priority, solidstate=False, blkdev=False)
+    def swapon(self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool) -> int:
+        return self.ref.swapon(pages, priority=priority, bad=bad, solidstate=solidstate, blkdev=blkdev)
 
     def swapoff(self, type: int) -> str | None:
         """try_to_unuse: every pte on `type` gets its folio back (read unless cached), then every

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 
@@ -13,9 +12,8 @@ from fuzz.kernel import device
 from fuzz.kernel.device import KernelHost, proc_swaps
 from fuzz.kernel.driver import MADV_PAGEOUT
 from fuzz.kernel.lane import KernelDivergence, Lane, run_lane
-from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace, write_kernel_trace
+from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace
 from fuzz.kernel.world import ModelWorld
-from fuzz.trace import TraceError
 
 
 def test_pageout_offsets_in_address_order(kernel_host_ok) -> None:
@@ -151,26 +149,12 @@ def test_cli_not_root_exits_2(monkeypatch, capsys) -> None:
     assert "needs root" in err and len(err.strip().splitlines()) == 1
 
 
-def test_trace_reader_rejects_bad_input(tmp_path) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"swapdiff_trace": 1}) + "\n")
-    with pytest.raises(TraceError, match="not a kernel-lane trace"):
-        read_kernel_trace(str(bad))
-    good = tmp_path / "t.jsonl"
-    write_kernel_trace(good, {TRACE_KEY: 1, "pages": 8}, [{"op": "read", "page": 1}])
-    assert read_kernel_trace(str(good))[1] == [{"op": "read", "page": 1}]
-    good.write_text(good.read_text().replace('"page": 1', '"page": "x"'))
-    with pytest.raises(TraceError, match="integer"):
-        read_kernel_trace(str(good))
-    assert main(["kernel", "--replay", str(bad)]) == 2
-
-
 def test_higher_priority_device_takes_the_next_pageout(kernel_host_ok) -> None:
     with KernelHost() as host:
         lane = Lane(host, 8)
         try:
             lane.step({"op": "pageout", "start": 0, "n": 2})
-            lane.step({"op": "swapon", "priority": 9})
+            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": []})
             lane.step({"op": "pageout", "start": 2, "n": 2})
             entries = lane.helper.entries()["helper"]
             assert entries[:4] == [
@@ -199,7 +183,9 @@ def test_swapoff_brings_every_page_back_in_every_process(kernel_host_ok) -> None
             # Written-back folios were still cached: the whole swapoff read nothing.
             assert lane.world.reads == 0
             lane.step({"op": "child_exit", "child": 1})  # shared folios are not paged out
-            lane.step({"op": "swapon", "priority": 5})  # type 0 again: the first free one
+            lane.step(
+                {"op": "swapon", "priority": 5, "blkdev": False, "bad": []}
+            )  # type 0 again: the first free one
             lane.step({"op": "pageout", "start": 6, "n": 2})
             assert lane.helper.entries()["helper"][6:] == [(lane.ktype(0), 1), (lane.ktype(0), 2)]
         finally:
@@ -209,4 +195,23 @@ def test_swapoff_brings_every_page_back_in_every_process(kernel_host_ok) -> None
 def test_random_run_with_devices_coming_and_going_agrees(kernel_host_ok) -> None:
     result = run_lane(seed=3, steps=600)
     assert result.divergence is None
+    assert proc_swaps() == []
+
+
+def test_block_device_with_bad_pages_skips_them_and_a_swap_file_listing_them_is_refused(
+    kernel_host_ok,
+) -> None:
+    with KernelHost() as host:
+        lane = Lane(host, 8)
+        try:
+            lane.step({"op": "swapoff", "type": 0})
+            lane.step({"op": "swapon", "priority": 5, "blkdev": True, "bad": [2, 3]})
+            assert lane.devices[0].path.name.startswith("loop")
+            assert lane._row(0)["size"] == (1024 - 1 - 2) * 4 and lane._row(0)["kind"] == "partition"
+            lane.step({"op": "pageout", "start": 0, "n": 3})
+            assert lane.helper.entries()["helper"][:3] == [(lane.ktype(0), off) for off in (1, 4, 5)]
+            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": [7]})  # EINVAL on both
+            assert sorted(lane.devices) == [0] and len(proc_swaps()) == 1
+        finally:
+            lane.close()
     assert proc_swaps() == []

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from fuzz.cli import main
 from fuzz.kernel.trace import TRACE_KEY, check_actions, read_kernel_trace, write_kernel_trace
 from fuzz.trace import TraceError
 
@@ -23,7 +24,7 @@ def _write(tmp_path, records: list[dict], pages: int = 8) -> str:
 def test_round_trip(tmp_path) -> None:
     actions = [
         {"op": "pageout", "start": 0, "n": 3},
-        {"op": "swapon", "priority": 9},
+        {"op": "swapon", "priority": 9, "blkdev": False, "bad": []},
         {"op": "swapoff", "type": 1},
     ]
     write_kernel_trace(tmp_path / "t.jsonl", {TRACE_KEY: 1, "pages": 8}, actions)
@@ -40,9 +41,15 @@ def test_round_trip(tmp_path) -> None:
         ([{"op": "child_exit", "child": 1}], ":2: child_exit of child 1, which is not alive"),
         ([{"op": "fork", "child": 1}, {"op": "fork", "child": 1}], ":3: fork of child 1"),
         ([{"op": "swapoff", "type": 1}], ":2: swapoff of type 1, which is not a live lane device"),
-        ([{"op": "swapon", "priority": 40000}], ":2: swapon needs priority"),
-        ([{"op": "swapon", "priority": 1}] * 3, ":4: swapon needs .* at most 3 devices"),
-        ([{"op": "write", "page": True}], ":2: write needs integer page"),
+        ([{"op": "swapon", "priority": 40000, "blkdev": False, "bad": []}], ":2: swapon needs priority"),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": []}] * 3,
+            ":4: swapon needs .* at most 3 devices",
+        ),
+        ([{"op": "write", "page": True}], r":2: write needs page \(int\)"),
+        ([{"op": "swapon", "priority": 1, "blkdev": 1, "bad": []}], ":2: swapon needs priority"),
+        ([{"op": "swapon", "priority": 1, "blkdev": True, "bad": [0]}], ":2: swapon bad pages"),
+        ([{"op": "swapon", "priority": 1, "blkdev": True, "bad": [3, 3]}], ":2: swapon bad pages"),
         ([{"op": "mlock", "page": 1}], ":2: bad kernel-lane op record"),
     ],
 )
@@ -58,5 +65,31 @@ def test_header_pages_must_be_in_range(tmp_path) -> None:
 
 
 def test_swapoff_frees_the_type_for_the_next_swapon() -> None:
-    actions = [{"op": "swapoff", "type": 0}, {"op": "swapon", "priority": 1}, {"op": "swapoff", "type": 0}]
+    actions = [
+        {"op": "swapoff", "type": 0},
+        {"op": "swapon", "priority": 1, "blkdev": True, "bad": []},
+        {"op": "swapoff", "type": 0},
+    ]
     assert check_actions(actions, 8) is None
+
+
+def test_refused_swapon_takes_no_type() -> None:
+    file_with_bad = {"op": "swapon", "priority": 1, "blkdev": False, "bad": [7]}
+    assert check_actions([file_with_bad, {"op": "swapoff", "type": 1}], 8) == (
+        1,
+        "swapoff of type 1, which is not a live lane device",
+    )
+
+
+def test_trace_reader_rejects_bad_input(tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"swapdiff_trace": 1}) + "\n")
+    with pytest.raises(TraceError, match="not a kernel-lane trace"):
+        read_kernel_trace(str(bad))
+    good = tmp_path / "t.jsonl"
+    write_kernel_trace(good, {TRACE_KEY: 1, "pages": 8}, [{"op": "read", "page": 1}])
+    assert read_kernel_trace(str(good))[1] == [{"op": "read", "page": 1}]
+    good.write_text(good.read_text().replace('"page": 1', '"page": "x"'))
+    with pytest.raises(TraceError, match=r"read needs page \(int\)"):
+        read_kernel_trace(str(good))
+    assert main(["kernel", "--replay", str(bad)]) == 2
