@@ -1,7 +1,7 @@
 """`swapdiff kernel`: run the kernel lane (world actions on the running kernel vs the reference).
 
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--allow-existing]
-                    [--replay TRACE] [--out DIR] [--shrink]
+                    [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
 host cannot run the lane (one line saying why).
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fuzz.args import OneLineParser, UsageError, duration, positive_int, seed
+from fuzz.kernel.world import SEMANTICS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-existing", action="store_true", help="run although other swap devices are active")
     p.add_argument("--out", default="swapdiff-out", metavar="DIR", help="where a divergence trace goes")
     p.add_argument("--shrink", action="store_true", help="delta-debug a divergence before writing it")
+    p.add_argument(
+        "--semantics",
+        choices=sorted(SEMANTICS),
+        help="the kernel rules the lane's translation follows (default: the running kernel's, "
+        "if the lane knows them; see README 'Kernel versions')",
+    )
     return p
+
+
+def semantics_for(release: str, chosen: str | None) -> str:
+    """The rule set to run with: the one asked for, or the one matching `release`."""
+    if chosen is not None:
+        return chosen
+    for name in SEMANTICS:
+        if release == name or release.startswith(name + "."):
+            return name
+    known = ", ".join(sorted(SEMANTICS))
+    raise UsageError(
+        f"the lane's translation rules are validated on Linux {known} only (this is {release}); "
+        f"pass --semantics {max(SEMANTICS)} to run with them anyway",
+        prog="swapdiff kernel",
+    )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -48,8 +70,12 @@ def main(argv: Sequence[str]) -> int:
     if args.replay:
         header, replay = read_kernel_trace(args.replay)
         npages = int(header.get("pages", npages))
+    semantics = semantics_for(platform.release(), args.semantics)
     seconds = args.time if args.time is not None else (None if args.steps or replay else 30.0)
-    print(f"swapdiff kernel: Linux {platform.release()}, vm.page-cluster=0, THP never, CPU 0, {npages} pages")
+    print(
+        f"swapdiff kernel: Linux {platform.release()} ({semantics} rules), vm.page-cluster=0, "
+        f"THP never, CPU 0, {npages} pages"
+    )
     try:
         result = run_lane(
             seed=args.seed,
@@ -59,6 +85,7 @@ def main(argv: Sequence[str]) -> int:
             allow_existing=args.allow_existing,
             out=Path(args.out),
             replay=replay,
+            semantics=semantics,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -77,7 +104,7 @@ def main(argv: Sequence[str]) -> int:
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
         small = shrink(actions, npages=npages)
-        header = kernel_header(args.seed, npages, result.paused_reclaimers)
+        header = kernel_header(args.seed, npages, result.paused_reclaimers, semantics)
         header["divergence"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
         print(f"shrunk to {len(small)} actions")

@@ -35,7 +35,7 @@ from fuzz.kernel.trace import (
     check_actions,
     write_kernel_trace,
 )
-from fuzz.kernel.world import HELPER, ModelWorld
+from fuzz.kernel.world import HELPER, SEMANTICS, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
@@ -68,10 +68,13 @@ class LaneResult:
     paused_reclaimers: int = 0
 
 
-def kernel_header(seed: int | None, npages: int, paused_reclaimers: int = 0) -> dict[str, Any]:
+def kernel_header(
+    seed: int | None, npages: int, paused_reclaimers: int = 0, semantics: str = "6.18"
+) -> dict[str, Any]:
     return {
         TRACE_KEY: 1,
         "kernel": platform.release(),
+        "semantics": semantics,
         "settings": {
             "vm.page-cluster": 0,
             "thp_enabled": "never",
@@ -338,8 +341,11 @@ def run_lane(
     allow_existing: bool = False,
     out: Path | None = None,
     replay: list[dict[str, Any]] | None = None,
+    semantics: str = "6.18",
 ) -> LaneResult:
     """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence."""
+    if semantics not in SEMANTICS:
+        raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
     t0 = time.monotonic()
@@ -375,7 +381,7 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused)
+        header = kernel_header(seed, npages, paused, semantics)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused)

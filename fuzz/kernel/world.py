@@ -20,6 +20,16 @@ from reference.model import ReferenceSwap
 
 HELPER = "helper"
 
+# The kernel rule sets this translation is validated against (README "Kernel versions").  Each
+# names the rules of the lane that are kernel facts rather than swap-API semantics.
+SEMANTICS = {
+    "6.18": (
+        "swap_map with SWAP_HAS_CACHE; MADV_PAGEOUT skips shared folios and leaves written folios "
+        "in the swap cache; fault-time freeing of a count-0 slot depends on the page refcount "
+        "(learned from Used); a write to a page whose slot a child holds copies it"
+    ),
+}
+
 
 @dataclass
 class ModelWorld:

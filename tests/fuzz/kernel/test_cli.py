@@ -1,0 +1,34 @@
+"""`swapdiff kernel` and kernel versions: the rule set is the running kernel's or named."""
+
+from __future__ import annotations
+
+import pytest
+
+from fuzz.args import UsageError
+from fuzz.cli import main
+from fuzz.kernel import cli
+
+
+def test_the_running_release_picks_its_rule_set() -> None:
+    assert cli.semantics_for("6.18.44-fc-v1098", None) == "6.18"
+    assert cli.semantics_for("6.18", None) == "6.18"
+
+
+def test_an_unvalidated_release_needs_an_explicit_rule_set() -> None:
+    with pytest.raises(UsageError, match=r"validated on Linux 6\.18 only \(this is 7\.0\.2\)"):
+        cli.semantics_for("7.0.2", None)
+    with pytest.raises(UsageError):
+        cli.semantics_for("6.180.1", None)  # a prefix is not a version
+    assert cli.semantics_for("7.0.2", "6.18") == "6.18"
+
+
+def test_cli_on_an_unvalidated_kernel_exits_2_with_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cli.platform, "release", lambda: "7.1.0-rc1")
+    assert main(["kernel", "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--semantics 6.18" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_rule_set_is_a_usage_error(capsys) -> None:
+    assert main(["kernel", "--semantics", "7.0", "--steps", "5"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
