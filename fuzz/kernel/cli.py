@@ -1,6 +1,6 @@
 """`swapdiff kernel`: run the kernel lane (world actions on the running kernel vs the reference).
 
-    swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--allow-existing]
+    swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
                     [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fuzz.args import OneLineParser, UsageError, duration, positive_int, seed
+from fuzz.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
 from fuzz.kernel.world import SEMANTICS
 
 
@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--replay", metavar="TRACE", help="replay a kernel-lane trace on kernel and model")
     p.add_argument("--seed", type=seed, default=0, help="action seed (default: %(default)s)")
     p.add_argument("--pages", type=positive_int, default=128, help="tracked pages (default: %(default)s)")
+    p.add_argument(
+        "--shm-pages",
+        type=non_negative_int,
+        default=32,
+        help="tracked shmem (memfd) pages, 0 for none (default: %(default)s)",
+    )
     p.add_argument("--allow-existing", action="store_true", help="run although other swap devices are active")
     p.add_argument("--out", default="swapdiff-out", metavar="DIR", help="where a divergence trace goes")
     p.add_argument("--shrink", action="store_true", help="delta-debug a divergence before writing it")
@@ -63,18 +69,18 @@ def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
     args = build_parser().parse_args(list(argv))
-    if args.pages > 1024:
-        raise UsageError("--pages is at most 1024", prog="swapdiff kernel")
+    if args.pages > 1024 or args.shm_pages > 1024:
+        raise UsageError("--pages and --shm-pages are at most 1024", prog="swapdiff kernel")
     replay = None
-    npages = args.pages
+    npages, shm_pages = args.pages, args.shm_pages
     if args.replay:
         header, replay = read_kernel_trace(args.replay)
-        npages = int(header.get("pages", npages))
+        npages, shm_pages = header["pages"], header.get("shm_pages", 0)
     semantics = semantics_for(platform.release(), args.semantics)
     seconds = args.time if args.time is not None else (None if args.steps or replay else 30.0)
     print(
         f"swapdiff kernel: Linux {platform.release()} ({semantics} rules), vm.page-cluster=0, "
-        f"THP never, CPU 0, {npages} pages"
+        f"THP never, CPU 0, {npages} anonymous and {shm_pages} shmem pages"
     )
     try:
         result = run_lane(
@@ -82,6 +88,7 @@ def main(argv: Sequence[str]) -> int:
             steps=args.steps,
             seconds=seconds,
             npages=npages,
+            shm_pages=shm_pages,
             allow_existing=args.allow_existing,
             out=Path(args.out),
             replay=replay,
@@ -103,8 +110,8 @@ def main(argv: Sequence[str]) -> int:
     print(f"DIVERGENCE at {result.divergence}")
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
-        small = shrink(actions, npages=npages)
-        header = kernel_header(args.seed, npages, result.paused_reclaimers, semantics)
+        small = shrink(actions, npages=npages, shm_pages=shm_pages)
+        header = kernel_header(args.seed, npages, result.paused_reclaimers, semantics, shm_pages)
         header["divergence"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
         print(f"shrunk to {len(small)} actions")

@@ -2,10 +2,12 @@
 
 The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
 `npages` private anonymous order-0 pages (MADV_NOHUGEPAGE), fills each with distinct data and
-then obeys one-line JSON commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED),
-read and write faults, fork of a child sharing the mapping and that child's exit, and
-mincore(2) of the mapping (in itself or, forwarded, in a child).  The lane reads the pages'
-swap entries from /proc/PID/pagemap of the helper and of every child.
+and a shared mapping of `shm_pages` pages of a memfd (shmem), then obeys one-line JSON
+commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED), read and write faults,
+the same on the shmem mapping (``s``-prefixed) plus a hole punch in the memfd, fork of a child
+sharing the mappings and that child's exit, and mincore(2) of both mappings (in itself or,
+forwarded, in a child).  The lane reads the pages' swap entries from /proc/PID/pagemap of the
+helper and of every child.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import mmap
 import os
 import signal
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 PAGE = 4096
@@ -29,6 +32,9 @@ PM_PRESENT = 1 << 63
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+FALLOC_FL_KEEP_SIZE = 1
+FALLOC_FL_PUNCH_HOLE = 2
 
 
 def mincore(region: mmap.mmap, npages: int) -> list[int]:
@@ -63,8 +69,34 @@ def pagemap_present(pid: int, addr: int, npages: int) -> list[bool]:
     return [bool(w & PM_PRESENT) for (w,) in struct.iter_unpack("<Q", raw)]
 
 
-def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
-    """The loop of the helper and of its children (a child only obeys 'exit')."""
+def punch_hole(fd: int, start: int, n: int) -> None:
+    if _libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start * PAGE, n * PAGE) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"fallocate(PUNCH_HOLE): {os.strerror(e)}")
+
+
+@dataclass
+class Mappings:
+    """The helper's two tracked mappings (a child inherits both at the same addresses)."""
+
+    anon: mmap.mmap
+    npages: int
+    shm: mmap.mmap
+    shm_fd: int
+    shm_pages: int
+
+
+def _touch(region: mmap.mmap, page: int, write: bool) -> int:
+    off = page * PAGE
+    if write:
+        region[off] = (region[off] + 1) & 0xFF
+        return 0
+    return region[off]
+
+
+def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
+    """The loop of the helper and of its children (a child obeys 'mincore' and 'exit')."""
+    region, npages = maps.anon, maps.npages
     rf = os.fdopen(rfd, "r")
     wf = os.fdopen(wfd, "w")
     children: dict[int, tuple[int, Any, Any]] = {}
@@ -76,11 +108,18 @@ def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
             region.madvise(MADV_PAGEOUT, cmd["start"] * PAGE, cmd["n"] * PAGE)
         elif op == "zap":
             region.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
-        elif op == "read":
-            reply = region[cmd["page"] * PAGE]
-        elif op == "write":
-            off = cmd["page"] * PAGE
-            region[off] = (region[off] + 1) & 0xFF
+        elif op in ("read", "write"):
+            reply = _touch(region, cmd["page"], op == "write")
+        elif op == "spageout":
+            maps.shm.madvise(MADV_PAGEOUT, cmd["start"] * PAGE, cmd["n"] * PAGE)
+        elif op == "szap":
+            maps.shm.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
+        elif op in ("sread", "swrite"):
+            reply = _touch(maps.shm, cmd["page"], op == "swrite")
+        elif op == "spunch":
+            punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
+        elif op == "hello":
+            reply = ctypes.addressof(ctypes.c_char.from_buffer(maps.shm))
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -93,14 +132,14 @@ def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
                     cr.close()
                 rf.close()
                 wf.close()
-                _serve(c_r, c_w, region, npages)
+                _serve(c_r, c_w, maps)
                 os._exit(0)
             os.close(c_r)
             os.close(c_w)
             children[cmd["child"]] = (pid, os.fdopen(p_w, "w"), os.fdopen(p_r, "r"))
             reply = pid
         elif op == "mincore":
-            reply = mincore(region, npages)
+            reply = {"anon": mincore(region, npages), "shm": mincore(maps.shm, maps.shm_pages)}
         elif op == "child":
             _, cw, cr = children[cmd["child"]]
             cw.write(json.dumps(cmd["cmd"]) + "\n")
@@ -129,8 +168,9 @@ def _serve(rfd: int, wfd: int, region: mmap.mmap, npages: int) -> None:
 class Helper:
     """The pinned helper process owning the tracked mapping."""
 
-    def __init__(self, npages: int, cpu: int) -> None:
+    def __init__(self, npages: int, cpu: int, shm_pages: int = 0) -> None:
         self.npages = npages
+        self.shm_pages = shm_pages
         self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.region.madvise(MADV_NOHUGEPAGE)
         self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.region))
@@ -147,7 +187,12 @@ class Helper:
                 os.sched_setaffinity(0, {cpu})
                 for i in range(npages):
                     self.region[i * PAGE : i * PAGE + 8] = struct.pack("<Q", i + 1)
-                _serve(c_r, c_w, self.region, npages)
+                shm_fd = os.memfd_create("swapdiff-kernel-shm")
+                os.ftruncate(shm_fd, max(1, shm_pages) * PAGE)
+                shm = mmap.mmap(shm_fd, max(1, shm_pages) * PAGE, flags=mmap.MAP_SHARED)
+                for i in range(shm_pages):
+                    shm[i * PAGE : i * PAGE + 8] = struct.pack("<Q", (1 << 32) + i)
+                _serve(c_r, c_w, Mappings(self.region, npages, shm, shm_fd, shm_pages))
             except BaseException:
                 code = 1
             os._exit(code)
@@ -156,8 +201,7 @@ class Helper:
         self.pid = pid
         self._w = os.fdopen(p_w, "w")
         self._r = os.fdopen(p_r, "r")
-        # The lane's own copy of the mapping is not needed: drop it (the helper has its own).
-        self.call("read", page=0)
+        self.shm_addr = self.call("hello")
 
     def call(self, op: str, **args: Any) -> Any:
         self._w.write(json.dumps({"op": op, **args}) + "\n")
@@ -175,14 +219,25 @@ class Helper:
         del self.children[child]
 
     def entries(self) -> dict[str, list[tuple[int, int] | None]]:
-        """Swap entries of every page, per process ('helper' and each child id)."""
+        """Swap entries of every anonymous page, per process ('helper' and each child id)."""
         out = {"helper": pagemap_entries(self.pid, self.addr, self.npages)}
         for child, pid in self.children.items():
             out[str(child)] = pagemap_entries(pid, self.addr, self.npages)
         return out
 
-    def residency(self) -> dict[str, list[int]]:
-        """mincore residency of every page, per process ('helper' and each child id)."""
+    def shm_entries(self) -> dict[str, list[tuple[int, int] | None]]:
+        """pagemap swap entries of the shmem mapping's ptes, per process."""
+        pids = {"helper": self.pid, **{str(c): pid for c, pid in self.children.items()}}
+        return {proc: pagemap_entries(pid, self.shm_addr, self.shm_pages) for proc, pid in pids.items()}
+
+    def shm_present(self) -> dict[str, list[bool]]:
+        """pagemap present bit of the shmem mapping's ptes, per process."""
+        pids = {"helper": self.pid, **{str(c): pid for c, pid in self.children.items()}}
+        return {proc: pagemap_present(pid, self.shm_addr, self.shm_pages) for proc, pid in pids.items()}
+
+    def residency(self) -> dict[str, dict[str, list[int]]]:
+        """mincore residency of every page of both mappings ({'anon': [...], 'shm': [...]}),
+        per process ('helper' and each child id)."""
         out = {"helper": self.call("mincore")}
         for child in self.children:
             out[str(child)] = self.call("child", child=child, cmd={"op": "mincore"})

@@ -40,6 +40,7 @@ from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
 DEFAULT_PAGES = 128
+DEFAULT_SHM_PAGES = 32
 DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
 PRIORITY = 5
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
@@ -69,7 +70,11 @@ class LaneResult:
 
 
 def kernel_header(
-    seed: int | None, npages: int, paused_reclaimers: int = 0, semantics: str = "6.18"
+    seed: int | None,
+    npages: int,
+    paused_reclaimers: int = 0,
+    semantics: str = "6.18",
+    shm_pages: int = DEFAULT_SHM_PAGES,
 ) -> dict[str, Any]:
     return {
         TRACE_KEY: 1,
@@ -86,6 +91,7 @@ def kernel_header(
             "damon_pageout_paused": paused_reclaimers,
         },
         "pages": npages,
+        "shm_pages": shm_pages,
         "seed": seed,
     }
 
@@ -122,17 +128,17 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
 class Lane:
     """One kernel-lane run: the host, the lane devices, the helper and the model, in step."""
 
-    def __init__(self, host: KernelHost, npages: int) -> None:
+    def __init__(self, host: KernelHost, npages: int, shm_pages: int = DEFAULT_SHM_PAGES) -> None:
         self.host = host
         self.npages = npages
-        self.world = ModelWorld(npages)
+        self.world = ModelWorld(npages, shm_pages=shm_pages)
         others = proc_swaps()
         self.others_total = sum(r["size"] for r in others)
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
         self.swapon(PRIORITY, pages=DEVICE_PAGES)
-        self.helper = Helper(npages, cpu=0)
+        self.helper = Helper(npages, cpu=0, shm_pages=shm_pages)
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
@@ -217,6 +223,19 @@ class Lane:
         elif op == "child_exit":
             self.helper.child_exit(action["child"])
             w.child_exit(action["child"])
+        elif op == "spageout":
+            self.helper.call(op, start=action["start"], n=action["n"])
+            self._settle()
+            w.shm_pageout(action["start"], action["n"])
+        elif op in ("sread", "swrite"):
+            self.helper.call(op, page=action["page"])
+            w.shm_fault(action["page"])
+        elif op == "szap":
+            self.helper.call(op, start=action["start"], n=action["n"])
+            w.shm_zap(action["start"], action["n"])
+        elif op == "spunch":
+            self.helper.call(op, start=action["start"], n=action["n"])
+            w.shm_punch(action["start"], action["n"])
         elif op == "swapon":
             self.swapon(action["priority"], blkdev=action["blkdev"], bad=action["bad"])
         elif op == "swapoff":
@@ -276,10 +295,31 @@ class Lane:
                 ment = self._model_entry(mpages[p])
                 if kent != ment:
                     problems.append(f"{proc} page {p}: kernel entry {kent}, model {ment}")
-                elif residency[proc][p] != self._resident(mpages[p]):
+                elif residency[proc]["anon"][p] != self._resident(mpages[p]):
                     problems.append(
-                        f"{proc} page {p}: kernel mincore {residency[proc][p]}, "
+                        f"{proc} page {p}: kernel mincore {residency[proc]['anon'][p]}, "
                         f"model {self._resident(mpages[p])}"
+                    )
+        return problems + self._compare_shm(residency)
+
+    def _compare_shm(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:
+        """The shmem pages: no pte ever holds their swap entries (the file does), the helper's
+        ptes are present exactly where the model maps them, and residency in every process."""
+        w = self.world
+        problems = []
+        present = self.helper.shm_present()
+        for proc, kents in self.helper.shm_entries().items():
+            for p, kent in enumerate(kents):
+                mapped = w.shm_mapped[p] and proc == HELPER
+                if kent is not None or present[proc][p] != mapped:
+                    problems.append(
+                        f"{proc} shmem page {p}: kernel pte entry {kent} present {present[proc][p]}, "
+                        f"model present {mapped}"
+                    )
+                elif residency[proc]["shm"][p] != w.shm_resident(p):
+                    problems.append(
+                        f"{proc} shmem page {p}: kernel mincore {residency[proc]['shm'][p]}, "
+                        f"model {w.shm_resident(p)}"
                     )
         return problems
 
@@ -338,6 +378,7 @@ def run_lane(
     steps: int | None = None,
     seconds: float | None = None,
     npages: int = DEFAULT_PAGES,
+    shm_pages: int = DEFAULT_SHM_PAGES,
     allow_existing: bool = False,
     out: Path | None = None,
     replay: list[dict[str, Any]] | None = None,
@@ -353,7 +394,7 @@ def run_lane(
     trace_path = None
     with KernelHost(allow_existing=allow_existing) as host:
         paused = len(host.paused_damon)
-        lane = Lane(host, npages)
+        lane = Lane(host, npages, shm_pages)
         try:
             lane.compare()
             next_child = 1
@@ -381,22 +422,26 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused, semantics)
+        header = kernel_header(seed, npages, paused, semantics, shm_pages)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused)
 
 
 def shrink(
-    actions: list[dict[str, Any]], *, npages: int = DEFAULT_PAGES, max_seconds: float = 120.0
+    actions: list[dict[str, Any]],
+    *,
+    npages: int = DEFAULT_PAGES,
+    shm_pages: int = DEFAULT_SHM_PAGES,
+    max_seconds: float = 120.0,
 ) -> list[dict[str, Any]]:
     """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)."""
     t0 = time.monotonic()
 
     def diverges(cand: list[dict[str, Any]]) -> bool:
-        if check_actions(cand, npages) is not None:
+        if check_actions(cand, npages, shm_pages) is not None:
             return False
-        return run_lane(replay=cand, npages=npages).divergence is not None
+        return run_lane(replay=cand, npages=npages, shm_pages=shm_pages).divergence is not None
 
     cur = list(actions)
     chunk = max(1, len(cur) // 2)

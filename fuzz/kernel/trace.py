@@ -34,6 +34,11 @@ OPS: dict[str, dict[str, str]] = {
     "child_exit": {"child": "int"},
     "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints"},
     "swapoff": {"type": "int"},
+    "spageout": {"start": "int", "n": "int"},
+    "szap": {"start": "int", "n": "int"},
+    "spunch": {"start": "int", "n": "int"},
+    "sread": {"page": "int"},
+    "swrite": {"page": "int"},
 }
 
 
@@ -77,7 +82,10 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             raise TraceError(f"{path}:{k}: {rec['op']} needs {wanted}")
         rec.pop("i")
         actions.append(rec)
-    problem = check_actions(actions, pages)
+    shm_pages = header.get("shm_pages", 0)
+    if not isinstance(shm_pages, int) or not 0 <= shm_pages <= 1024:
+        raise TraceError(f"{path}:1: header shm_pages must be an integer in 0..1024")
+    problem = check_actions(actions, pages, shm_pages)
     if problem is not None:
         index, why = problem
         raise TraceError(f"{path}:{index + 2}: {why}")
@@ -88,7 +96,7 @@ def _range_ok(a: dict[str, Any], npages: int) -> bool:
     return a["start"] >= 0 and a["n"] >= 1 and a["start"] + a["n"] <= npages
 
 
-def check_actions(actions: list[dict[str, Any]], npages: int) -> tuple[int, str] | None:
+def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 32) -> tuple[int, str] | None:
     """(index, reason) of the first action the lane cannot run, or None."""
     children: set[int] = set()
     types = {0}  # the lane's first device; later ones take the first free type, as swapon does
@@ -98,6 +106,13 @@ def check_actions(actions: list[dict[str, Any]], npages: int) -> tuple[int, str]
             return i, f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {npages} pages"
         if op in ("read", "write") and not 0 <= a["page"] < npages:
             return i, f"{op} page {a['page']} is not within {npages} pages"
+        if op in ("spageout", "szap", "spunch") and not _range_ok(a, shm_pages):
+            return (
+                i,
+                f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {shm_pages} shmem pages",
+            )
+        if op in ("sread", "swrite") and not 0 <= a["page"] < shm_pages:
+            return i, f"{op} page {a['page']} is not within {shm_pages} shmem pages"
         if op == "fork":
             if a["child"] in children or a["child"] < 1:
                 return i, f"fork of child {a['child']}, which is alive or not a positive id"

@@ -8,6 +8,12 @@ folios are dirty.  A dirty folio (new, written, or without a slot) is written ou
 and stays in the swap cache afterwards (writeback does not free it and nothing in the lane
 reclaims it later); a clean one that already has a slot is dropped from the swap cache at once.
 `reads` and `writes` count the swap I/O this predicts (the kernel's pswpin/pswpout).
+
+The shmem pages (a memfd the helper maps shared) are a second user: the file, not a pte, holds
+each swap entry.  Writeout = folio_alloc_swap + folio_dup_swap (the mapping's reference; the
+folio stays in the swap cache after writeback, as anon does); a fault or swapoff's unuse = the
+swap-cache folio (read unless cached) + folio_put_swap + swap_cache_del_folio, so the slot is
+freed at once and the folio goes back to the page cache; a hole punch = swap_put_entries_direct.
 """
 
 from __future__ import annotations
@@ -44,9 +50,16 @@ class ModelWorld:
     next_folio: int = 1
     reads: int = 0
     writes: int = 0
+    shm_pages: int = 0
+    # shmem page -> None (a hole) | ("c", folio) (page cache) | ("s", Entry)
+    shm: list[Any] = field(default_factory=list)
+    shm_mapped: list[bool] = field(default_factory=list)  # the helper's pte is present
 
     def __post_init__(self) -> None:
         self.procs[HELPER] = [("r", self._new_folio({HELPER})) for _ in range(self.npages)]
+        for _ in range(self.shm_pages):
+            self.shm.append(("c", self._new_shm_folio()))
+            self.shm_mapped.append(True)
 
     # ---- folios ----
     def _new_folio(self, mappers: set[str]) -> int:
@@ -56,6 +69,13 @@ class ModelWorld:
         self.ref.folio_set(f, mapped=True)
         self.maps[f] = set(mappers)
         self.dirty.add(f)
+        return f
+
+    def _new_shm_folio(self) -> int:
+        f = self.next_folio
+        self.next_folio += 1
+        self.ref.folio_new(f, 0)
+        self.ref.folio_set(f, mapped=True)
         return f
 
     def _swapin_folio(self, entry: Entry) -> int:
@@ -93,7 +113,15 @@ class ModelWorld:
         return self.ref.swap_cache_folio(entry) != 0
 
     def swap_cached_pages(self) -> int:
-        return sum(1 for f in self.maps if self.ref.folio_entry(f) is not None)
+        anon = sum(1 for f in self.maps if self.ref.folio_entry(f) is not None)
+        return anon + sum(1 for st in self.shm if st is not None and st[0] == "s" and self.cached(st[1]))
+
+    def shm_resident(self, page: int) -> int:
+        """mincore of a shmem page: in the page cache, or its swap slot's folio is cached."""
+        st = self.shm[page]
+        if st is None:
+            return 0
+        return 1 if st[0] == "c" else int(self.cached(st[1]))
 
     def inuse(self, type: int) -> int:
         dev = self.ref.device(type)
@@ -175,6 +203,64 @@ class ModelWorld:
         self.zap(str(child), 0, self.npages)
         del self.procs[str(child)]
 
+    # ---- shmem ----
+    def shm_pageout(self, start: int, n: int) -> None:
+        for p in range(start, start + n):
+            st = self.shm[p]
+            if st is None or st[0] != "c" or not self.shm_mapped[p]:
+                continue  # MADV_PAGEOUT reaches only pages this process maps
+            f = st[1]
+            self.ref.folio_set(f, mapped=False)  # try_to_unmap
+            self.shm_mapped[p] = False
+            if self.ref.folio_alloc_swap(f) != 0:
+                continue  # no swap: the folio stays in the page cache
+            self.ref.folio_dup_swap(f)
+            self.writes += 1
+            self.shm[p] = ("s", self.ref.folio_entry(f))
+
+    def _shm_swapin(self, p: int) -> int:
+        entry = self.shm[p][1]
+        f = self.ref.swap_cache_folio(entry)
+        if not f:
+            f = self.ref.swap_cache_alloc_folio(entry, self.next_folio)
+            self.next_folio += 1
+            self.reads += 1
+        self.ref.folio_put_swap(f)
+        self.ref.swap_cache_del_folio(f)
+        self.shm[p] = ("c", f)
+        return f
+
+    def shm_fault(self, p: int) -> None:
+        st = self.shm[p]
+        if st is None:
+            f = self._new_shm_folio()  # shmem allocates on a read fault too
+            self.shm[p] = ("c", f)
+        elif st[0] == "s":
+            f = self._shm_swapin(p)
+        else:
+            f = st[1]
+        if not self.shm_mapped[p]:
+            self.ref.folio_set(f, mapped=True)
+            self.shm_mapped[p] = True
+
+    def shm_zap(self, start: int, n: int) -> None:
+        for p in range(start, start + n):
+            st = self.shm[p]
+            if st is not None and st[0] == "c" and self.shm_mapped[p]:
+                self.ref.folio_set(st[1], mapped=False)
+            self.shm_mapped[p] = False
+
+    def shm_punch(self, start: int, n: int) -> None:
+        for p in range(start, start + n):
+            st = self.shm[p]
+            if st is not None and st[0] == "s":
+                self.ref.swap_put_entries_direct(st[1], 1)
+            elif st is not None:
+                self.ref.folio_set(st[1], mapped=False)
+                self.ref.folio_drop(st[1])
+            self.shm[p] = None
+            self.shm_mapped[p] = False
+
     def swapon(self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool) -> int:
         return self.ref.swapon(pages, priority=priority, bad=bad, solidstate=solidstate, blkdev=blkdev)
 
@@ -183,6 +269,9 @@ class ModelWorld:
         remaining swap-cache folio of the device leaves the cache.  Returns a problem or None."""
         if self.ref.swapoff_begin(type) != 0:
             return f"the model cannot begin swapoff of type {type}"
+        for p, st in enumerate(self.shm):  # shmem_unuse comes first; pages stay unmapped
+            if st is not None and st[0] == "s" and st[1].type == type:
+                self._shm_swapin(p)
         for proc, pages in self.procs.items():
             for p, st in enumerate(pages):
                 if st is None or st[0] != "s" or st[1].type != type:
