@@ -1,5 +1,9 @@
 """Kernel-lane test fixtures: skip (with the lane's own reason) where the host cannot run it,
-and assert after the session that no swap device, lane file or changed setting is left behind."""
+and assert after the session that no swap device, lane file or changed setting is left behind.
+
+Every test here runs on one xdist worker (group "kernel", `--dist loadgroup` in pyproject):
+some tests change host state outside the lane lock on purpose (a foreign swap device, a stale
+lane device), which a lane run in flight on another worker would see as a divergence."""
 
 from __future__ import annotations
 
@@ -27,6 +31,14 @@ def _thp() -> str | None:
 
 def _lane_files() -> list[Path]:
     return sorted(LANE_DIR.glob("*")) if LANE_DIR.is_dir() else []
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.xdist_group("kernel"))
 
 
 @pytest.fixture(scope="session", autouse=True)

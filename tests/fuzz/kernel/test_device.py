@@ -11,7 +11,6 @@ from fuzz.kernel.device import (
     LABEL,
     LANE_DIR,
     PAGE,
-    PAGE_CLUSTER,
     KernelHost,
     KernelUnavailable,
     has_label,
@@ -50,10 +49,15 @@ def test_not_root_is_unavailable(monkeypatch) -> None:
         device.check_host()
 
 
-def test_device_lifecycle_and_restore(kernel_host_ok) -> None:
-    PAGE_CLUSTER.write_text("3")  # the host's value; make sure the lane changes and restores it
+def test_device_lifecycle_and_restore(kernel_host_ok, tmp_path, monkeypatch) -> None:
+    # A stand-in for vm.page-cluster holding a host value of 3: writing the real file outside
+    # the lane lock would race with a lane run in flight on another worker (which restores its
+    # own saved value).  The real file's restore is asserted by the session fixture.
+    page_cluster = tmp_path / "page-cluster"
+    page_cluster.write_text("3\n")
+    monkeypatch.setattr(device, "PAGE_CLUSTER", page_cluster)
     with KernelHost() as host:
-        assert PAGE_CLUSTER.read_text().strip() == "0"
+        assert page_cluster.read_text().strip() == "0"
         path = host.add_device(1024, priority=7)
         row = next(r for r in proc_swaps() if r["filename"] == str(path))
         # Size is the usable pages (max minus the header page), in KiB.
@@ -61,7 +65,7 @@ def test_device_lifecycle_and_restore(kernel_host_ok) -> None:
         assert has_label(path)
     assert str(path) not in {r["filename"] for r in proc_swaps()}
     assert not path.exists()
-    assert PAGE_CLUSTER.read_text().strip() == "3"
+    assert page_cluster.read_text().strip() == "3"
 
 
 def test_teardown_on_exception(kernel_host_ok) -> None:

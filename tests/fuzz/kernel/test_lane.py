@@ -54,11 +54,11 @@ def test_written_back_folio_stays_in_swap_cache_until_faulted_and_paged_out_clea
         lane = Lane(host, 4)
         try:
             lane.step({"op": "pageout", "start": 0, "n": 2})
-            assert lane.helper.residency()["helper"] == [1, 1, 1, 1]  # both still cached
+            assert lane.helper.residency()["helper"]["anon"] == [1, 1, 1, 1]  # both still cached
             assert (lane.world.reads, lane.world.writes) == (0, 2)
             lane.step({"op": "read", "page": 0})  # maps the cached folio: no read I/O
             lane.step({"op": "pageout", "start": 0, "n": 1})  # clean: reclaimed, not written
-            assert lane.helper.residency()["helper"][0] == 0
+            assert lane.helper.residency()["helper"]["anon"][0] == 0
             assert (lane.world.reads, lane.world.writes) == (0, 2)
             lane.step({"op": "read", "page": 0})  # now it is read back from the device
             assert lane.world.reads == 1
@@ -178,7 +178,8 @@ def test_swapoff_brings_every_page_back_in_every_process(kernel_host_ok) -> None
             lane.step({"op": "swapoff", "type": 0})
             entries = lane.helper.entries()
             assert entries["helper"] == [None] * 8 and entries["1"] == [None] * 8
-            assert lane.helper.residency() == {"helper": [1] * 8, "1": [1] * 8}
+            residency = lane.helper.residency()
+            assert residency["helper"]["anon"] == residency["1"]["anon"] == [1] * 8
             assert proc_swaps() == []
             # Written-back folios were still cached: the whole swapoff read nothing.
             assert lane.world.reads == 0
