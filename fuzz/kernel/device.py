@@ -155,30 +155,30 @@ def check_host() -> None:
         raise KernelUnavailable("this kernel has no /proc/sys/vm/page-cluster")
 
 
+def _swapped_off(path: Path, active: set[str]) -> bool:
+    """True unless `path` is active and swapoff fails (then it is left for a later run)."""
+    if str(path) not in active:
+        return True
+    try:
+        swapoff(path)
+    except OSError:
+        return False
+    return True
+
+
 def cleanup_stale() -> list[str]:
     """Swap off and remove devices of an earlier crashed run (lane dir + label); names them."""
-    removed = []
+    removed: list[str] = []
     if not LANE_DIR.is_dir():
         return removed
     active = {row["filename"] for row in proc_swaps()}
     for dev, back in loop.lane_loops(LANE_DIR):
-        if not has_label(back):
-            continue
-        if str(dev) in active:
-            try:
-                swapoff(dev)
-            except OSError:
-                continue
-        loop.detach(dev)
-        removed.append(str(dev))
+        if has_label(back) and _swapped_off(dev, active):
+            loop.detach(dev)
+            removed.append(str(dev))
     for path in sorted(LANE_DIR.glob("swap-*.img")):
-        if not has_label(path):
+        if not has_label(path) or not _swapped_off(path, active):
             continue
-        if str(path) in active:
-            try:
-                swapoff(path)
-            except OSError:
-                continue
         if any(back == path for _, back in loop.lane_loops(LANE_DIR)):
             continue  # still bound to a loop device we could not free
         path.unlink(missing_ok=True)

@@ -69,6 +69,51 @@ def pagemap_present(pid: int, addr: int, npages: int) -> list[bool]:
     return [bool(w & PM_PRESENT) for (w,) in struct.iter_unpack("<Q", raw)]
 
 
+class LruDrainer:
+    """Drains the per-CPU LRU batches of every CPU this process may run on.
+
+    A folio sitting in another CPU's batch holds an extra reference: a writeback that ends on
+    CPU 1 queues the folio for rotation there, and a later MADV_PAGEOUT of it from CPU 0 then
+    finds the page cache "not freeable" and skips the write (pswpout one short, the folio left
+    dirty).  MADV_PAGEOUT drains the calling CPU's batches before it starts, even for a range
+    with no pages, so visiting each CPU with a pageout of an untouched page drains them all.
+    """
+
+    def __init__(self) -> None:
+        self.cpus = sorted(os.sched_getaffinity(0))
+        self.page = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+    def drain(self) -> None:
+        home = os.sched_getaffinity(0)
+        try:
+            for cpu in self.cpus:
+                os.sched_setaffinity(0, {cpu})
+                self.page.madvise(MADV_PAGEOUT, 0, PAGE)
+        finally:
+            os.sched_setaffinity(0, home)
+
+    def close(self) -> None:
+        self.page.close()
+
+
+def probe_pageout() -> str | None:
+    """Page one scratch page of this process out and look for it in /proc/self/pagemap; returns
+    what is missing (MADV_PAGEOUT, or pagemap's swap bit) or None.  Needs an active swap device."""
+    scratch = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        scratch[0] = 1
+        try:
+            scratch.madvise(MADV_PAGEOUT, 0, PAGE)
+        except OSError as err:
+            return f"madvise(MADV_PAGEOUT) fails here ({err.strerror}; it needs Linux 5.4+)"
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(scratch))
+        if pagemap_entries(os.getpid(), addr, 1)[0] is None:
+            return "MADV_PAGEOUT did not show a swap entry in /proc/self/pagemap (bit 62)"
+        return None
+    finally:
+        scratch.close()
+
+
 def punch_hole(fd: int, start: int, n: int) -> None:
     if _libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start * PAGE, n * PAGE) != 0:
         e = ctypes.get_errno()

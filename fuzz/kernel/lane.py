@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fuzz.kernel.device import LANE_DIR, KernelHost, meminfo, proc_swaps, vmstat
-from fuzz.kernel.driver import Helper
+from fuzz.kernel.device import CLUSTER, LANE_DIR, KernelHost, KernelUnavailable, meminfo, proc_swaps, vmstat
+from fuzz.kernel.driver import Helper, LruDrainer, probe_pageout
 from fuzz.kernel.trace import (
     EXTRA_DEVICE_PAGES,
     MAX_LANE_DEVICES,
@@ -137,14 +137,29 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
+        self._probe()
         self.swapon(PRIORITY, pages=DEVICE_PAGES)
         self.helper = Helper(npages, cpu=0, shm_pages=shm_pages)
+        self.drainer = LruDrainer()
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
 
     def close(self) -> None:
         self.helper.close()
+        self.drainer.close()
+
+    def _probe(self) -> None:
+        """Before the lane's devices exist: on a scratch device, check that MADV_PAGEOUT swaps
+        out and pagemap shows the entry (else the first compare would call it a divergence).
+        Its swapoff leaves no allocator state behind for the lane's devices."""
+        path = self.host.add_device(CLUSTER)
+        try:
+            missing = probe_pageout()
+        finally:
+            self.host.remove_device(path)
+        if missing is not None:
+            raise KernelUnavailable(missing)
 
     def ktype(self, type: int) -> int:
         return type + self.type_base
@@ -207,6 +222,8 @@ class Lane:
         op = action["op"]
         w = self.world
         learn: int | None = None
+        if op in ("pageout", "spageout"):
+            self.drainer.drain()  # no folio may hold a batch reference on another CPU
         if op == "pageout":
             self.helper.call("pageout", start=action["start"], n=action["n"])
             self._settle()

@@ -9,8 +9,9 @@ import pytest
 
 from fuzz.cli import main
 from fuzz.kernel import device
-from fuzz.kernel.device import KernelHost, proc_swaps
-from fuzz.kernel.driver import MADV_PAGEOUT
+from fuzz.kernel import lane as lane_module
+from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
+from fuzz.kernel.driver import MADV_PAGEOUT, probe_pageout
 from fuzz.kernel.lane import KernelDivergence, Lane, run_lane
 from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace
 from fuzz.kernel.world import ModelWorld
@@ -238,3 +239,20 @@ def test_shmem_pages_swap_through_the_file_not_the_ptes(kernel_host_ok) -> None:
             assert proc_swaps() == [] and lane.helper.shm_present()["helper"] == [True, False, False, False]
         finally:
             lane.close()
+
+
+def test_a_kernel_that_hides_swap_entries_is_unavailable_not_divergent(kernel_host_ok, monkeypatch) -> None:
+    monkeypatch.setattr(lane_module, "probe_pageout", lambda: "MADV_PAGEOUT did not show a swap entry")
+    with pytest.raises(KernelUnavailable, match="did not show a swap entry"):
+        run_lane(steps=5)
+    assert proc_swaps() == []
+
+
+def test_the_probe_passes_here_and_leaves_no_device(kernel_host_ok) -> None:
+    with KernelHost() as host:
+        path = host.add_device(512)
+        try:
+            assert probe_pageout() is None
+        finally:
+            host.remove_device(path)
+    assert proc_swaps() == []
