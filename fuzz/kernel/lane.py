@@ -96,6 +96,20 @@ def kernel_header(
     }
 
 
+def random_swapon(rng: random.Random) -> dict[str, Any]:
+    """A swap file or a block device (with bad pages, discarded once at swapon or not); now and
+    then a swap file listing bad pages, which both sides must refuse (EINVAL)."""
+    blkdev = rng.random() < 0.5
+    nbad = rng.randint(0, 3) if blkdev or rng.random() < 0.2 else 0
+    return {
+        "op": "swapon",
+        "priority": rng.choice(SWAPON_PRIORITIES),
+        "blkdev": blkdev,
+        "bad": sorted(rng.sample(range(1, EXTRA_DEVICE_PAGES), nbad)),
+        "discard": "once" if blkdev and rng.random() < 0.5 else "none",
+    }
+
+
 def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
     n = world.npages
     children = sorted(int(c) for c in world.procs if c != HELPER)
@@ -115,11 +129,7 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
     if roll < 0.94 and children:
         return {"op": "child_exit", "child": rng.choice(children)}
     if roll < 0.97 and len(types) < MAX_LANE_DEVICES:
-        blkdev = rng.random() < 0.5
-        # A swap file with bad pages now and then: both sides must refuse it (EINVAL).
-        nbad = rng.randint(0, 3) if blkdev or rng.random() < 0.2 else 0
-        bad = sorted(rng.sample(range(1, EXTRA_DEVICE_PAGES), nbad))
-        return {"op": "swapon", "priority": rng.choice(SWAPON_PRIORITIES), "blkdev": blkdev, "bad": bad}
+        return random_swapon(rng)
     if types:
         return {"op": "swapoff", "type": rng.choice(types)}
     return {"op": "read", "page": rng.randrange(n)}
@@ -171,19 +181,21 @@ class Lane:
         pages: int = EXTRA_DEVICE_PAGES,
         blkdev: bool = False,
         bad: list[int] | None = None,
+        discard: str = "none",
     ) -> int:
         """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
         bad = bad or []
+        kind = {"bad": bad, "blkdev": blkdev, "discard": discard}
         try:
-            path = self.host.add_device(pages, priority=priority, blkdev=blkdev, bad=bad)
+            path = self.host.add_device(pages, priority=priority, **kind)
         except OSError as err:
             krc = -(err.errno or 0)
-            mrc = self.world.swapon(pages, priority, bad=bad, solidstate=False, blkdev=blkdev)
+            mrc = self.world.swapon(pages, priority, solidstate=False, **kind)
             if mrc != krc:
                 raise KernelDivergence(f"swapon: kernel {krc} ({err.strerror}), model {mrc}") from None
             return mrc
         solidstate = not self.host.rotational(path)
-        type = self.world.swapon(pages, priority, bad=bad, solidstate=solidstate, blkdev=blkdev)
+        type = self.world.swapon(pages, priority, solidstate=solidstate, **kind)
         if type < 0:
             raise KernelDivergence(f"swapon: the kernel swapped on {path}, the model returned {type}")
         self.devices[type] = LaneDevice(path, type, priority, blkdev)
@@ -254,7 +266,9 @@ class Lane:
             self.helper.call(op, start=action["start"], n=action["n"])
             w.shm_punch(action["start"], action["n"])
         elif op == "swapon":
-            self.swapon(action["priority"], blkdev=action["blkdev"], bad=action["bad"])
+            self.swapon(
+                action["priority"], blkdev=action["blkdev"], bad=action["bad"], discard=action["discard"]
+            )
         elif op == "swapoff":
             self.swapoff(action["type"])
         else:

@@ -24,7 +24,9 @@ MAX_PRIORITY = 32767  # SWAP_FLAG_PRIO_MASK
 EXTRA_DEVICE_PAGES = 1024  # devices a swapon action adds: 2 clusters of 512
 MAX_BAD = 8
 
-# action -> its arguments and their JSON types ("int", "bool", "ints": a list of integers)
+# action -> its arguments and their JSON types ("int", "bool", "ints": a list of integers,
+# "discard": one of DISCARDS)
+DISCARDS = ("none", "once")  # "pages" discards from a workqueue the lane cannot wait for
 OPS: dict[str, dict[str, str]] = {
     "pageout": {"start": "int", "n": "int"},
     "zap": {"start": "int", "n": "int"},
@@ -32,7 +34,7 @@ OPS: dict[str, dict[str, str]] = {
     "write": {"page": "int"},
     "fork": {"child": "int"},
     "child_exit": {"child": "int"},
-    "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints"},
+    "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints", "discard": "discard"},
     "swapoff": {"type": "int"},
     "spageout": {"start": "int", "n": "int"},
     "szap": {"start": "int", "n": "int"},
@@ -45,6 +47,8 @@ OPS: dict[str, dict[str, str]] = {
 def _typed(value: Any, kind: str) -> bool:
     if kind == "ints":
         return isinstance(value, list) and all(type(v) is int for v in value)
+    if kind == "discard":
+        return value in DISCARDS
     return type(value) is {"int": int, "bool": bool}[kind]
 
 
@@ -134,6 +138,8 @@ def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 3
                     i,
                     f"swapon bad pages: at most {MAX_BAD} distinct offsets in 1..{EXTRA_DEVICE_PAGES - 1}",
                 )
+            if a["discard"] != "none" and not a["blkdev"]:
+                return i, "swapon: the lane discards only its block devices"
             if a["blkdev"] or not bad:  # a swap file listing bad pages is refused (EINVAL) on both sides
                 types.add(min(t for t in range(MAX_LANE_DEVICES) if t not in types))
         if op == "swapoff":

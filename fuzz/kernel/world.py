@@ -261,8 +261,12 @@ class ModelWorld:
             self.shm[p] = None
             self.shm_mapped[p] = False
 
-    def swapon(self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool) -> int:
-        return self.ref.swapon(pages, priority=priority, bad=bad, solidstate=solidstate, blkdev=blkdev)
+    def swapon(
+        self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool, discard: str
+    ) -> int:
+        return self.ref.swapon(
+            pages, priority=priority, bad=bad, solidstate=solidstate, blkdev=blkdev, discard=discard
+        )
 
     def swapoff(self, type: int) -> str | None:
         """try_to_unuse: every pte on `type` gets its folio back (read unless cached), then every

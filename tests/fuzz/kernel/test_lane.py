@@ -155,7 +155,7 @@ def test_higher_priority_device_takes_the_next_pageout(kernel_host_ok) -> None:
         lane = Lane(host, 8)
         try:
             lane.step({"op": "pageout", "start": 0, "n": 2})
-            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": []})
+            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": [], "discard": "none"})
             lane.step({"op": "pageout", "start": 2, "n": 2})
             entries = lane.helper.entries()["helper"]
             assert entries[:4] == [
@@ -186,7 +186,7 @@ def test_swapoff_brings_every_page_back_in_every_process(kernel_host_ok) -> None
             assert lane.world.reads == 0
             lane.step({"op": "child_exit", "child": 1})  # shared folios are not paged out
             lane.step(
-                {"op": "swapon", "priority": 5, "blkdev": False, "bad": []}
+                {"op": "swapon", "priority": 5, "blkdev": False, "bad": [], "discard": "none"}
             )  # type 0 again: the first free one
             lane.step({"op": "pageout", "start": 6, "n": 2})
             assert lane.helper.entries()["helper"][6:] == [(lane.ktype(0), 1), (lane.ktype(0), 2)]
@@ -207,12 +207,14 @@ def test_block_device_with_bad_pages_skips_them_and_a_swap_file_listing_them_is_
         lane = Lane(host, 8)
         try:
             lane.step({"op": "swapoff", "type": 0})
-            lane.step({"op": "swapon", "priority": 5, "blkdev": True, "bad": [2, 3]})
+            lane.step({"op": "swapon", "priority": 5, "blkdev": True, "bad": [2, 3], "discard": "once"})
             assert lane.devices[0].path.name.startswith("loop")
             assert lane._row(0)["size"] == (1024 - 1 - 2) * 4 and lane._row(0)["kind"] == "partition"
             lane.step({"op": "pageout", "start": 0, "n": 3})
             assert lane.helper.entries()["helper"][:3] == [(lane.ktype(0), off) for off in (1, 4, 5)]
-            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": [7]})  # EINVAL on both
+            lane.step(
+                {"op": "swapon", "priority": 9, "blkdev": False, "bad": [7], "discard": "none"}
+            )  # EINVAL on both
             assert sorted(lane.devices) == [0] and len(proc_swaps()) == 1
         finally:
             lane.close()

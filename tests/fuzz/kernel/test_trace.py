@@ -24,7 +24,7 @@ def _write(tmp_path, records: list[dict], pages: int = 8) -> str:
 def test_round_trip(tmp_path) -> None:
     actions = [
         {"op": "pageout", "start": 0, "n": 3},
-        {"op": "swapon", "priority": 9, "blkdev": False, "bad": []},
+        {"op": "swapon", "priority": 9, "blkdev": False, "bad": [], "discard": "none"},
         {"op": "swapoff", "type": 1},
     ]
     write_kernel_trace(tmp_path / "t.jsonl", {TRACE_KEY: 1, "pages": 8}, actions)
@@ -41,16 +41,36 @@ def test_round_trip(tmp_path) -> None:
         ([{"op": "child_exit", "child": 1}], ":2: child_exit of child 1, which is not alive"),
         ([{"op": "fork", "child": 1}, {"op": "fork", "child": 1}], ":3: fork of child 1"),
         ([{"op": "swapoff", "type": 1}], ":2: swapoff of type 1, which is not a live lane device"),
-        ([{"op": "swapon", "priority": 40000, "blkdev": False, "bad": []}], ":2: swapon needs priority"),
         (
-            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": []}] * 3,
+            [{"op": "swapon", "priority": 40000, "blkdev": False, "bad": [], "discard": "none"}],
+            ":2: swapon needs priority",
+        ),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": [], "discard": "none"}] * 3,
             ":4: swapon needs .* at most 3 devices",
         ),
         ([{"op": "write", "page": True}], r":2: write needs page \(int\)"),
-        ([{"op": "swapon", "priority": 1, "blkdev": 1, "bad": []}], ":2: swapon needs priority"),
-        ([{"op": "swapon", "priority": 1, "blkdev": True, "bad": [0]}], ":2: swapon bad pages"),
-        ([{"op": "swapon", "priority": 1, "blkdev": True, "bad": [3, 3]}], ":2: swapon bad pages"),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": 1, "bad": [], "discard": "none"}],
+            ":2: swapon needs priority",
+        ),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": [0], "discard": "none"}],
+            ":2: swapon bad pages",
+        ),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": [3, 3], "discard": "none"}],
+            ":2: swapon bad pages",
+        ),
         ([{"op": "mlock", "page": 1}], ":2: bad kernel-lane op record"),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": True, "bad": [], "discard": "pages"}],
+            ":2: swapon needs",
+        ),
+        (
+            [{"op": "swapon", "priority": 1, "blkdev": False, "bad": [], "discard": "once"}],
+            ":2: swapon: the lane",
+        ),
     ],
 )
 def test_malformed_trace_is_one_line(tmp_path, records: list[dict], message: str) -> None:
@@ -67,14 +87,14 @@ def test_header_pages_must_be_in_range(tmp_path) -> None:
 def test_swapoff_frees_the_type_for_the_next_swapon() -> None:
     actions = [
         {"op": "swapoff", "type": 0},
-        {"op": "swapon", "priority": 1, "blkdev": True, "bad": []},
+        {"op": "swapon", "priority": 1, "blkdev": True, "bad": [], "discard": "none"},
         {"op": "swapoff", "type": 0},
     ]
     assert check_actions(actions, 8) is None
 
 
 def test_refused_swapon_takes_no_type() -> None:
-    file_with_bad = {"op": "swapon", "priority": 1, "blkdev": False, "bad": [7]}
+    file_with_bad = {"op": "swapon", "priority": 1, "blkdev": False, "bad": [7], "discard": "none"}
     assert check_actions([file_with_bad, {"op": "swapoff", "type": 1}], 8) == (
         1,
         "swapoff of type 1, which is not a live lane device",
