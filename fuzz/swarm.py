@@ -10,7 +10,8 @@ al., 2012; Hypothesis' swarm strategies and Hegel do the same) instead draws per
   one priority), `mixed-kinds` (an SSD, a rotating disk, a swap file and a page-discard
   device), `discard` (2-4 small page/once-discard devices, mostly of one priority, without
   the discard worker), `rotating` (non-solid-state devices only: the per-device hint),
-  `near-max` (as many devices as swap types, or one spare);
+  `near-max` (as many devices as swap types, or one spare); a large geometry
+  (`small=False`, `--geometry large`) always uses `drawn`;
 - an action subset: every action outside `CORE_ACTIONS` and the profile's emphasised ones is
   switched off with probability 1/2, so rare combinations get whole episodes to themselves.
 
@@ -71,6 +72,8 @@ PLAIN = Swarm()
 def draw_swarm(chooser: Chooser, *, profile: str = "default", small: bool = True) -> tuple[Geometry, Swarm]:
     """The geometry and swarm of one episode (see the module docstring)."""
     family = chooser.choice(FAMILIES[1:]) if chooser.boolean(SWARM_P) else "drawn"
+    if not small:
+        family = "drawn"  # the families are small by design; large geometries keep draw_geometry
     geometry = draw_family(chooser, family, small=small)
     disabled: set[str] = set()
     if chooser.boolean(SUBSET_P):

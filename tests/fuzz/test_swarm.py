@@ -67,6 +67,10 @@ def test_disabled_actions_never_run_and_episodes_replay() -> None:
         assert again == geo and calls == executor.calls
 
 
+def test_large_geometries_keep_the_plain_draw() -> None:
+    assert {draw_swarm(RandomChooser(seed), small=False)[1].family for seed in range(50)} == {"drawn"}
+
+
 def test_a_fixed_geometry_runs_every_action() -> None:
     geo = NAMED_GEOMETRIES["twin-ssds"]
     assert episode_setup(RandomChooser(0), geo) == (geo, PLAIN)
