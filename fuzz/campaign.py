@@ -812,4 +812,13 @@ def _print_summary(state: CampaignState) -> None:
         )
     for error in state.errors:
         print(f"  error: {error}", file=out)
+    from fuzz.report import labels_hit, wanted_labels
+
+    hit, total = labels_hit(state.labels)
+    if state.labelled_ops:  # no labelled round, no label line (e.g. a few steps)
+        missing = [name for name in wanted_labels() if not state.labels.get(name)]
+        print(
+            f"  labels: {hit}/{total} reached" + (f"; never: {', '.join(missing)}" if missing else ""),
+            file=out,
+        )
     print(f"  report: {os.path.join(state.config.out, 'report.json')}", file=out)

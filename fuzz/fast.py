@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fuzz.events import labels_for
+from fuzz.events import error_labels, labels_for
 from fuzz.impls import batch_bypasses_overrides, build
 from fuzz.lockstep import QUERY_CALLS
 from fuzz.replay import StepDivergence, Stepper, make_trace
@@ -87,6 +87,8 @@ class RecordingExecutor:
             value = call.invoke(self.reference)
         except SwapContractError as err:
             self.results.append(contract_error_result(err.code))
+            if labelling:  # misuse has labels too (a large swap-in over BAD slots)
+                self.labels.update(error_labels(call, err.code, self._before))
             raise  # a rejected call changes nothing, so `_before` stays right
         encoded = encode_result(call.name, value)
         self.results.append(encoded)
@@ -213,17 +215,18 @@ def run_episode(
     `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk).
     `watch`: see the module docstring."""
     from fuzz.choosers import RandomChooser
-    from fuzz.world import World, draw_geometry
+    from fuzz.swarm import episode_setup
+    from fuzz.world import World
 
     started = time.perf_counter()
     chooser = RandomChooser(seed)
-    geo = geometry if geometry is not None else draw_geometry(chooser, small=small)
+    geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
     reference = build(reference_cls, **kw)
     candidate = _Candidate(candidate_cls, kw, seed=seed, watch=watch)
     result = EpisodeResult(seed=seed)
     executor = RecordingExecutor(reference, labels=result.labels if labels else None)
-    world = World(geo, executor, profile=profile)
+    world = World(geo, executor, profile=profile, **swarm.world_kwargs())
     world.setup()
     flushed = reported = 0
     while result.steps < steps:
@@ -319,13 +322,14 @@ def episode_calls(
     """The first `count` calls episode `seed` issues (and its geometry), from the reference
     alone: fast episodes are deterministic, so this rebuilds what a hung worker was running."""
     from fuzz.choosers import RandomChooser
-    from fuzz.world import World, draw_geometry
+    from fuzz.swarm import episode_setup
+    from fuzz.world import World
 
     chooser = RandomChooser(seed)
-    geo = geometry if geometry is not None else draw_geometry(chooser, small=small)
+    geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     reference = build(reference_cls, cluster_size=geo.cluster_size, max_swapfiles=geo.max_swapfiles)
     executor = RecordingExecutor(reference)
-    world = World(geo, executor, profile=profile)
+    world = World(geo, executor, profile=profile, **swarm.world_kwargs())
     world.setup()
     while len(executor.calls) < count:
         world.step(chooser)

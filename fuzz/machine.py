@@ -19,14 +19,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, ClassVar
 
-from hypothesis import event
+from hypothesis import event, target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from fuzz.choosers import HypothesisChooser
+from fuzz.events import RARE_LABELS
 from fuzz.lockstep import Lockstep
 from fuzz.profiles import get_profile
-from fuzz.world import LEAD_ACTIONS, Geometry, World, draw_geometry
+from fuzz.swarm import episode_setup
+from fuzz.world import LEAD_ACTIONS, Geometry, World
+
+_RARE = frozenset(RARE_LABELS)
 
 
 def make_machine(
@@ -50,15 +54,16 @@ def make_machine(
             super().__init__()
             self.world: World | None = None
             self.lockstep: Lockstep | None = None
+            self.rare: set[str] = set()  # rare labels (fuzz.events.RARE_LABELS) this example hit
 
         @initialize(data=st.data())
         def setup(self, data: Any) -> None:
             chooser = HypothesisChooser(data)
-            geo = geometry if geometry is not None else draw_geometry(chooser)
+            geo, swarm = episode_setup(chooser, geometry, profile=profile)
             kwargs = geo.impl_kwargs()
             self.lockstep = Lockstep(reference_cls(**kwargs), candidate_cls(**kwargs), level=level)
             type(self).last_lockstep = self.lockstep
-            self.world = World(geo, self.lockstep, profile=profile)
+            self.world = World(geo, self.lockstep, profile=profile, **swarm.world_kwargs())
             self.world.setup()
             self._report_labels()
 
@@ -73,9 +78,16 @@ def make_machine(
             assert self.lockstep is not None
             for label in self.lockstep.take_labels():
                 event(label)
+                if label in _RARE:
+                    self.rare.add(label)
 
         def teardown(self) -> None:
             if self.world is not None and self.lockstep is not None:
+                # Steer toward rare labels not yet hit: each one this example reached scores
+                # more the fewer times this class has seen it (1 for a label never seen), so
+                # Hypothesis' targeting phase mutates the examples that reach new rare states.
+                seen = type(self).label_totals
+                target(sum(1.0 / (1 + seen[label]) for label in self.rare), label="rare labels")
                 type(self).totals.update(self.world.rule_counts)
                 type(self).label_totals.update(self.lockstep.labels)
 

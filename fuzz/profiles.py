@@ -16,6 +16,9 @@ from types import MappingProxyType
 # Misuse actions are cheap, and each one checks a contract error, so every profile keeps them
 # at a low weight instead of zero: a profile run still proves "misuse changes nothing".
 MISUSE_WEIGHT = 0.15
+# Actions whose single run issues up to a few hundred calls (a dup burst drives one count to a
+# boundary of the packed count field, up to 257): rare by default in every profile.
+BASE_WEIGHTS: Mapping[str, float] = MappingProxyType({"dup_burst": 0.1})
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Profile:
     def weight(self, action: str) -> float:
         if action in self.weights:
             return self.weights[action]
+        if action in BASE_WEIGHTS:
+            return BASE_WEIGHTS[action]
         if action.startswith("misuse_"):
             return MISUSE_WEIGHT
         return self.default
@@ -99,6 +104,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             anon_fault_new=2,
             fork=3,
             fork_fanout=1.5,
+            dup_burst=0.3,
             exit=2,
             reclaim_full=2,
             reclaim_unmap=1.5,

@@ -7,7 +7,9 @@ report.json, version 1::
      "totals": {"seconds", "steps", "ops", "steps_per_second", "rounds": {"fast": n, ...},
                 "labelled_ops", "label_sampling", "divergences", "divergence_hits",
                 "hangs", "interrupted", "errors"},
-     "labels": {label: count},          # every ALLOCATOR_LABEL is listed, 0 if never hit
+     "labels": {label: count},          # every ALLOCATOR_LABEL and RARE_LABEL, 0 if never hit
+     "rare_labels": {label: count},     # the RARE_LABELS (fuzz.events) alone, in their order
+     "labels_never_reached": [label],   # ALLOCATOR_LABELS and RARE_LABELS with count 0
      "rules": {world action: count},
      "throughput": [[seconds, steps, steps_per_second_since_previous_sample], ...],
      "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
@@ -46,9 +48,22 @@ def allocator_labels() -> tuple[str, ...]:
     return tuple(ALLOCATOR_LABELS)
 
 
+def rare_labels() -> tuple[str, ...]:
+    try:
+        from fuzz.events import RARE_LABELS
+    except ImportError:
+        return ()
+    return tuple(RARE_LABELS)
+
+
+def wanted_labels() -> tuple[str, ...]:
+    """Every label a campaign is expected to reach: the allocator's, then the rare states'."""
+    return allocator_labels() + rare_labels()
+
+
 def labels_hit(labels: Counter[str]) -> tuple[int, int]:
-    """(labels of ALLOCATOR_LABELS hit at least once, how many there are)."""
-    wanted = allocator_labels()
+    """(labels of ALLOCATOR_LABELS and RARE_LABELS hit at least once, how many there are)."""
+    wanted = wanted_labels()
     return sum(1 for name in wanted if labels.get(name, 0) > 0), len(wanted)
 
 
@@ -67,7 +82,7 @@ def throughput_rows(samples: list[tuple[float, int]]) -> list[list[float]]:
 
 def build_report(state: Any) -> dict[str, Any]:
     seconds = state.elapsed()
-    labels = {name: 0 for name in allocator_labels()}
+    labels = {name: 0 for name in wanted_labels()}
     labels.update(state.labels)
     return {
         "swapdiff_report": REPORT_VERSION,
@@ -87,6 +102,8 @@ def build_report(state: Any) -> dict[str, Any]:
             "errors": len(state.errors),
         },
         "labels": dict(sorted(labels.items())),
+        "rare_labels": {name: labels[name] for name in rare_labels()},
+        "labels_never_reached": [name for name in wanted_labels() if labels[name] == 0],
         "rules": dict(sorted(state.rules.items())),
         "throughput": throughput_rows(state.throughput),
         "divergences": list(state.failures.values()),
@@ -112,7 +129,7 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
     from matplotlib.figure import Figure
 
     labels = report["labels"]
-    wanted = set(allocator_labels())
+    wanted = set(wanted_labels())
     names = list(labels)
     fig = Figure(figsize=(12, max(4.0, 0.28 * len(names) + 1.5)))
     cover, speed = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})

@@ -23,12 +23,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from fuzz.boundaries import (
+    BOUNDARY_P,
+    FOLIO_ID_LIMITS,
+    PRIORITY_LIMITS,
+    WORD_BITS,
+    draw_count_target,
+    draw_int,
+    draw_shadow,
+    near,
+)
 from fuzz.choosers import Chooser, WeightTable
 from fuzz.profiles import get_profile
 from reference import api
 from reference.api import (
     DISCARD_KINDS,
     EBUSY,
+    MAX_SWAP_PRIO,
+    VALUE_LIMIT,
     Call,
     Entry,
     SwapContractError,
@@ -153,15 +165,21 @@ def draw_device(chooser: Chooser, cluster_size: int, *, small: bool = True) -> D
     """A device of 1-12 clusters (1-64 if not small), maybe with a short last cluster and bad
     pages.  Every choice shrinks toward a plain, whole-cluster, SSD-like device."""
     clusters = chooser.integer(1, 12 if small else 64)
-    short = chooser.integer(1, cluster_size - 1) if chooser.boolean(0.3) else 0
+    # The short tail's ends (1 and cluster_size - 1) are the padding's boundaries.
+    short = draw_int(chooser, 1, cluster_size - 1) if chooser.boolean(0.3) else 0
     size = max(2, clusters * cluster_size - short)
     bad: list[int] = []
     if chooser.boolean(0.3):
+        # Bad pages around cluster starts and bitmap words: first/last slot of a cluster or a
+        # large folio's range, and the device's last slot.
+        edges = (*range(cluster_size, size, cluster_size), *range(WORD_BITS, size, WORD_BITS), size - 1)
         for _ in range(min(chooser.integer(1, 3), size - 2)):
-            page = chooser.integer(1, size - 1)
+            page = draw_int(chooser, 1, size - 1, edges)
             if page not in bad:
                 bad.append(page)
     priority = chooser.choice((None, None, 0, 1, 1, 2))
+    if chooser.boolean(BOUNDARY_P):
+        priority = chooser.choice(near(PRIORITY_LIMITS, 0, MAX_SWAP_PRIO))
     solidstate = not chooser.boolean(0.25)
     blkdev = not chooser.boolean(0.15)
     if not blkdev:
@@ -398,10 +416,28 @@ class _Summary:
 class World:
     """The model of the rest of mm; see the module docstring."""
 
-    def __init__(self, geometry: Geometry, executor: Executor, *, profile: str = "default") -> None:
+    def __init__(
+        self,
+        geometry: Geometry,
+        executor: Executor,
+        *,
+        profile: str = "default",
+        disabled: frozenset[str] = frozenset(),
+        boundary_p: float = BOUNDARY_P,
+        large_order_p: float | None = None,
+    ) -> None:
+        unknown = set(disabled) - set(ACTION_NAMES)
+        if unknown:
+            raise ValueError(f"unknown world action(s) to disable: {', '.join(sorted(unknown))}")
         self.geometry = geometry
+        # Actions this world never picks (a swarm episode's subset, fuzz.swarm), and how often
+        # the integers it passes are boundary values (fuzz.boundaries; a swarm knob too).
+        self.disabled = frozenset(disabled)
+        self.boundary_p = boundary_p
         self.executor = executor
         self.profile = get_profile(profile)
+        # The chance that a new folio is large: the profile's unless a swarm sets it.
+        self.large_order_p = self.profile.large_order_p if large_order_p is None else large_order_p
         self.cluster_size = geometry.cluster_size
         self.pmd_order = pmd_order(geometry.cluster_size)
         self.devices: dict[int, Device] = {}
@@ -416,6 +452,8 @@ class World:
         # legal, an unknown folio id): recorded, never raised, so a campaign keeps going.
         self.anomalies: Counter[str] = Counter()
         self._next_folio = 1
+        # The chooser of the action running now: fresh folio ids draw boundary ids from it.
+        self._chooser: Chooser | None = None
         self._next_pid = 1
         self._next_shmem = 1
         self._live_pages = 0
@@ -430,7 +468,9 @@ class World:
         # The profile's positive weights in pick order, computed once; the conditions those
         # actions need; and one WeightTable per tuple of condition values seen so far.
         self._weighted = [
-            (name, weight) for name in ACTION_NAMES if (weight := self.profile.weight(name)) > 0
+            (name, weight)
+            for name in ACTION_NAMES
+            if name not in self.disabled and (weight := self.profile.weight(name)) > 0
         ]
         self._tables: dict[tuple[bool, ...], WeightTable] = {}
 
@@ -456,6 +496,7 @@ class World:
         action = self._actions.get(name)
         if action is None:
             raise ValueError(f"unknown world action {name!r}")
+        self._chooser = chooser
         try:
             performed = action(chooser)
         except SwapContractError as err:
@@ -483,11 +524,20 @@ class World:
 
     def _weights_for(self, key: tuple[bool, ...]) -> dict[str, float]:
         crowded = self._live_pages >= self.page_budget
-        return {
+        weights = {
             name: weight * 4 if crowded and name in _CROWDED_BOOST else weight
             for name, weight in self._weighted
             if key[_CONDITION_INDEX[_ENABLED[name]]]
         }
+        if not weights and self.disabled:
+            # A swarm subset can leave nothing enabled in some state (memory full of shmem
+            # with zap and truncate off): then the whole profile picks, so no world gets stuck.
+            weights = {
+                name: weight
+                for name in ACTION_NAMES
+                if key[_CONDITION_INDEX[_ENABLED[name]]] and (weight := self.profile.weight(name)) > 0
+            }
+        return weights
 
     def _condition_values(self) -> tuple[bool, ...]:
         """The value of every condition of CONDITION_NAMES, in that order."""
@@ -552,7 +602,17 @@ class World:
 
     def _call(self, name: str, **kwargs: Any) -> Any:
         result = self.executor.call(Call(name, kwargs))
-        if name in RECLAIMING_CALLS:
+        if name == "swap_put_entries_direct":
+            # A zap reclaims only folios caching slots of the put range (semantics 2.6), so
+            # only those are asked about: a count driven to hundreds is put one call per
+            # reference, and asking about every cached folio each time made zaps quadratic.
+            entry, nr = kwargs["entry"], kwargs["nr"]
+            self._resync(
+                lambda e, n: (
+                    e.type == entry.type and e.offset < entry.offset + nr and entry.offset < e.offset + n
+                )
+            )
+        elif name in RECLAIMING_CALLS:
             self._resync()
         return result
 
@@ -564,18 +624,33 @@ class World:
             return True
         raise MisuseAccepted(f"misuse call {call} returned {result!r} instead of raising SwapContractError")
 
-    def _resync(self) -> None:
-        """Learn which folios the implementation dropped from the swap cache by itself."""
+    def _resync(self, overlaps: Callable[[Entry, int], bool] | None = None) -> None:
+        """Learn which folios the implementation dropped from the swap cache by itself (only
+        those whose slots `overlaps(first entry, nr)` accepts, when given)."""
         for f in [
-            f for f in self.folios.values() if f.entry is not None and not f.locked and not f.writeback
+            f
+            for f in self.folios.values()
+            if f.entry is not None
+            and not f.locked
+            and not f.writeback
+            and (overlaps is None or overlaps(f.entry, f.nr))
         ]:
             if self.executor.call(Call("folio_entry", {"folio": f.id})) is None:
                 f.entry = None
                 self._settle(f)
 
     def _fresh_id(self) -> int:
+        """An id no live folio has: usually the next of a counter, sometimes an id at the
+        boundaries of the folio-id field (up to the contract's largest id)."""
+        chooser = self._chooser
+        if chooser is not None and chooser.boolean(self.boundary_p / 2):
+            fid = chooser.choice(near(FOLIO_ID_LIMITS, 1, VALUE_LIMIT - 1))
+            if fid not in self.folios:
+                return fid
         fid = self._next_folio
-        self._next_folio += 1
+        while fid in self.folios:  # a boundary id the counter reached
+            fid += 1
+        self._next_folio = fid + 1
         return fid
 
     def _register(self, fid: int, order: int, entry: Entry | None = None) -> Folio:
@@ -637,9 +712,9 @@ class World:
         return self.devices[type].spec.size
 
     def _order(self, chooser: Chooser) -> int:
-        if self.pmd_order == 0 or not chooser.boolean(self.profile.large_order_p):
+        if self.pmd_order == 0 or not chooser.boolean(self.large_order_p):
             return 0
-        return chooser.integer(1, self.pmd_order)
+        return draw_int(chooser, 1, self.pmd_order, (self.pmd_order,), p=self.boundary_p)
 
     def _summary(self) -> _Summary:
         """The counts the enabled-predicates read, from the folio state counter."""
@@ -767,8 +842,7 @@ class World:
 
     def _release(self, f: Folio, chooser: Chooser) -> None:
         """Reclaim's last step: drop a clean, unmapped folio from the cache with a shadow."""
-        shadow = chooser.integer(1, 4095) if chooser.boolean(0.7) else 0
-        self._call("swap_cache_del_folio", folio=f.id, shadow=shadow)
+        self._call("swap_cache_del_folio", folio=f.id, shadow=draw_shadow(chooser, p=self.boundary_p))
         f.entry = None
         self._settle(f)
 
@@ -789,6 +863,9 @@ class World:
                     return False
                 self._set_flag(f, locked=False)
         else:
+            # A swap-in reads the slot's shadow for the workingset refault decision, so every
+            # stored shadow (inline or escaped to side storage) is checked when it comes back.
+            self._call("swap_shadow", entry=entry)
             new = self._fresh_id()
             got = self._call("swap_cache_alloc_folio", entry=entry, folio=new)
             if got == new:
@@ -1011,7 +1088,31 @@ class World:
             return False
         vpns = sorted(proc.pt)
         start = chooser.integer(0, len(vpns) - 1)
-        self._zap(proc, vpns[start : start + chooser.integer(1, min(64, len(vpns) - start))])
+        # Range lengths around a cluster and a bitmap word, so batches cross their ends.
+        length = draw_int(
+            chooser, 1, min(64, len(vpns) - start), (self.cluster_size, WORD_BITS), p=self.boundary_p
+        )
+        self._zap(proc, vpns[start : start + length])
+        return True
+
+    def _act_dup_burst(self, chooser: Chooser) -> bool:
+        """Drive one swap entry's count to a boundary (14, 15, 16, 31..33, 255..257): the
+        process maps it again at new addresses, one swap_dup_entry_direct per mapping (as
+        copies of a page-table range do).  A failed dup (overflow storage) ends the burst."""
+        proc = self._swap_process(chooser)
+        if proc is None:
+            return False
+        _, type, offset = proc.pt[chooser.choice(self._swap_vpns(proc))]
+        entry = Entry(type, offset)
+        target = draw_count_target(chooser)
+        alloc_fails = chooser.boolean(0.1)
+        count = self._call("swap_count", entry=entry)
+        while count < target:
+            if self._call("swap_dup_entry_direct", entry=entry, alloc_fails=alloc_fails) != 0:
+                break
+            self._set_pte(proc, proc.next_vpn, (SWAP, type, offset))
+            proc.next_vpn += 1
+            count += 1
         return True
 
     # ---- actions: reclaim ----
@@ -1119,6 +1220,7 @@ class World:
                 break
         else:
             return self._fault_in(proc, vpn, chooser, free_p=0.4, force=False)
+        self._call("swap_shadow", entry=Entry(type, base_off))  # the refault check, as above
         new = self._fresh_id()
         if self._call("swapin_folio", entry=Entry(type, offset), folio=new, order=order) != new:
             return self._fault_in(proc, vpn, chooser, free_p=0.4, force=False)
@@ -1406,7 +1508,7 @@ class World:
             return self._misuse("folio_dup_swap", folio=f.id, page=f.nr + chooser.integer(0, 2))
         if kind == 3:
             return self._misuse("folio_put_swap", folio=f.id, page=f.nr)
-        return self._misuse("swap_cache_del_folio", folio=f.id, shadow=-1)
+        return self._misuse("swap_cache_del_folio", folio=f.id, shadow=chooser.choice((-1, VALUE_LIMIT)))
 
     def _act_misuse_del_writeback(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is not None and f.writeback])
@@ -1417,7 +1519,7 @@ class World:
     def _act_misuse_folio_ids(self, chooser: Chooser) -> bool:
         kind = chooser.integer(0, 4)
         if kind == 0:
-            return self._misuse("folio_new", folio=chooser.choice((0, -1)), order=0)
+            return self._misuse("folio_new", folio=chooser.choice((0, -1, VALUE_LIMIT)), order=0)
         if kind == 1 and self.folios:
             return self._misuse("folio_new", folio=chooser.choice(list(self.folios)), order=0)
         if kind == 2:
@@ -1474,6 +1576,24 @@ class World:
         name = chooser.choice(("swapoff_end", "swapoff_abort"))
         return self._misuse(name, type=dev.type)
 
+    def _act_misuse_large_over_bad(self, chooser: Chooser) -> bool:
+        """swapin_folio of a large range holding a BAD slot (the header, a bad page or the
+        last cluster's padding) at an entry that is not BAD itself: bad-slot for the range."""
+        dev = self._pick(chooser, list(self.devices.values()))
+        if dev is None or self.pmd_order == 0:
+            return False
+        size, cs = dev.spec.size, self.cluster_size
+        padding = range(size, -(-size // cs) * cs)
+        bad_slots = {0, *dev.spec.bad, *padding}
+        bad = chooser.choice(sorted(bad_slots))
+        order = draw_int(chooser, 1, self.pmd_order, (self.pmd_order,), p=self.boundary_p)
+        start = bad - bad % (1 << order)
+        entries = [o for o in range(start, min(size, start + (1 << order))) if o not in bad_slots]
+        if not entries:
+            return False
+        entry = Entry(dev.type, chooser.choice(entries))
+        return self._misuse("swapin_folio", entry=entry, folio=self._fresh_id(), order=order)
+
     def _act_misuse_put_entries_nr(self, chooser: Chooser) -> bool:
         entry = self._random_entry(chooser)
         return entry is not None and self._misuse(
@@ -1528,6 +1648,8 @@ ACTION_NAMES: tuple[str, ...] = (
     "misuse_hib_free",
     "misuse_swapoff_state",
     "misuse_put_entries_nr",
+    "dup_burst",
+    "misuse_large_over_bad",
 )
 MISUSE_ACTIONS = tuple(name for name in ACTION_NAMES if name.startswith("misuse_"))
 
@@ -1616,6 +1738,8 @@ _ENABLED: dict[str, str] = {
     "misuse_hib_free": "hib_misuse",
     "misuse_swapoff_state": "active_device",
     "misuse_put_entries_nr": "devices",
+    "dup_burst": "swap_ptes",
+    "misuse_large_over_bad": "devices",
 }
 assert set(_ENABLED) == set(ACTION_NAMES)
 assert set(_ENABLED.values()) <= set(CONDITION_NAMES)

@@ -13,9 +13,11 @@ from optimized import kernels as k
 
 State = tuple  # (G, SL, BM, CL, EXT, FO, FH, BIG), see optimized.kernels
 
-_FOLIO_ROWS = 16
-_EXT_ROWS = 2
-_BIG_CELLS = 4
+# Initial sizes of the side tables (folio rows, overflow rows, big-shadow cells); public so the
+# harness draws values around the first growth of each (fuzz.boundaries).
+FOLIO_ROWS = 16
+EXT_ROWS = 2
+BIG_CELLS = 4
 
 
 def new_state(cluster_size: int, max_swapfiles: int) -> State:
@@ -33,10 +35,10 @@ def new_state(cluster_size: int, max_swapfiles: int) -> State:
     SL = np.zeros(0, dtype=np.int64)
     BM = np.zeros(0, dtype=np.int64)
     CL = np.zeros((0, k.CL_COLS), dtype=np.int64)
-    FO, FH = _folio_table(G, np.zeros((0, k.FO_COLS), dtype=np.int64), _FOLIO_ROWS)
-    EXT = _ext_rows(G, np.zeros((0, cluster_size + 1), dtype=np.int64), _EXT_ROWS)
-    BIG = np.zeros(_BIG_CELLS, dtype=np.int64)
-    G[k.G_BIGCAP] = _BIG_CELLS
+    FO, FH = _folio_table(G, np.zeros((0, k.FO_COLS), dtype=np.int64), FOLIO_ROWS)
+    EXT = _ext_rows(G, np.zeros((0, cluster_size + 1), dtype=np.int64), EXT_ROWS)
+    BIG = np.zeros(BIG_CELLS, dtype=np.int64)
+    G[k.G_BIGCAP] = BIG_CELLS
     return (G, SL, BM, CL, EXT, FO, FH, BIG)
 
 
@@ -49,7 +51,7 @@ def grow(S: State, need: int) -> State:
         rows = FO.shape[0] * 2 if G[k.G_FFREE] < 0 else FO.shape[0]
         FO, FH = _folio_table(G, FO, rows)
     elif need == k.NEED_EXT:
-        EXT = _ext_rows(G, EXT, max(_EXT_ROWS, 2 * EXT.shape[0]))
+        EXT = _ext_rows(G, EXT, max(EXT_ROWS, 2 * EXT.shape[0]))
     elif need == k.NEED_BIG:
         BIG = _big_cells(G, SL, BIG)
     else:

@@ -437,6 +437,120 @@ CATALOGUE: tuple[Mutant, ...] = (
         profile="fork",
     ),
     # ---------------------------------------------------------------------------------------
+    # Rare states (issue 14): optimization mistakes that need a state the generators once
+    # rarely reached: packed-field boundaries, the per-CPU hint across devices, sync discard
+    # among equal-priority discard devices, large ranges over BAD slots
+    # ---------------------------------------------------------------------------------------
+    _m(
+        "shadow-inline-at-big-limit",
+        "derived: a shadow >= 2**56 escapes to side storage (packed payload, 2.4)",
+        """The escape test of the shadow payload was written with > instead of >=, so a shadow
+        of exactly SHADOW_BIG is stored inline, where its payload reads as the flag "index 0
+        of the big-shadow table": the slot reports whatever that cell holds.""",
+        Edit(K, "        if shadow >= SHADOW_BIG:\n", "        if shadow > SHADOW_BIG:\n"),
+    ),
+    _m(
+        "big-compaction-skips-first-cell",
+        "derived: compacting the big-shadow table keeps every live cell (packed payload, 2.4)",
+        """When the big-shadow table is full, growth keeps only the cells some SWAPPED slot
+        still names and renumbers them; the holder test used > SHADOW_BIG, so the slot naming
+        cell 0 is not renumbered and afterwards reads another slot's shadow.""",
+        Edit("state.py", "& (payload >= k.SHADOW_BIG))", "& (payload > k.SHADOW_BIG))"),
+    ),
+    _m(
+        "pcpu-hint-kept-on-failed-scan",
+        "derived: every cluster scan of an SSD records the per-CPU hint, also a failed one (2.0.6)",
+        """The per-CPU hint was stored only when the scan found a range (an 'avoid the store'
+        shortcut), so after a failed scan the hint still names the previous device and offset
+        instead of (this device, none), and the next allocation starts there.""",
+        Edit(
+            K,
+            "    if G[d + D_SOLID] != 0:\n        G[G_PCPU + 2 * order] = t\n",
+            "    if G[d + D_SOLID] != 0 and found:\n        G[G_PCPU + 2 * order] = t\n",
+        ),
+    ),
+    _m(
+        "pcpu-zero-offset-used",
+        "derived: a per-CPU hint with offset 0 means none (swap_alloc_fast, 2.1 step 1)",
+        """The fast path took any recorded device as a hint and ignored that its offset is 0
+        (what a failed or exhausted scan leaves), so it scans that device's first cluster
+        instead of going to the slow path, which may pick another device.""",
+        Edit(
+            K,
+            "        if t >= 0 and off != 0:  # the per-CPU fast path\n",
+            "        if t >= 0:  # the per-CPU fast path\n",
+        ),
+        profile="kbuild",
+    ),
+    _m(
+        "sync-discard-walks-avail-list",
+        "derived: swap_sync_discard walks swap_active_head, not the rotated avail list (#11)",
+        """The synchronous discard walked the avail list (which the slow path rotates and from
+        which full devices are gone) instead of the active list, so with several equal-priority
+        page-discard devices it discards a different device's pending clusters.""",
+        Edit(
+            K,
+            "    t = G[G_ACHEAD]\n    while t >= 0:\n        d = dev(t)\n        if G[d + D_DISCARD]",
+            "    t = G[G_AVHEAD]\n    while t >= 0:\n        d = dev(t)\n        if G[d + D_DISCARD]",
+        ),
+        Edit(
+            K,
+            "        t = G[d + D_ACNEXT]\n    return False\n",
+            "        t = G[d + D_AVNEXT]\n    return False\n",
+        ),
+        profile="kbuild",
+    ),
+    _m(
+        "sync-discard-all-devices",
+        "derived: swap_sync_discard stops after the first device it discarded (#11)",
+        """The synchronous discard was 'batched': it ran the discard of every page-discard
+        device with pending clusters instead of stopping after the first one that had any, so
+        a second device's clusters leave the discard list early.""",
+        Edit(
+            K,
+            "    t = G[G_ACHEAD]\n    while t >= 0:\n        d = dev(t)\n        if G[d + D_DISCARD]",
+            "    done = False\n"
+            "    t = G[G_ACHEAD]\n    while t >= 0:\n        d = dev(t)\n        if G[d + D_DISCARD]",
+        ),
+        Edit(
+            K,
+            "            return swap_do_scheduled_discard(G, CL, t)\n",
+            "            done = swap_do_scheduled_discard(G, CL, t) or done\n",
+        ),
+        Edit(
+            K,
+            "        t = G[d + D_ACNEXT]\n    return False\n",
+            "        t = G[d + D_ACNEXT]\n    return done\n",
+        ),
+        profile="kbuild",
+    ),
+    _m(
+        "swapin-bad-check-ends-only",
+        "derived: a large swap-in refuses a range holding any BAD slot (2.5, misuse)",
+        """The BAD-slot check of swapin_folio's range looked only at its first and last slot
+        (a 'the header and the padding sit at the ends' shortcut), so a bad page inside a
+        large range is not refused with bad-slot: the call returns 0 instead.""",
+        Edit(
+            K,
+            "        for o in range(start, start + nr):\n            if o >= mx",
+            "        for o in range(start, start + nr, max(1, nr - 1)):\n            if o >= mx",
+        ),
+        profile="mthp",
+    ),
+    _m(
+        "swapin-bad-check-from-entry",
+        "derived: a large swap-in checks its whole aligned range, not only from the entry (2.5)",
+        """The BAD-slot check of swapin_folio started at the faulting entry instead of the start
+        of the aligned range, so the header or a bad page below the entry in the same range is
+        not refused with bad-slot.""",
+        Edit(
+            K,
+            "        for o in range(start, start + nr):\n            if o >= mx",
+            "        for o in range(off, start + nr):\n            if o >= mx",
+        ),
+        profile="mthp",
+    ),
+    # ---------------------------------------------------------------------------------------
     # Facade: the Python methods of optimized/swap.py (bugs a batch apply() cannot see)
     # ---------------------------------------------------------------------------------------
     _m(

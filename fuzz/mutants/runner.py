@@ -304,14 +304,15 @@ def _world_steps_until(seed: int, profile: str, reference_cls: type, calls: list
     from fuzz.choosers import RandomChooser
     from fuzz.fast import RecordingExecutor
     from fuzz.impls import build
-    from fuzz.world import World, draw_geometry
+    from fuzz.swarm import episode_setup
+    from fuzz.world import World
 
     try:
         chooser = RandomChooser(seed)
-        geo = draw_geometry(chooser, small=True)
+        geo, swarm = episode_setup(chooser, None, profile=profile, small=True)
         kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
         executor = RecordingExecutor(build(reference_cls, **kw))
-        world = World(geo, executor, profile=profile)
+        world = World(geo, executor, profile=profile, **swarm.world_kwargs())
         world.setup()
         steps = 0
         while len(executor.calls) < len(calls):

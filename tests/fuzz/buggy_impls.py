@@ -77,9 +77,9 @@ def __getattr__(name: str):
 
 
 class SleepyFolioNew(ReferenceSwap):
-    """Its 40th `folio_new` call never returns (a candidate stuck in an infinite loop)."""
+    """Its 30th `folio_new` call never returns (a candidate stuck in an infinite loop)."""
 
-    HANG_AT = 40
+    HANG_AT = 30
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -127,7 +127,7 @@ def test_default_campaign_catches_a_facade_bug_that_apply_cannot_see(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(root), NUMBA_DISABLE_JIT="1")
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
     proc = subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", "fuzz", "--steps", "3000", "--profile", "mthp", "--out", "out"],
+        [sys.executable, "-m", "fuzz.cli", "fuzz", "--steps", "6000", "--profile", "mthp", "--out", "out"],
         cwd=tmp_path,  # its optimized/ (the mutant) comes first on sys.path
         env=env,
         capture_output=True,

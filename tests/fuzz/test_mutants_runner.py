@@ -19,6 +19,10 @@ def fake_optimized(tmp_path: Path) -> Path:
     pkg = tmp_path / "optimized"
     pkg.mkdir()
     shutil.copy(REPO / "reference" / "model.py", pkg / "model.py")
+    # The harness reads the packed layout's limits (fuzz.boundaries) from these two modules;
+    # importing them compiles nothing.
+    for layout in ("kernels.py", "state.py"):
+        shutil.copy(REPO / "optimized" / layout, pkg / layout)
     (pkg / "__init__.py").write_text(
         '"""Stand-in."""\nfrom optimized.model import ReferenceSwap as OptimizedSwap\n'
     )
