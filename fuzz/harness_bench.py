@@ -54,12 +54,92 @@ def measure_hypothesis(
     return _row("hypothesis_steps_per_s", steps, ops, time.perf_counter() - started)
 
 
+def measure_trivial(*, seconds: float, seed: int) -> dict:
+    """The yardstick: a RuleBasedStateMachine whose one rule draws five integers per step,
+    run like the differential machine (`fuzz.hypothesis_round` settings, 5 examples a round),
+    so the difference between the two rates is what the harness costs."""
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+    from fuzz.hypothesis_round import _settings
+
+    counter = {"steps": 0}
+
+    class TrivialMachine(RuleBasedStateMachine):
+        @rule(data=st.data())
+        def step(self, data: Any) -> None:
+            for _ in range(5):
+                data.draw(st.integers(0, 1000))
+            counter["steps"] += 1
+
+    rounds = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        machine = type("TrivialMachine", (TrivialMachine,), {})
+        hypothesis_seed(seed * 1000 + rounds)(machine)
+        run_state_machine_as_test(machine, settings=_settings(5))
+        rounds += 1
+    return _row("trivial_machine_steps_per_s", counter["steps"], 0, time.perf_counter() - started)
+
+
+def measure_draws(reference_cls: type, candidate_cls: type, *, profile: str, seed: int) -> dict:
+    """Hypothesis draws per world step of the differential machine (one short round)."""
+    from hypothesis.internal.conjecture import data as conjecture
+
+    from fuzz.hypothesis_round import run_round
+
+    # Count every primitive draw (integer, boolean, ...) the machine's steps make.
+    counts = {"draws": 0}
+    originals = {}
+    for name in ("draw_integer", "draw_boolean", "draw_bytes", "draw_float", "draw_string"):
+        original = getattr(conjecture.ConjectureData, name, None)
+        if original is None:
+            continue
+        originals[name] = original
+
+        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            counts["draws"] += 1
+            return _original(self, *args, **kwargs)
+
+        setattr(conjecture.ConjectureData, name, counting)
+    try:
+        result = run_round(reference_cls, candidate_cls, seed=seed, profile=profile, max_examples=5)
+    finally:
+        for name, original in originals.items():
+            setattr(conjecture.ConjectureData, name, original)
+    per_step = counts["draws"] / result.steps if result.steps else 0.0
+    return {
+        "kind": "harness",
+        "name": f"draws_per_step:{profile}",
+        "value": round(per_step, 2),
+        "unit": "draws/step",
+        "target": None,
+        "ok": None,
+        "steps": result.steps,
+        "ops": counts["draws"],
+        "seconds": round(result.seconds, 3),
+        "ops_per_s": 0.0,
+    }
+
+
 TARGET_RATIO = 20.0
+TARGET_VS_TRIVIAL = 0.6
+OTHER_PROFILES = ("kbuild", "fork")
 SHOWN = {
     "hypothesis_steps_per_s": "hypothesis machine",
     "fast_steps_per_s": "fast mode",
     "fast_vs_hypothesis": "fast / hypothesis",
+    "trivial_machine_steps_per_s": "trivial machine (yardstick)",
+    "machine_vs_trivial": "hypothesis machine / trivial",
 }
+
+
+def _shown(name: str) -> str:
+    base, _, profile = name.partition(":")
+    if base == "draws_per_step":
+        return f"draws per world step ({profile})"
+    return SHOWN[base] + (f" ({profile})" if profile else "")
 
 
 def _row(name: str, steps: int, ops: int, seconds: float) -> dict:
@@ -83,8 +163,24 @@ def harness_rows(
     """Hypothesis and fast-mode throughput on the same candidate, and their ratio."""
     reference_cls, candidate_cls = resolve("reference"), resolve(impl)
     measure_fast(reference_cls, candidate_cls, seconds=0.1, profile=profile, seed=seed + 1)  # compile
+    trivial = measure_trivial(seconds=seconds, seed=seed)
     hyp = measure_hypothesis(reference_cls, candidate_cls, seconds=seconds, profile=profile, seed=seed)
+    others = []
+    for other in OTHER_PROFILES:
+        row = measure_hypothesis(reference_cls, candidate_cls, seconds=seconds, profile=other, seed=seed)
+        row["name"] = f"hypothesis_steps_per_s:{other}"
+        others.append(row)
+    draws = measure_draws(reference_cls, candidate_cls, profile=profile, seed=seed)
     fast = measure_fast(reference_cls, candidate_cls, seconds=seconds, profile=profile, seed=seed)
+    share = round(hyp["value"] / trivial["value"], 2) if trivial["value"] else 0.0
+    vs_trivial = {
+        "kind": "harness",
+        "name": "machine_vs_trivial",
+        "value": share,
+        "unit": "x",
+        "target": TARGET_VS_TRIVIAL,
+        "ok": share >= TARGET_VS_TRIVIAL,
+    }
     ratio = round(fast["value"] / hyp["value"], 1) if hyp["value"] else float("inf")
     summary = {
         "kind": "harness",
@@ -94,7 +190,7 @@ def harness_rows(
         "target": TARGET_RATIO,
         "ok": ratio >= TARGET_RATIO,
     }
-    return [hyp, fast, summary]
+    return [trivial, hyp, *others, vs_trivial, draws, fast, summary]
 
 
 def print_rows(rows: Sequence[dict]) -> None:
@@ -108,11 +204,16 @@ def print_rows(rows: Sequence[dict]) -> None:
         if row["unit"] == "x":
             ok = "[green]yes[/]" if row["ok"] else "[red]NO[/]"
             table.add_row(
-                SHOWN[row["name"]], "", "", "", f"{row['value']:.1f}x", "", f">= {row['target']:g}x", ok
+                _shown(row["name"]), "", "", "", f"{row['value']:.2f}x", "", f">= {row['target']:g}x", ok
+            )
+            continue
+        if row["unit"] == "draws/step":
+            table.add_row(
+                _shown(row["name"]), f"{row['steps']:,}", f"{row['ops']:,} draws", "", f"{row['value']:.1f}"
             )
             continue
         table.add_row(
-            SHOWN[row["name"]],
+            _shown(row["name"]),
             f"{row['steps']:,}",
             f"{row['ops']:,}",
             f"{row['seconds']:.1f}",
