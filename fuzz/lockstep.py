@@ -2,22 +2,26 @@
 
 `Lockstep` is the world's executor in differential runs: each call goes to the reference and
 the candidate; their results must be equal (or both raise `SwapContractError` with the same
-code, and then neither snapshot may have changed); after every state-changing call both
-snapshots must be equal and both `check_invariants()` must pass.  The first failure raises
-`Divergence`, whose message names the step, the call, both results and the snapshot diff, so
-a reader sees what went wrong without a debugger.  Every executed call is kept in `history`
-with its encoded result and the reference's snapshot digest, which is what traces record.
+code, and then neither state may have changed); after every state-changing call both state
+digests (`reference.digest`: 63 bits, kept by each implementation without a snapshot) must be
+equal.  Only on a mismatch are the snapshots built and diffed; a full snapshot comparison and
+both `check_invariants()` also run every `full_every` state-changing calls, at `finish()` (the
+machines call it at the end of every example) and on every mismatch.  The first failure
+raises `Divergence`, whose message names the step, the call, both results and the snapshot
+diff, so a reader sees what went wrong without a debugger.  Every executed call is kept in
+`history` with its encoded result and the reference's state digest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from fuzz import events
+from fuzz.impls import digest_reader
 from reference.api import (
     OPS_BY_NAME,
     Call,
@@ -26,7 +30,9 @@ from reference.api import (
     contract_error_result,
     diff,
     encode_result,
+    run_call,
 )
+from reference.digest import digest_hex
 
 # Calls that only read state: their results are compared, but no snapshot is taken after
 # them (a replay still catches a query that changed state at the next digest).
@@ -34,11 +40,14 @@ QUERY_CALLS = frozenset(
     {"folio_entry", "swap_count", "swap_cache_folio", "swap_shadow", "nr_swap_pages", "total_swap_pages"}
 )
 CONTEXT_STEPS = 8
+# State-changing calls between two full snapshot comparisons and invariant checks (plus one
+# at every example's end and on every mismatch); README "Performance" has the measurement.
+FULL_EVERY = 64
 
 
 class Step(NamedTuple):
     """One executed call: the call, its encoded result (`reference.api.run_call` semantics)
-    and the digest of the reference's snapshot after it."""
+    and the reference's state digest after it (`reference.digest`, 16 hex digits)."""
 
     call: Call
     result: int
@@ -118,11 +127,6 @@ class Divergence(AssertionError):
         return "\n".join(lines)
 
 
-def _digest(text: str) -> str:
-    # Same definition as Snapshot.digest(), on JSON already computed for the comparison.
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _invoke(impl: Any, call: Call) -> _Outcome:
     try:
         return _Outcome(value=call.invoke(impl))
@@ -133,7 +137,14 @@ def _invoke(impl: Any, call: Call) -> _Outcome:
 
 
 class Lockstep:
-    """An executor over a reference and a candidate implementation (instances)."""
+    """An executor over a reference and a candidate implementation (instances).
+
+    After every state-changing call the two state digests (`fuzz.impls.digest_reader`) must
+    be equal; only when they differ are both snapshots built and diffed.  Every
+    `full_every` state-changing calls, at `finish()` and on every mismatch, the full snapshots
+    are compared as well (a digest collision can hide a difference, never invent one) and
+    both `check_invariants()` run.
+    """
 
     def __init__(
         self,
@@ -143,22 +154,27 @@ class Lockstep:
         level: str = "allocator",
         check_invariants: bool = True,
         labels: bool = True,
+        full_every: int = FULL_EVERY,
     ) -> None:
         self.reference = reference_impl
         self.candidate = candidate_impl
         self.level = level
         self.check = check_invariants
         self.track_labels = labels
+        self.full_every = max(1, full_every)
         self.history: list[Step] = []
         self.labels: Counter[str] = Counter()
         self.new_labels: list[str] = []  # labels since the last take_labels()
         self.cluster_size = getattr(reference_impl, "cluster_size", None)
-        self._ref_snap = self._snapshot(self.reference, "reference", None)
-        self._cand_snap = self._snapshot(self.candidate, "candidate", None)
-        self._ref_json = self._ref_snap.to_json()
-        self._digest = _digest(self._ref_json)
-        self._compare_states(None)
-        self._check_invariants(None)
+        self._ref_digest_of = digest_reader(reference_impl, level)
+        self._cand_digest_of = digest_reader(candidate_impl, level)
+        # The reference's snapshot after the last change, kept only for the event labels.
+        self._ref_snap = reference_impl.snapshot(level) if labels else None
+        self._since_full = 0
+        self.failed = False  # set by the first Divergence this executor raises
+        self._ref_digest = self._read_digest(self._ref_digest_of, "reference", None)
+        self._cand_digest = self._read_digest(self._cand_digest_of, "candidate", None)
+        self._backstop(None)
 
     @property
     def steps(self) -> int:
@@ -189,83 +205,129 @@ class Lockstep:
         assert ref_code is not None
         if call.name not in QUERY_CALLS:
             self._after_change(step, call, ref, cand)
-        self.history.append(Step(call, ref_code, self._digest))
+        self.history.append(Step(call, ref_code, digest_hex(self._ref_digest)))
         if ref.error is not None:
             raise ref.error
         return ref.value
 
+    def finish(self) -> None:
+        """The end-of-example check: full snapshots and both invariants.  Nothing after a
+        divergence (a teardown's second failure would replace the first one's report)."""
+        if self.failed:
+            return
+        step = len(self.history) - 1
+        self._backstop(self.history[-1].call if self.history else None, step)
+
     # ---- checks ----
 
     def _after_change(self, step: int, call: Call, ref: _Outcome, cand: _Outcome) -> None:
-        before = self._ref_snap
-        ref_snap = self._snapshot(self.reference, "reference", call, step)
-        cand_snap = self._snapshot(self.candidate, "candidate", call, step)
-        ref_json = ref_snap.to_json()
+        ref_digest = self._read_digest(self._ref_digest_of, "reference", call, step)
+        cand_digest = self._read_digest(self._cand_digest_of, "candidate", call, step)
         if ref.error is not None:
-            self._require_unchanged(step, call, ref, cand, ref_snap, cand_snap, ref_json)
-        self._ref_snap, self._cand_snap, self._ref_json = ref_snap, cand_snap, ref_json
-        self._digest = _digest(ref_json)
-        self._compare_states(call, step, ref, cand)
-        self._check_invariants(call, step)
+            for side, impl, before, after in (
+                ("reference", self.reference, self._ref_digest, ref_digest),
+                ("candidate", self.candidate, self._cand_digest, cand_digest),
+            ):
+                if before != after:
+                    self._fail(
+                        step,
+                        call,
+                        f"state: the {side} changed state although it raised a contract error",
+                        ref,
+                        cand,
+                        diff_lines=self._before_after(impl),
+                        diff_title=f"left = {side} before, right = after",
+                    )
+        self._ref_digest, self._cand_digest = ref_digest, cand_digest
+        if ref_digest != cand_digest:
+            self._backstop(call, step, ref, cand)
+            # Equal snapshots with different digests: a digest reader is broken.
+            self._fail(
+                step,
+                call,
+                f"state: the {self.level} state digests differ after the call "
+                f"({digest_hex(ref_digest)} != {digest_hex(cand_digest)}) but the snapshots are equal",
+                ref,
+                cand,
+            )
+        self._since_full += 1
+        if self._since_full >= self.full_every:
+            self._backstop(call, step, ref, cand)
         if self.track_labels:
+            after = self._snapshot(self.reference, "reference", call, step)
             found = events.labels_for(
-                call, ref.encoded(call.name), before, ref_snap, cluster_size=self.cluster_size
+                call, ref.encoded(call.name), self._ref_snap, after, cluster_size=self.cluster_size
             )
             self.labels.update(found)
             self.new_labels.extend(found)
+            self._ref_snap = after
 
-    def _require_unchanged(
-        self,
-        step: int,
-        call: Call,
-        ref: _Outcome,
-        cand: _Outcome,
-        ref_snap: Snapshot,
-        cand_snap: Snapshot,
-        ref_json: str,
-    ) -> None:
-        if ref_json != self._ref_json:
-            self._fail(
-                step,
-                call,
-                "state: the reference changed state although it raised a contract error",
-                ref,
-                cand,
-                diff_lines=diff(self._ref_snap, ref_snap),
-                diff_title="left = reference before, right = after",
-            )
-        if cand_snap.to_json() != self._cand_snap.to_json():
-            self._fail(
-                step,
-                call,
-                "state: the candidate changed state although it raised a contract error",
-                ref,
-                cand,
-                diff_lines=diff(self._cand_snap, cand_snap),
-                diff_title="left = candidate before, right = after",
-            )
-
-    def _compare_states(
+    def _backstop(
         self, call: Call | None, step: int = -1, ref: _Outcome | None = None, cand: _Outcome | None = None
     ) -> None:
-        if self._ref_json != self._cand_snap.to_json():
+        """Full snapshot comparison and both invariants."""
+        self._since_full = 0
+        ref_snap = self._snapshot(self.reference, "reference", call, step)
+        cand_snap = self._snapshot(self.candidate, "candidate", call, step)
+        broken = self._broken_invariants()
+        if ref_snap.to_json() != cand_snap.to_json():
             self._fail(
                 step,
                 call,
                 f"state: the {self.level} snapshots differ after the call",
                 ref,
                 cand,
-                diff_lines=diff(self._ref_snap, self._cand_snap) or ["(same data, different JSON types)"],
+                diff_lines=diff(ref_snap, cand_snap) or ["(same data, different JSON types)"],
+                detail="\n".join(f"also: the {side} broke an invariant: {err}" for side, err in broken),
             )
+        if broken:
+            side, err = broken[0]
+            self._fail(step, call, f"invariant: the {side} broke an invariant: {err}", None, None)
 
-    def _check_invariants(self, call: Call | None, step: int = -1) -> None:
+    def _before_after(self, impl: Any) -> list[str]:
+        """The diff between `impl`'s state before the last call (rebuilt by replaying the
+        history on a fresh instance of its class) and now; [] if it cannot be rebuilt."""
+        before = self._replayed(impl)
+        if before is None:
+            return []
+        try:
+            return diff(before, impl.snapshot(self.level))
+        except Exception:
+            return []
+
+    def _replayed(self, impl: Any) -> Snapshot | None:
+        try:
+            fresh = type(impl)(cluster_size=impl.cluster_size, max_swapfiles=impl.max_swapfiles)
+            for past in self.history:
+                run_call(fresh, past.call)
+            return fresh.snapshot(self.level)
+        except Exception:
+            return None
+
+    def _read_digest(self, read: Callable[[], int], side: str, call: Call | None, step: int = -1) -> int:
+        try:
+            return read()
+        except Exception:
+            self._fail(
+                step,
+                call,
+                f"crash: the {side} state digest raised",
+                None,
+                None,
+                detail=traceback.format_exc(limit=6),
+            )
+            raise  # unreachable: _fail raises
+
+    def _broken_invariants(self) -> list[tuple[str, Exception]]:
         if not self.check:
-            return
+            return []
+        broken = []
         for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
             try:
                 impl.check_invariants()
             except Exception as err:
-                self._fail(step, call, f"invariant: the {side} broke an invariant: {err}", None, None)
+                broken.append((side, err))
+        return broken
 
     def _snapshot(self, impl: Any, side: str, call: Call | None, step: int = -1) -> Snapshot:
         try:
@@ -293,6 +355,7 @@ class Lockstep:
         diff_title: str = "",
         detail: str = "",
     ) -> None:
+        self.failed = True
         raise Divergence(
             step=step,
             call=call,
