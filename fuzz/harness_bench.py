@@ -25,18 +25,27 @@ from fuzz.impls import resolve
 
 
 def measure_fast(
-    reference_cls: type, candidate_cls: type, *, seconds: float, profile: str, seed: int
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    seconds: float,
+    profile: str,
+    seed: int,
+    per_op_state: bool = True,
 ) -> dict:
+    """Fast mode; `per_op_state=False` is the chunk-end state check of earlier versions."""
     from fuzz.fast import run_episode
 
+    extra = {} if per_op_state else {"per_op_state": False}
     steps = ops = episodes = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         result = run_episode(
-            reference_cls, candidate_cls, seed=seed * 1000 + episodes, steps=2000, profile=profile
+            reference_cls, candidate_cls, seed=seed * 1000 + episodes, steps=2000, profile=profile, **extra
         )
         steps, ops, episodes = steps + result.steps, ops + result.ops, episodes + 1
-    return _row("fast_steps_per_s", steps, ops, time.perf_counter() - started)
+    name = "fast_steps_per_s" if per_op_state else "fast_chunked_steps_per_s"
+    return _row(name, steps, ops, time.perf_counter() - started)
 
 
 def measure_hypothesis(
@@ -128,7 +137,8 @@ TARGET_VS_TRIVIAL = 0.6
 OTHER_PROFILES = ("kbuild", "fork")
 SHOWN = {
     "hypothesis_steps_per_s": "hypothesis machine",
-    "fast_steps_per_s": "fast mode",
+    "fast_steps_per_s": "fast mode (state digests per op)",
+    "fast_chunked_steps_per_s": "fast mode (state per chunk, as before)",
     "fast_vs_hypothesis": "fast / hypothesis",
     "trivial_machine_steps_per_s": "trivial machine (yardstick)",
     "machine_vs_trivial": "hypothesis machine / trivial",
@@ -172,6 +182,9 @@ def harness_rows(
         others.append(row)
     draws = measure_draws(reference_cls, candidate_cls, profile=profile, seed=seed)
     fast = measure_fast(reference_cls, candidate_cls, seconds=seconds, profile=profile, seed=seed)
+    chunked = measure_fast(
+        reference_cls, candidate_cls, seconds=seconds, profile=profile, seed=seed, per_op_state=False
+    )
     share = round(hyp["value"] / trivial["value"], 2) if trivial["value"] else 0.0
     vs_trivial = {
         "kind": "harness",
@@ -190,7 +203,7 @@ def harness_rows(
         "target": TARGET_RATIO,
         "ok": ratio >= TARGET_RATIO,
     }
-    return [trivial, hyp, *others, vs_trivial, draws, fast, summary]
+    return [trivial, hyp, *others, vs_trivial, draws, fast, chunked, summary]
 
 
 def print_rows(rows: Sequence[dict]) -> None:

@@ -249,27 +249,54 @@ class LinkList(list):
     __setitem__ = __delitem__ = __iadd__ = extend = sort = reverse = clear = _unsupported
 
 
+class ValueList(list):
+    """A short list written by index (a device's HDD hints, the per-CPU hint pair): writes
+    dirty one digest key."""
+
+    def __init__(self, owner: StateDigest, key: tuple[Any, ...], items: list[Any]) -> None:
+        super().__init__(items)
+        self._dirty = owner.dirty
+        self._key = key
+        owner.dirty.add(key)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        list.__setitem__(self, index, value)
+        self._dirty.add(self._key)
+
+    def _unsupported(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the model only writes hint lists by index")
+
+    __delitem__ = __iadd__ = append = extend = insert = pop = remove = sort = reverse = clear = _unsupported
+
+
+# Digest keys: ("s", type, offset) slot, ("f", id) folio, ("d", type) device record,
+# ("c", type, index) cluster, ("h", type) a device's hints, ("p",) the per-CPU hints.
+_ALLOCATOR_KEYS = frozenset({"c", "h", "p"})
+_DEVICE_KEYS = frozenset({"s", "d", "c", "h"})
+
+
 class StateDigest:
     """The reference model's digest, kept current by the tracking containers above."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.dirty: set[tuple[Any, ...]] = set()
-        self.hashes: dict[tuple[Any, ...], int] = {}  # slot, folio and cluster records
-        self.contract = 0  # sum of the tracked slot and folio record hashes
-        self.allocator = 0  # sum of the tracked cluster record hashes
-        self.links = 0  # sum of every LinkList's link hashes
+        self.hashes: dict[tuple[Any, ...], int] = {}  # the hash each settled key contributes
+        self.contract = 0  # sum of the contract-level keys' hashes
+        self.allocator = 0  # sum of the allocator-only keys' hashes
+        self.links = 0  # sum of every LinkList's link hashes (allocator level)
 
     # ---- adopting containers ----
-
-    def slot_dict(self, type: int) -> SlotDict:
-        return SlotDict(self, type)
 
     def link_list(self, prefix: tuple[int, ...], items: list[int] = ()) -> LinkList:
         return LinkList(self, prefix, items)
 
+    def percpu_lists(self, si: list[int | None], offset: list[int]) -> tuple[ValueList, ValueList]:
+        """The model's per-CPU hint lists (device type and offset per order), tracked."""
+        return ValueList(self, ("p",), si), ValueList(self, ("p",), offset)
+
     def adopt_device(self, si: Any) -> None:
-        """A device joins the model (swapon): track its slot dicts, clusters and lists."""
+        """A device joins the model (swapon): track its record, slots, clusters and lists."""
         t = si.type
         for name in ("swap_map", "swap_cache", "shadows"):
             tracked = SlotDict(self, t)
@@ -291,12 +318,16 @@ class StateDigest:
         si.frag_clusters = [
             LinkList(self, (R_LINK, t, LIST_FRAG + o), lst) for o, lst in enumerate(si.frag_clusters)
         ]
+        si.global_next = ValueList(self, ("h", t), si.global_next)
+        object.__setattr__(si, "_key", ("d", t))
+        object.__setattr__(si, "_owner", self)
+        self.dirty.add(("d", t))
 
     def drop_device(self, si: Any) -> None:
         """A device leaves the model (swapoff_end): its records and links leave the digest."""
         t = si.type
         for key in self.hashes:
-            if key[0] != "f" and key[1] == t:
+            if key[0] in _DEVICE_KEYS and key[1] == t:
                 self.dirty.add(key)
         for lst in (
             si.free_clusters,
@@ -306,84 +337,86 @@ class StateDigest:
             *si.frag_clusters,
         ):
             lst.detach()
-        for cluster in si.clusters:
-            object.__setattr__(cluster, "_owner", None)
+        for record in (si, *si.clusters):
+            object.__setattr__(record, "_owner", None)
 
     # ---- reading ----
 
-    def _record(self, key: tuple[Any, ...]) -> tuple[int, ...] | None:
+    def _hash_of(self, key: tuple[Any, ...]) -> int:
+        """What the records behind `key` add to the digest now (0 for none)."""
         m = self.model
-        if key[0] == "s":
+        kind = key[0]
+        if kind == "s":
             _, t, off = key
             si = m.devices.get(t)
             if si is None:
-                return None
+                return 0
             if off in si.bad:
-                return (R_SLOT, t, off, 3, 0, 0, 0)
+                return hash((R_SLOT, t, off, 3, 0, 0, 0))
             if off in si.swap_cache:
-                return (R_SLOT, t, off, 1, si.swap_map.get(off, 0), si.swap_cache[off], 0)
+                return hash((R_SLOT, t, off, 1, si.swap_map.get(off, 0), si.swap_cache[off], 0))
             count = si.swap_map.get(off, 0)
             if count == 0:
-                return None  # FREE: no record
-            return (R_SLOT, t, off, 2, count, 0, si.shadows.get(off, 0))
-        if key[0] == "f":
+                return 0  # FREE: no record
+            return hash((R_SLOT, t, off, 2, count, 0, si.shadows.get(off, 0)))
+        if kind == "f":
             f = m.folios.get(key[1])
             if f is None:
-                return None
+                return 0
             et, eo = (-1, -1) if f.entry is None else f.entry
-            return (R_FOLIO, f.id, f.order, et, eo, int(f.locked), int(f.writeback), int(f.mapped))
-        _, t, ci = key
-        si = m.devices.get(t)
+            return hash((R_FOLIO, f.id, f.order, et, eo, int(f.locked), int(f.writeback), int(f.mapped)))
+        if kind == "p":
+            total = 0
+            for order, t in enumerate(m.percpu_si):
+                off = -1 if t is None else m.percpu_offset[order]
+                total += hash((R_PERCPU, order, -1 if t is None else t, off))
+            return total
+        si = m.devices.get(key[1])
         if si is None:
-            return None
-        c = si.clusters[ci]
-        return (R_CLUSTER, t, ci, c.count, c.flag, c.order)
+            return 0
+        t = si.type
+        if kind == "c":
+            c = si.clusters[key[2]]
+            return hash((R_CLUSTER, t, key[2], c.count, c.flag, c.order))
+        if kind == "h":
+            return sum(hash((R_HINT, t, order, value)) for order, value in enumerate(si.global_next))
+        return hash(
+            (
+                R_DEVICE,
+                t,
+                si.max,
+                si.pages,
+                si.inuse,
+                si.prio,
+                int(si.writeok),
+                int(si.on_avail),
+                int(si.swapping_off),
+                int(si.solidstate),
+                int(si.blkdev),
+                DISCARD_KINDS.index(si.discard),
+            )
+        )
 
     def _settle(self) -> None:
         hashes = self.hashes
         for key in self.dirty:
-            old = hashes.pop(key, 0)
-            record = self._record(key)
-            new = 0 if record is None else hash(record)
-            if record is not None:
+            delta = -hashes.pop(key, 0)
+            new = self._hash_of(key)
+            if new:
                 hashes[key] = new
-            if key[0] == "c":
-                self.allocator += new - old
+            delta += new
+            if key[0] in _ALLOCATOR_KEYS:
+                self.allocator += delta
             else:
-                self.contract += new - old
+                self.contract += delta
         self.dirty.clear()
 
     def value(self, level: str) -> int:
         """The digest of `model.snapshot(level)`, without building the snapshot."""
-        self._settle()
+        if self.dirty:
+            self._settle()
         m = self.model
         total = self.contract + hash((R_GLOBAL, m._nr_swap_pages, m._total_swap_pages, int(m.pm_suspended)))
-        allocator = level == "allocator"
-        for t, si in m.devices.items():
-            total += hash(
-                (
-                    R_DEVICE,
-                    t,
-                    si.max,
-                    si.pages,
-                    si.inuse,
-                    si.prio,
-                    int(si.writeok),
-                    int(si.on_avail),
-                    int(si.swapping_off),
-                    int(si.solidstate),
-                    int(si.blkdev),
-                    DISCARD_KINDS.index(si.discard),
-                )
-            )
-            if allocator:
-                for order, value in enumerate(si.global_next):
-                    total += hash((R_HINT, t, order, value))
-        if allocator:
+        if level == "allocator":
             total += self.allocator + self.links
-            for order, t in enumerate(m.percpu_si):
-                record = (
-                    (R_PERCPU, order, -1, -1) if t is None else (R_PERCPU, order, t, m.percpu_offset[order])
-                )
-                total += hash(record)
         return total & DIGEST_MASK

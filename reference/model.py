@@ -75,7 +75,7 @@ class Cluster(digest.Tracked):
 
 
 @dataclass
-class SwapInfo:
+class SwapInfo(digest.Tracked):
     """swap_info_struct, with slot state as dicts and the cluster lists as Python lists."""
 
     type: int
@@ -131,8 +131,9 @@ class ReferenceSwap:
         self.avail: list[int] = self._digest.link_list((digest.R_AVAIL,))  # swap_avail_head, by type
         self.active: list[int] = []  # swap_active_head, by type
         # percpu_swap_cluster of the one CPU: device type and next offset per order.
-        self.percpu_si: list[int | None] = [None] * (self.pmd_order + 1)
-        self.percpu_offset: list[int] = [0] * (self.pmd_order + 1)
+        self.percpu_si, self.percpu_offset = self._digest.percpu_lists(
+            [None] * (self.pmd_order + 1), [0] * (self.pmd_order + 1)
+        )
 
     # ========================================================================================
     # Argument checks (DESIGN decision 11; the order is MODEL.md's table)
