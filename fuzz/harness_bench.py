@@ -1,16 +1,21 @@
 """Harness throughput, and the `swapdiff bench` command.
 
-Measures, in one process and one run, the world actions per second of the Hypothesis state
-machine (`fuzz.hypothesis_round`, full lockstep: both implementations, snapshots and
-invariants after every call) and of fast mode (`fuzz.fast`: reference step by step, the
-candidate in batch), on the same profile and candidate, after a warm-up that compiles the
-candidate's kernels.  Their ratio is the fast-mode speed-up (target: at least 20x).
+Measures, in one process and one run, world actions per second of: a trivial
+RuleBasedStateMachine (the yardstick: one `@rule(data=st.data())` drawing five integers per
+step, the same settings), the differential Hypothesis machine (`fuzz.hypothesis_round`:
+both implementations, state digests after every call, full snapshots and invariants every
+`fuzz.lockstep.FULL_EVERY` calls) under three world profiles, and fast mode (`fuzz.fast`:
+reference step by step, the candidate in batch) with per-op state digests and with the
+chunk-end state check of earlier versions; plus Hypothesis draws per world step.  A warm-up
+compiles the candidate's kernels first.
 
 `swapdiff bench` prints the implementation benchmarks of `fuzz.bench` (when present) and
 then these rows, in `fuzz.bench`'s row format: `kind` ("harness"), `name`, `value`, `unit`,
-`target`, `ok`.  Rows "hypothesis_steps_per_s" and "fast_steps_per_s" (unit steps/s, no
-target) add `steps`, `ops`, `seconds`, `ops_per_s`; row "fast_vs_hypothesis" is their ratio
-(unit x, target 20).
+`target`, `ok`.  Rows "trivial_machine_steps_per_s", "hypothesis_steps_per_s" (and
+"hypothesis_steps_per_s:<profile>"), "fast_steps_per_s" and "fast_chunked_steps_per_s" (unit
+steps/s) add `steps`, `ops`, `seconds`, `ops_per_s`; "machine_vs_trivial" (unit x, target
+0.6) and "fast_vs_hypothesis" (unit x, no target) are ratios; "draws_per_step:<profile>"
+(unit draws/step) counts primitive Hypothesis draws.
 """
 
 from __future__ import annotations
@@ -132,7 +137,6 @@ def measure_draws(reference_cls: type, candidate_cls: type, *, profile: str, see
     }
 
 
-TARGET_RATIO = 20.0
 TARGET_VS_TRIVIAL = 0.6
 OTHER_PROFILES = ("kbuild", "fork")
 SHOWN = {
@@ -195,13 +199,16 @@ def harness_rows(
         "ok": share >= TARGET_VS_TRIVIAL,
     }
     ratio = round(fast["value"] / hyp["value"], 1) if hyp["value"] else float("inf")
+    # No target any more: the 20x of the chunked fast mode over a machine that built full
+    # snapshots per call stopped meaning much once both check state per op; the targets
+    # are the machine against the yardstick and fast mode against its own earlier rate.
     summary = {
         "kind": "harness",
         "name": "fast_vs_hypothesis",
         "value": ratio,
         "unit": "x",
-        "target": TARGET_RATIO,
-        "ok": ratio >= TARGET_RATIO,
+        "target": None,
+        "ok": None,
     }
     return [trivial, hyp, *others, vs_trivial, draws, fast, chunked, summary]
 
@@ -215,6 +222,9 @@ def print_rows(rows: Sequence[dict]) -> None:
         table.add_column(column, justify="left" if column == "measure" else "right")
     for row in rows:
         if row["unit"] == "x":
+            if row["target"] is None:
+                table.add_row(_shown(row["name"]), "", "", "", f"{row['value']:.2f}x", "", "", "-")
+                continue
             ok = "[green]yes[/]" if row["ok"] else "[red]NO[/]"
             table.add_row(
                 _shown(row["name"]), "", "", "", f"{row['value']:.2f}x", "", f">= {row['target']:g}x", ok
