@@ -23,10 +23,9 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from fuzz.impls import build, digest_reader, spec_of
-from fuzz.lockstep import FULL_EVERY, QUERY_CALLS
 from fuzz.trace import Trace, TraceStep, result_to_json
 from reference.api import (
     OPS_BY_NAME,
@@ -39,6 +38,15 @@ from reference.api import (
 )
 
 DIFF_LINES = 20
+# Calls that only read state: their results are compared, but no digest is read after them
+# (a query that changed state shows at the next digest).
+QUERY_CALLS = frozenset(
+    {"folio_entry", "swap_count", "swap_cache_folio", "swap_shadow", "nr_swap_pages", "total_swap_pages"}
+)
+# State-changing calls between two full snapshot comparisons and invariant checks (plus one
+# at the end of every example or replay and on every mismatch); README "The harness" has the
+# measurement behind 64.
+FULL_EVERY = 64
 HANG_REPLAY_SECONDS = 10.0
 
 
@@ -89,7 +97,7 @@ class StepDivergence:
     """The first step where the candidate disagrees with the reference."""
 
     step: int
-    call: Call
+    call: Call | None  # None: the initial state, before any call
     kind: str
     reference_result: Any
     candidate_result: Any
@@ -97,23 +105,27 @@ class StepDivergence:
     detail: str = ""
 
     @property
+    def op(self) -> str:
+        return self.call.name if self.call is not None else "initial"
+
+    @property
     def signature(self) -> tuple[str, str]:
-        return (self.call.name, self.kind)
+        return (self.op, self.kind)
 
     def summary(self) -> dict[str, Any]:
-        return {"step": self.step, "op": self.call.name, "kind": self.kind}
+        return {"step": self.step, "op": self.op, "kind": self.kind}
 
     def describe(self) -> str:
-        lines = [
-            f"divergence at step {self.step}: {self.call}",
-            f"  kind:      {self.kind}",
-            f"  reference: {_show_result(self.call.name, self.reference_result)}",
-            f"  candidate: {_show_result(self.call.name, self.candidate_result)}",
-        ]
+        where = f"at step {self.step}: {self.call}" if self.call is not None else "in the initial state"
+        lines = [f"divergence {where}", f"  kind:      {self.kind}"]
+        if self.reference_result is not None or self.candidate_result is not None:
+            lines.append(f"  reference: {_show_result(self.op, self.reference_result)}")
+            lines.append(f"  candidate: {_show_result(self.op, self.candidate_result)}")
         if self.detail:
             lines.append(f"  detail:    {self.detail}")
         if self.diff:
-            lines.append("  snapshot diff (reference != candidate):")
+            title = "before != after" if self.kind == "misuse-state" else "reference != candidate"
+            lines.append(f"  snapshot diff ({title}):")
             lines.extend(f"    {line}" for line in self.diff[:DIFF_LINES])
             if len(self.diff) > DIFF_LINES:
                 lines.append(f"    ... {len(self.diff) - DIFF_LINES} more")
@@ -155,18 +167,32 @@ def digest_of(json_text: str) -> str:
     return hashlib.sha256(json_text.encode()).hexdigest()[:16]
 
 
-def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
-    """(encoded result, None) or (None, exception description) for a non-contract exception."""
+class Ran(NamedTuple):
+    """One call's outcome on one implementation."""
+
+    result: int | None  # encoded (a contract error by its code); None if `error`
+    error: str | None  # description of an exception other than SwapContractError
+    value: Any = None  # the Python return value
+    contract: SwapContractError | None = None  # the contract error it raised
+
+
+def _run_full(impl: Any, call: Call) -> Ran:
     try:
         value = call.invoke(impl)
     except SwapContractError as err:
-        return contract_error_result(err.code), None
+        return Ran(contract_error_result(err.code), None, None, err)
     except Exception as err:
-        return None, f"{type(err).__name__}: {' '.join(str(err).split())}"
+        return Ran(None, f"{type(err).__name__}: {' '.join(str(err).split())}")
     try:
-        return encode_result(call.name, value), None
+        return Ran(encode_result(call.name, value), None, value)
     except Exception as err:
-        return None, f"unencodable result {value!r}: {type(err).__name__}"
+        return Ran(None, f"unencodable result {value!r}: {type(err).__name__}", value)
+
+
+def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
+    """(encoded result, None) or (None, exception description) for a non-contract exception."""
+    ran = _run_full(impl, call)
+    return ran.result, ran.error
 
 
 def _contract_kind(ref: int, cand: int) -> str | None:
@@ -222,32 +248,62 @@ class Stepper:
         """The reference's `snapshot(level).digest()`, the digest traces record."""
         return self.reference.snapshot(self.level).digest()
 
+    @property
+    def reference_state_digest(self) -> int:
+        """The reference's state digest after the last state-changing call."""
+        return self._ref_digest
+
     def step(self, call: Call) -> tuple[int | None, StepDivergence | None]:
         """Run one call; return the reference's encoded result and the divergence, if any."""
+        ran, divergence = self.check(call)
+        return ran.result, divergence
+
+    def check(self, call: Call) -> tuple[Ran, StepDivergence | None]:
+        """Run one call; the reference's outcome (value or contract error included, for an
+        executor that hands it on) and the divergence, if any."""
         index = self.steps
         self.steps += 1
         self.calls.append(call)
-        ref, ref_exc = _run(self.reference, call)
+        ran = _run_full(self.reference, call)
+        ref, ref_exc = ran.result, ran.error
         cand, cand_exc = _run(self.candidate, call)
+        return ran, self._compare(index, call, ref, ref_exc, cand, cand_exc)
+
+    def check_initial(self) -> StepDivergence | None:
+        """The full check of the state before any call."""
+        return self._full_check(-1, None, None, None)
+
+    def _compare(
+        self,
+        index: int,
+        call: Call,
+        ref: int | None,
+        ref_exc: str | None,
+        cand: int | None,
+        cand_exc: str | None,
+    ) -> StepDivergence | None:
         if cand_exc and cand_exc.startswith(f"{CallHung.__name__}:"):
-            return ref, StepDivergence(index, call, "hang", ref, cand_exc, [], "")
+            return StepDivergence(index, call, "hang", ref, cand_exc, [], "")
         if ref_exc or cand_exc:
             side = "reference" if ref_exc else "candidate"
             kind = f"exception:{side}:{(ref_exc or cand_exc).split(':')[0]}"
-            return ref, StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
+            return StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
         assert ref is not None and cand is not None
         if ref != cand:
             kind = _contract_kind(ref, cand) or "result"
-            return ref, StepDivergence(index, call, kind, ref, cand, self._snapshot_diff())
+            return StepDivergence(index, call, kind, ref, cand, self._snapshot_diff())
         if call.name in QUERY_CALLS:
-            return ref, None  # a read changes nothing; if it did, the next digest shows it
+            return None  # a read changes nothing; if it did, the next digest shows it
+        side = "reference"
         try:
             ref_digest = self._ref_digest_of()
+            side = "candidate"
             cand_digest = self._cand_digest_of()
         except Exception as err:
-            detail = f"{type(err).__name__}: {' '.join(str(err).split())}"
-            kind = f"exception:digest:{type(err).__name__}"
-            return ref, StepDivergence(index, call, kind, ref, cand, [], detail)
+            detail = f"state digest: {type(err).__name__}: {' '.join(str(err).split())}"
+            return StepDivergence(
+                index, call, f"exception:{side}:{type(err).__name__}", ref, cand, [], detail
+            )
         if contract_code_of_result(ref) is not None and (
             ref_digest != self._ref_digest or cand_digest != self._cand_digest
         ):
@@ -255,16 +311,16 @@ class Stepper:
             side, impl = ("reference", self.reference) if changed_ref else ("candidate", self.candidate)
             changes = self._before_after(impl)
             detail = f"the rejected call changed the {side}'s snapshot"
-            return ref, StepDivergence(index, call, "misuse-state", ref, cand, changes, detail)
+            return StepDivergence(index, call, "misuse-state", ref, cand, changes, detail)
         self._ref_digest, self._cand_digest = ref_digest, cand_digest
         self._since_full += 1
         if ref_digest != cand_digest:
-            return ref, self._full_check(index, call, ref, cand)
+            return self._full_check(index, call, ref, cand)
         if self._since_full >= self.full_every:
             found = self._full_check(index, call, ref, cand)
             self.backstop_hit = found is not None
-            return ref, found
-        return ref, None
+            return found
+        return None
 
     def finish(self) -> StepDivergence | None:
         """The full check after the last call (the end of a replay)."""
@@ -274,10 +330,18 @@ class Stepper:
         self.backstop_hit = found is not None
         return found
 
-    def _full_check(self, index: int, call: Call, ref: Any, cand: Any) -> StepDivergence | None:
+    def _full_check(self, index: int, call: Call | None, ref: Any, cand: Any) -> StepDivergence | None:
         self._since_full = 0
-        ref_json = self.reference.snapshot(self.level).to_json()
-        cand_json = self.candidate.snapshot(self.level).to_json()
+        jsons = []
+        for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
+            try:
+                jsons.append(impl.snapshot(self.level).to_json())
+            except Exception as err:
+                detail = f"snapshot: {type(err).__name__}: {' '.join(str(err).split())}"
+                return StepDivergence(
+                    index, call, f"exception:{side}:{type(err).__name__}", ref, cand, [], detail
+                )
+        ref_json, cand_json = jsons
         if ref_json != cand_json:
             return StepDivergence(index, call, "state", ref, cand, _json_diff(ref_json, cand_json))
         if self._ref_digest != self._cand_digest:

@@ -1,5 +1,6 @@
 """The lockstep executor: what it returns, what it records, and how it reports each kind of
-divergence (result, contract code, state change on a contract error, state, invariant, crash)."""
+divergence, in the kind vocabulary traces use (result, contract:<ref>!=<cand>, misuse-state,
+state, invariant:<side>, exception:<side>:<Type>)."""
 
 from __future__ import annotations
 
@@ -98,21 +99,21 @@ def test_result_difference_names_step_call_and_both_results():
     assert err.step == 1 and err.kind == "result"
     text = str(err)
     assert "step 1: nr_swap_pages()" in text
-    assert "reference result: 31" in text and "candidate result: 32" in text
+    assert "reference: 31" in text and "candidate: 32" in text
     assert "0: swapon(size=32) -> 0" in text  # the preceding calls
 
 
 def test_contract_code_difference():
     err = _divergence(OtherContractCode, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
-    assert err.kind == "contract"
+    assert err.kind == "contract:not-swapped!=bad-slot"
     assert "SwapContractError('not-swapped')" in str(err)
     assert "SwapContractError('bad-slot')" in str(err)
 
 
 def test_state_change_on_a_contract_error_shows_the_before_after_diff():
     err = _divergence(ChangesStateThenRaises, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
-    assert err.kind == "state"
-    assert "candidate changed state although it raised" in str(err)
+    assert err.kind == "misuse-state"
+    assert "the rejected call changed the candidate's snapshot" in str(err)
     assert err.diff == ["pm_suspended_storage: false != true"]
 
 
@@ -124,8 +125,8 @@ def test_state_difference_shows_the_snapshot_diff():
 
 def test_invariant_failure_names_the_side_and_the_invariant():
     err = _divergence(BrokenInvariants, SWAPON)
-    assert err.kind == "invariant"
-    assert "the candidate broke an invariant: cluster 0: count 3 but 2 used slots" in str(err)
+    assert err.kind == "invariant:candidate"
+    assert "cluster 0: count 3 but 2 used slots" in str(err)
 
 
 def test_invariants_run_every_full_every_calls_and_at_the_end():
@@ -159,11 +160,11 @@ class HidesAFolio(ReferenceSwap):
 def test_the_full_snapshot_backstop_catches_what_a_digest_misses():
     calls = [SWAPON, Call("folio_new", {"folio": 1, "order": 0})]
     err = _divergence(HidesAFolio, *calls)
-    assert err.kind == "state" and "snapshots differ" in err.reason
+    assert err.kind == "state" and err.late  # found by the periodic full check
     assert any("folios" in line for line in err.diff)
 
 
 def test_a_crash_is_a_divergence_with_the_exception():
     err = _divergence(Crashes, SWAPON, Call("folio_new", {"folio": 1, "order": 0}))
-    assert err.kind == "crash"
+    assert err.kind == "exception:candidate:IndexError"
     assert "IndexError: index 9 is out of bounds" in str(err)
