@@ -218,6 +218,8 @@ from optimized import OptimizedSwap
 sw = OptimizedSwap(cluster_size=8)
 sw.swapon(64)
 sw.apply([6, 1, 0, 10, 1, 0])
+sw.apply([6, 3, 0, 10, 3, 0], digests="allocator")  # the per-op digest kernels the harness runs
+sw.state_digest("contract")
 sw.check_invariants()
 sw.folio_new(2, 0)
 sw.snapshot()

@@ -1,12 +1,14 @@
 """Fast lockstep mode: seeded random traces from the world model, the candidate run in batch.
 
-Hypothesis spends most of a step on its own bookkeeping and the harness compares full
-snapshots after every call.  Here the world model drives the REFERENCE alone, through a
-recording executor (calls and encoded results), and every `chunk` ops the candidate replays
-the recorded calls in one `apply` call; then the results arrays, the snapshots at the chosen
-level and both `check_invariants()` are compared.  Only when a chunk disagrees is the episode
-replayed from its start step by step (`fuzz.replay.Stepper`) to find the first diverging op,
-and the trace up to it is built.
+Hypothesis spends most of a step on its own bookkeeping.  Here the world model drives the
+REFERENCE alone, through a recording executor (calls, encoded results and the reference's
+state digest after every call, `reference.digest`), and every `chunk` ops the candidate
+replays the recorded calls in one `apply(ops, digests=level)` call, which returns its result
+and state digest after every op.  Both are compared op by op, so a state difference that heals
+inside the chunk is still seen; then, as the backstop against a digest collision, the full
+snapshots at the chosen level and both `check_invariants()` are compared once per chunk.
+Only when a chunk disagrees is the episode replayed from its start step by step
+(`fuzz.replay.Stepper`) to find the first diverging op, and the trace up to it is built.
 
 A batch `apply` never calls the candidate's Python methods, so a bug in the facade (the
 methods a user calls, e.g. `optimized/swap.py` translating arguments for the kernels) would be
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.events import error_labels, labels_for
-from fuzz.impls import batch_bypasses_overrides, build
+from fuzz.impls import batch_bypasses_overrides, batch_digests, build, digest_reader
 from fuzz.lockstep import QUERY_CALLS
 from fuzz.replay import StepDivergence, Stepper, make_trace
 from fuzz.trace import Trace
@@ -68,10 +70,19 @@ class RecordingExecutor:
     counts `fuzz.events.labels_for` labels (costly: campaigns sample some episodes).
     """
 
-    def __init__(self, reference: Any, *, labels: Counter[str] | None = None) -> None:
+    def __init__(
+        self, reference: Any, *, labels: Counter[str] | None = None, level: str | None = None
+    ) -> None:
         self.reference = reference
         self.calls: list[Call] = []
         self.results: list[int] = []
+        # With a level: the reference's state digest after every call (queries repeat it).
+        self.digests: list[int] | None = None
+        self._digest_of: Callable[[], int] | None = None
+        if level is not None:
+            self._digest_of = digest_reader(reference, level)
+            self._last_digest = self._digest_of()
+            self.digests = []
         self.labels = labels
         self._labels_for: Callable[..., list[str]] | None = None
         self._before: Any = None  # the reference's allocator snapshot after the last change
@@ -89,9 +100,11 @@ class RecordingExecutor:
             self.results.append(contract_error_result(err.code))
             if labelling:  # misuse has labels too (a large swap-in over BAD slots)
                 self.labels.update(error_labels(call, err.code, self._before))
+            self._record_digest(call)
             raise  # a rejected call changes nothing, so `_before` stays right
         encoded = encode_result(call.name, value)
         self.results.append(encoded)
+        self._record_digest(call)
         if labelling and call.name not in QUERY_CALLS:
             after = self.reference.snapshot("allocator")
             found = self._labels_for(
@@ -100,6 +113,13 @@ class RecordingExecutor:
             self.labels.update(found)
             self._before = after
         return value
+
+    def _record_digest(self, call: Call) -> None:
+        if self.digests is None:
+            return
+        if call.name not in QUERY_CALLS:
+            self._last_digest = self._digest_of()
+        self.digests.append(self._last_digest)
 
 
 @dataclass
@@ -118,17 +138,26 @@ class EpisodeResult:
 
 
 class _Candidate:
-    """The candidate side of an episode: its instance and how to feed it a chunk."""
+    """The candidate side of an episode: its instance and how to feed it a chunk.
 
-    def __init__(self, cls: type, kw: dict[str, int], *, seed: int, watch: Watch | None = None) -> None:
+    `run` returns the encoded result and the state digest after every call of a chunk; a
+    digest is None where the candidate cannot give one per op (its own `apply` takes no
+    `digests=`), so only the chunk-end snapshot comparison covers those ops."""
+
+    def __init__(
+        self, cls: type, kw: dict[str, int], *, seed: int, level: str | None, watch: Watch | None = None
+    ) -> None:
         self.impl = build(cls, **kw)
         self.batch = not batch_bypasses_overrides(cls)
+        self.level = level  # None: no per-op digests (`run_episode(per_op_state=False)`)
+        self.batch_digests = level is not None and batch_digests(cls)
+        self.digest_of = digest_reader(self.impl, level) if level is not None else None
         self.seed = seed
         self.watch = watch
         self.chunks = 0
 
-    def run(self, calls: list[Call], start: int) -> list[Any] | None:
-        """Run `calls` (episode calls `start`..): encoded results, None if the batch crashed."""
+    def run(self, calls: list[Call], start: int) -> tuple[list[Any], list[int | None]] | None:
+        """Run `calls` (episode calls `start`..): results and digests, None if the batch crashed."""
         number = self.chunks
         self.chunks += 1
         if not self.batch:
@@ -139,11 +168,11 @@ class _Candidate:
         tail = self._apply(calls[hi:], start + hi)
         if head is None or tail is None:
             return None
-        return head + window + tail
+        return head[0] + window[0] + tail[0], head[1] + window[1] + tail[1]
 
-    def _apply(self, calls: list[Call], start: int) -> list[Any] | None:
+    def _apply(self, calls: list[Call], start: int) -> tuple[list[Any], list[int | None]] | None:
         if not calls:
-            return []
+            return [], []
         try:
             ops = encode_calls(calls)
         except (TypeError, ValueError):
@@ -151,18 +180,30 @@ class _Candidate:
         if self.watch is not None:
             self.watch(start, start + len(calls))
         try:
-            return [int(r) for r in self.impl.apply(ops)]
+            if self.batch_digests:
+                results, digests = self.impl.apply(ops, digests=self.level)
+                return [int(r) for r in results], [int(d) for d in digests]
+            return [int(r) for r in self.impl.apply(ops)], [None] * len(calls)
         except Exception:
             return None  # a crash inside the batch: locate it step by step
 
-    def _methods(self, calls: list[Call], start: int) -> list[Any]:
+    def _methods(self, calls: list[Call], start: int) -> tuple[list[Any], list[int | None]]:
         watch = self.watch
-        out = []
+        digest_of = self.digest_of
+        out: list[Any] = []
+        digests: list[int | None] = []
         for i, call in enumerate(calls, start):
             if watch is not None:
                 watch(i, i + 1)
             out.append(_run_or_crash(self.impl, call))
-        return out
+            if digest_of is None:
+                digests.append(None)
+                continue
+            try:
+                digests.append(digest_of())
+            except Exception:
+                digests.append(_CRASH_DIGEST)
+        return out, digests
 
 
 def facade_window(seed: int, chunk_number: int, n: int) -> tuple[int, int]:
@@ -176,6 +217,7 @@ def facade_window(seed: int, chunk_number: int, n: int) -> tuple[int, int]:
 
 
 _CRASH = object()
+_CRASH_DIGEST = -1  # never a digest (those are non-negative): a digest reader that raised
 
 
 def _run_or_crash(impl: Any, call: Call) -> Any:
@@ -207,13 +249,16 @@ def run_episode(
     small: bool = True,
     level: str = "allocator",
     chunk: int = DEFAULT_CHUNK,
+    per_op_state: bool = True,
     labels: bool = False,
     keep_going: Callable[[int], bool] | None = None,
     watch: Watch | None = None,
 ) -> EpisodeResult:
     """Run one fast episode of `steps` world actions; stop early on divergence or when
     `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk).
-    `watch`: see the module docstring."""
+    `watch`: see the module docstring.  `per_op_state=False` is the check of earlier
+    versions, kept for comparison (benchmarks, tests): results per op, state only at the end
+    of each chunk."""
     from fuzz.choosers import RandomChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
@@ -223,9 +268,10 @@ def run_episode(
     geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
     reference = build(reference_cls, **kw)
-    candidate = _Candidate(candidate_cls, kw, seed=seed, watch=watch)
+    digest_level = level if per_op_state else None
+    candidate = _Candidate(candidate_cls, kw, seed=seed, level=digest_level, watch=watch)
     result = EpisodeResult(seed=seed)
-    executor = RecordingExecutor(reference, labels=result.labels if labels else None)
+    executor = RecordingExecutor(reference, labels=result.labels if labels else None, level=digest_level)
     world = World(geo, executor, profile=profile, **swarm.world_kwargs())
     world.setup()
     flushed = reported = 0
@@ -260,8 +306,13 @@ def _flush(
     calls = executor.calls[start:]
     watch = candidate.watch
     try:
-        if calls and candidate.run(calls, start) != executor.results[start:]:
-            return False
+        if calls:
+            ran = candidate.run(calls, start)
+            if ran is None or ran[0] != executor.results[start:]:
+                return False
+            expected = executor.digests[start:] if executor.digests is not None else []
+            if any(d is not None and d != e for d, e in zip(ran[1], expected)):
+                return False  # a state difference after some op, even one that heals later
         if watch is not None:
             end = len(executor.calls)
             watch(end, end)  # the candidate's snapshot and invariants

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fuzz.fast import EpisodeResult
-from fuzz.lockstep import Lockstep
+from fuzz.lockstep import Divergence, Lockstep
 from fuzz.replay import Stepper, make_trace
 from fuzz.world import World
 
@@ -154,20 +154,30 @@ def _to_trace(
             f"the machine failed outside the lockstep executor: {_oneline(failure)}"
         ) from failure
     calls = [step.call for step in lockstep.history]
-    failing = getattr(failure, "call", None)
-    if failing is not None:
-        calls.append(failing)
     geo = world.geometry if world is not None else geometry
-    kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
-    stepper = Stepper(reference_cls(**kw), candidate_cls(**kw), level=level)
-    for call in calls:
-        _, found = stepper.step(call)
-        if found is not None:
-            break
+    failing = getattr(failure, "call", None)
+    if isinstance(failure, Divergence):
+        if failing is not None and failure.step == len(calls):
+            calls.append(failing)  # raised by the call itself (not by the end-of-example check)
+    elif failing is not None:
+        calls.append(failing)
+    if isinstance(failure, Divergence) and not failure.late:
+        found = failure.found  # the comparator's own finding at the call that made it
     else:
-        raise HarnessError(
-            f"Hypothesis failed but its calls replay cleanly: {_oneline(failure)}"
-        ) from failure
+        # Seen only by a periodic full check (or not a divergence at all): find the first
+        # diverging call by replaying with the full check after every call.
+        kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
+        stepper = Stepper(reference_cls(**kw), candidate_cls(**kw), level=level)
+        for call in calls:
+            _, found = stepper.step(call)
+            if found is not None:
+                break
+        else:
+            found = stepper.finish()
+            if found is None:
+                raise HarnessError(
+                    f"Hypothesis failed but its calls replay cleanly: {_oneline(failure)}"
+                ) from failure
     result.divergence = found
     result.trace = make_trace(
         calls[: found.step + 1],

@@ -8,12 +8,16 @@ before adopting it: point `swapdiff fuzz --impl mypkg.fast:MySwap` at it.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from reference.api import OPS_BY_NAME
+from reference.digest import snapshot_digest
 
 BUILTIN_SPECS = {
     "reference": "reference.model:ReferenceSwap",
@@ -73,6 +77,25 @@ def build(cls: type, *, cluster_size: int, max_swapfiles: int) -> Any:
             f"cannot construct {spec_of(cls)}(cluster_size={cluster_size}, "
             f"max_swapfiles={max_swapfiles}): {_oneline(err)}"
         ) from None
+
+
+def digest_reader(impl: Any, level: str) -> Callable[[], int]:
+    """A function returning `impl`'s state digest at `level` (`reference.digest`): its own
+    `state_digest` when it has one, else the digest of a fresh snapshot (slow, but any
+    implementation of the API works)."""
+    own = getattr(impl, "state_digest", None)
+    if callable(own):
+        return functools.partial(own, level)
+    return lambda: snapshot_digest(impl.snapshot(level))
+
+
+def batch_digests(cls: type) -> bool:
+    """True when `cls.apply` takes `digests=` (returns the state digest after every op)."""
+    apply = getattr(cls, "apply", None)
+    try:
+        return "digests" in inspect.signature(apply).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def apply_owner(cls: type) -> type | None:

@@ -1,135 +1,82 @@
-"""Run every call on two implementations in lockstep and fail on the first difference.
+"""The executor of differential runs: every call on two implementations, through the comparator.
 
-`Lockstep` is the world's executor in differential runs: each call goes to the reference and
-the candidate; their results must be equal (or both raise `SwapContractError` with the same
-code, and then neither snapshot may have changed); after every state-changing call both
-snapshots must be equal and both `check_invariants()` must pass.  The first failure raises
-`Divergence`, whose message names the step, the call, both results and the snapshot diff, so
-a reader sees what went wrong without a debugger.  Every executed call is kept in `history`
-with its encoded result and the reference's snapshot digest, which is what traces record.
+`Lockstep` is the world's executor in the Hypothesis machines (and anywhere a world drives
+two implementations call by call).  It adds to the one comparator, `fuzz.replay.Stepper`,
+what an executor needs: it hands the reference's value back to the world (or re-raises its
+contract error), keeps `history` (each call with its encoded result and the reference's state
+digest), counts event labels, and raises the comparator's first finding as `Divergence`.  So
+the machines, fast mode, replay, minimize, campaigns and mutants check calls the same way and
+name divergences with one vocabulary (`StepDivergence.kind`, what traces and file names use).
+
+Per state-changing call the two state digests are compared; full snapshots and both
+`check_invariants()` run every `full_every` calls, at `finish()` (the machines call it at the
+end of every example) and on every mismatch.
 """
 
 from __future__ import annotations
 
-import hashlib
-import traceback
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from fuzz import events
-from reference.api import (
-    OPS_BY_NAME,
-    Call,
-    Snapshot,
-    SwapContractError,
-    contract_error_result,
-    diff,
-    encode_result,
-)
+from fuzz.replay import FULL_EVERY, QUERY_CALLS, StepDivergence, Stepper
+from reference.api import OPS_BY_NAME, Call, Snapshot
+from reference.digest import digest_hex
 
-# Calls that only read state: their results are compared, but no snapshot is taken after
-# them (a replay still catches a query that changed state at the next digest).
-QUERY_CALLS = frozenset(
-    {"folio_entry", "swap_count", "swap_cache_folio", "swap_shadow", "nr_swap_pages", "total_swap_pages"}
-)
+__all__ = ["FULL_EVERY", "QUERY_CALLS", "Divergence", "Lockstep", "Step"]
+
 CONTEXT_STEPS = 8
 
 
 class Step(NamedTuple):
     """One executed call: the call, its encoded result (`reference.api.run_call` semantics)
-    and the digest of the reference's snapshot after it."""
+    and the reference's state digest after it (`reference.digest`, 16 hex digits)."""
 
     call: Call
     result: int
     digest: str
 
 
-@dataclass
-class _Outcome:
-    value: Any = None
-    error: SwapContractError | None = None
-    crash: str | None = None  # a traceback: the implementation raised something else
-
-    def encoded(self, name: str) -> int | None:
-        if self.error is not None:
-            return contract_error_result(self.error.code)
-        if self.crash is not None:
-            return None
-        try:
-            return encode_result(name, self.value)
-        except (TypeError, ValueError, AttributeError):
-            return None
-
-    def show(self) -> str:
-        if self.error is not None:
-            return f"SwapContractError({self.error.code!r})"
-        if self.crash is not None:
-            return "crashed: " + self.crash.strip().splitlines()[-1]
-        return repr(self.value)
-
-
 class Divergence(AssertionError):
-    """The two implementations disagreed (or one broke its own invariants)."""
+    """The comparator's finding (`found`, a `fuzz.replay.StepDivergence`) raised as a test
+    failure, with the calls that led to it."""
 
     def __init__(
-        self,
-        *,
-        step: int,
-        call: Call | None,
-        reason: str,
-        reference_result: str = "",
-        candidate_result: str = "",
-        diff_lines: list[str] | None = None,
-        detail: str = "",
-        context: list[str] | None = None,
-        diff_title: str = "left = reference, right = candidate",
+        self, found: StepDivergence, *, context: list[str] | None = None, late: bool = False
     ) -> None:
-        self.step = step
-        self.diff_title = diff_title
-        self.call = call
-        self.reason = reason
-        self.reference_result = reference_result
-        self.candidate_result = candidate_result
-        self.diff = list(diff_lines or [])
-        self.detail = detail
+        self.found = found
         self.context = list(context or [])
+        # True when only the periodic full check saw it: it happened at some call since the
+        # previous full check, not necessarily at `step`.
+        self.late = late
         super().__init__(self._message())
 
     @property
+    def step(self) -> int:
+        return self.found.step
+
+    @property
+    def call(self) -> Call | None:
+        return self.found.call
+
+    @property
     def kind(self) -> str:
-        """A short signature: result, state, invariant, contract, or crash."""
-        return self.reason.split(":", 1)[0]
+        return self.found.kind
+
+    @property
+    def diff(self) -> list[str]:
+        return self.found.diff
+
+    @property
+    def signature(self) -> tuple[str, str]:
+        return self.found.signature
 
     def _message(self) -> str:
-        where = f"at step {self.step}: {self.call}" if self.call is not None else "in the initial state"
-        lines = [f"swapdiff divergence {where}", f"  {self.reason}"]
-        if self.reference_result or self.candidate_result:
-            lines.append(f"  reference result: {self.reference_result}")
-            lines.append(f"  candidate result: {self.candidate_result}")
-        if self.diff:
-            lines.append(f"  snapshot diff ({self.diff_title}):")
-            lines.extend(f"    {line}" for line in self.diff)
-        if self.detail:
-            lines.append("  " + self.detail.strip().replace("\n", "\n  "))
+        lines = ["swapdiff " + self.found.describe()]
         if self.context:
             lines.append("  preceding calls:")
             lines.extend(f"    {line}" for line in self.context)
         return "\n".join(lines)
-
-
-def _digest(text: str) -> str:
-    # Same definition as Snapshot.digest(), on JSON already computed for the comparison.
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _invoke(impl: Any, call: Call) -> _Outcome:
-    try:
-        return _Outcome(value=call.invoke(impl))
-    except SwapContractError as err:
-        return _Outcome(error=err)
-    except Exception:
-        return _Outcome(crash=traceback.format_exc(limit=6))
 
 
 class Lockstep:
@@ -143,22 +90,28 @@ class Lockstep:
         level: str = "allocator",
         check_invariants: bool = True,
         labels: bool = True,
+        full_every: int = FULL_EVERY,
     ) -> None:
         self.reference = reference_impl
         self.candidate = candidate_impl
         self.level = level
-        self.check = check_invariants
         self.track_labels = labels
         self.history: list[Step] = []
         self.labels: Counter[str] = Counter()
         self.new_labels: list[str] = []  # labels since the last take_labels()
         self.cluster_size = getattr(reference_impl, "cluster_size", None)
-        self._ref_snap = self._snapshot(self.reference, "reference", None)
-        self._cand_snap = self._snapshot(self.candidate, "candidate", None)
-        self._ref_json = self._ref_snap.to_json()
-        self._digest = _digest(self._ref_json)
-        self._compare_states(None)
-        self._check_invariants(None)
+        self.failed = False  # set by the first Divergence this executor raises
+        self.comparator = Stepper(
+            reference_impl, candidate_impl, level=level, invariants=check_invariants, full_every=full_every
+        )
+        # The reference's snapshot after the last change, kept only for the event labels.
+        self._ref_snap: Snapshot | None = None
+        found = self.comparator.check_initial()
+        if found is not None:
+            self._raise(found)
+        if labels:
+            self._ref_snap = reference_impl.snapshot(level)
+        self._labelled_digest = self.comparator.reference_state_digest
 
     @property
     def steps(self) -> int:
@@ -173,137 +126,39 @@ class Lockstep:
         """Run `call` on both; return the reference's value or re-raise its contract error."""
         if call.name not in OPS_BY_NAME:
             raise ValueError(f"{call.name!r} has no op code; the lockstep executor runs only encodable calls")
-        step = len(self.history)
-        ref = _invoke(self.reference, call)
-        cand = _invoke(self.candidate, call)
-        ref_code = ref.encoded(call.name)
-        if ref.crash is not None:
-            self._fail(step, call, "crash: the reference raised", ref, cand, detail=ref.crash)
-        if cand.crash is not None:
-            self._fail(step, call, "crash: the candidate raised", ref, cand, detail=cand.crash)
-        if ref_code is None:
-            self._fail(step, call, "result: the reference returned a value of the wrong type", ref, cand)
-        if (ref.error is None) != (cand.error is None) or ref_code != cand.encoded(call.name):
-            kind = "contract" if ref.error is not None or cand.error is not None else "result"
-            self._fail(step, call, f"{kind}: the results differ", ref, cand)
-        assert ref_code is not None
-        if call.name not in QUERY_CALLS:
-            self._after_change(step, call, ref, cand)
-        self.history.append(Step(call, ref_code, self._digest))
-        if ref.error is not None:
-            raise ref.error
-        return ref.value
-
-    # ---- checks ----
-
-    def _after_change(self, step: int, call: Call, ref: _Outcome, cand: _Outcome) -> None:
-        before = self._ref_snap
-        ref_snap = self._snapshot(self.reference, "reference", call, step)
-        cand_snap = self._snapshot(self.candidate, "candidate", call, step)
-        ref_json = ref_snap.to_json()
-        if ref.error is not None:
-            self._require_unchanged(step, call, ref, cand, ref_snap, cand_snap, ref_json)
-        self._ref_snap, self._cand_snap, self._ref_json = ref_snap, cand_snap, ref_json
-        self._digest = _digest(ref_json)
-        self._compare_states(call, step, ref, cand)
-        self._check_invariants(call, step)
-        if self.track_labels:
-            found = events.labels_for(
-                call, ref.encoded(call.name), before, ref_snap, cluster_size=self.cluster_size
+        ran, found = self.comparator.check(call)
+        if found is not None:
+            self._raise(found)
+        assert ran.result is not None
+        self.history.append(Step(call, ran.result, digest_hex(self.comparator.reference_state_digest)))
+        if self.track_labels and call.name not in QUERY_CALLS:
+            # An unchanged reference digest means an unchanged state: label from the kept
+            # snapshot instead of building an identical one (a third of the calls here).
+            changed = self.comparator.reference_state_digest != self._labelled_digest
+            after = self.reference.snapshot(self.level) if changed else self._ref_snap
+            self._labelled_digest = self.comparator.reference_state_digest
+            found_labels = events.labels_for(
+                call, ran.result, self._ref_snap, after, cluster_size=self.cluster_size
             )
-            self.labels.update(found)
-            self.new_labels.extend(found)
+            self.labels.update(found_labels)
+            self.new_labels.extend(found_labels)
+            self._ref_snap = after
+        if ran.contract is not None:
+            raise ran.contract
+        return ran.value
 
-    def _require_unchanged(
-        self,
-        step: int,
-        call: Call,
-        ref: _Outcome,
-        cand: _Outcome,
-        ref_snap: Snapshot,
-        cand_snap: Snapshot,
-        ref_json: str,
-    ) -> None:
-        if ref_json != self._ref_json:
-            self._fail(
-                step,
-                call,
-                "state: the reference changed state although it raised a contract error",
-                ref,
-                cand,
-                diff_lines=diff(self._ref_snap, ref_snap),
-                diff_title="left = reference before, right = after",
-            )
-        if cand_snap.to_json() != self._cand_snap.to_json():
-            self._fail(
-                step,
-                call,
-                "state: the candidate changed state although it raised a contract error",
-                ref,
-                cand,
-                diff_lines=diff(self._cand_snap, cand_snap),
-                diff_title="left = candidate before, right = after",
-            )
-
-    def _compare_states(
-        self, call: Call | None, step: int = -1, ref: _Outcome | None = None, cand: _Outcome | None = None
-    ) -> None:
-        if self._ref_json != self._cand_snap.to_json():
-            self._fail(
-                step,
-                call,
-                f"state: the {self.level} snapshots differ after the call",
-                ref,
-                cand,
-                diff_lines=diff(self._ref_snap, self._cand_snap) or ["(same data, different JSON types)"],
-            )
-
-    def _check_invariants(self, call: Call | None, step: int = -1) -> None:
-        if not self.check:
+    def finish(self) -> None:
+        """The end-of-example check: full snapshots and both invariants.  Nothing after a
+        divergence (a teardown's second failure would replace the first one's report)."""
+        if self.failed:
             return
-        for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
-            try:
-                impl.check_invariants()
-            except Exception as err:
-                self._fail(step, call, f"invariant: the {side} broke an invariant: {err}", None, None)
+        found = self.comparator.finish()
+        if found is not None:
+            self._raise(found)
 
-    def _snapshot(self, impl: Any, side: str, call: Call | None, step: int = -1) -> Snapshot:
-        try:
-            return impl.snapshot(self.level)
-        except Exception:
-            self._fail(
-                step,
-                call,
-                f"crash: the {side} snapshot raised",
-                None,
-                None,
-                detail=traceback.format_exc(limit=6),
-            )
-            raise  # unreachable: _fail raises
-
-    def _fail(
-        self,
-        step: int,
-        call: Call | None,
-        reason: str,
-        ref: _Outcome | None,
-        cand: _Outcome | None,
-        *,
-        diff_lines: list[str] | None = None,
-        diff_title: str = "",
-        detail: str = "",
-    ) -> None:
-        raise Divergence(
-            step=step,
-            call=call,
-            reason=reason,
-            reference_result=ref.show() if ref else "",
-            candidate_result=cand.show() if cand else "",
-            diff_lines=diff_lines,
-            detail=detail,
-            context=self._context(),
-            diff_title=diff_title or "left = reference, right = candidate",
-        )
+    def _raise(self, found: StepDivergence) -> None:
+        self.failed = True
+        raise Divergence(found, context=self._context(), late=self.comparator.backstop_hit)
 
     def _context(self) -> list[str]:
         start = max(0, len(self.history) - CONTEXT_STEPS)

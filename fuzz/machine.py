@@ -5,8 +5,9 @@
 both implementations behind a `Lockstep` executor, swaps on the devices, then runs weighted
 world actions: the single `step` rule asks the world to pick an enabled action by the
 profile's weights, with every choice drawn from Hypothesis so failures shrink.  The lockstep
-executor raises `Divergence` on the first difference; the allocator transitions each step
-reached are reported with `hypothesis.event()`.
+executor raises `Divergence` on the first difference (state digests after every call, full
+snapshots and invariants every `Lockstep.full_every` calls and at the end of every example);
+the allocator transitions each step reached are reported with `hypothesis.event()`.
 
 Class attributes aggregate over every test case the class ran in this process: `totals`
 (world action counts), `label_totals` (event labels), `steps_run`, and `last_lockstep` (the
@@ -90,6 +91,9 @@ def make_machine(
                 target(sum(1.0 / (1 + seen[label]) for label in self.rare), label="rare labels")
                 type(self).totals.update(self.world.rule_counts)
                 type(self).label_totals.update(self.lockstep.labels)
+                # Per call only the state digests were compared: end every example with full
+                # snapshots and both invariants (a failure here fails the example).
+                self.lockstep.finish()
 
     DifferentialMachine.__name__ = DifferentialMachine.__qualname__ = (
         f"Differential_{profile}_{candidate_cls.__name__}"

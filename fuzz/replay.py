@@ -1,8 +1,10 @@
 """Lockstep replay of a list of calls (a trace) on a reference and a candidate implementation.
 
 After every call: the encoded results must be equal (a contract error counts as a result, by
-its code), a call both sides reject must leave both snapshots unchanged, the snapshots at the
-chosen level must be equal, and both `check_invariants()` must pass.  The first failure is a
+its code), a call both sides reject must leave both states unchanged, and the state digests
+at the chosen level (`reference.digest`) must be equal; on a digest mismatch, every
+`full_every` calls and at the end the snapshots are compared and both `check_invariants()`
+must pass.  The first failure is a
 `StepDivergence`, whose `signature` (op name, kind) is what `minimize` preserves and what
 campaigns deduplicate on.
 
@@ -21,10 +23,9 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from fuzz.impls import build, spec_of
-from fuzz.lockstep import QUERY_CALLS
+from fuzz.impls import build, digest_reader, spec_of
 from fuzz.trace import Trace, TraceStep, result_to_json
 from reference.api import (
     OPS_BY_NAME,
@@ -37,6 +38,15 @@ from reference.api import (
 )
 
 DIFF_LINES = 20
+# Calls that only read state: their results are compared, but no digest is read after them
+# (a query that changed state shows at the next digest).
+QUERY_CALLS = frozenset(
+    {"folio_entry", "swap_count", "swap_cache_folio", "swap_shadow", "nr_swap_pages", "total_swap_pages"}
+)
+# State-changing calls between two full snapshot comparisons and invariant checks (plus one
+# at the end of every example or replay and on every mismatch); README "The harness" has the
+# measurement behind 64.
+FULL_EVERY = 64
 HANG_REPLAY_SECONDS = 10.0
 
 
@@ -87,7 +97,7 @@ class StepDivergence:
     """The first step where the candidate disagrees with the reference."""
 
     step: int
-    call: Call
+    call: Call | None  # None: the initial state, before any call
     kind: str
     reference_result: Any
     candidate_result: Any
@@ -95,23 +105,27 @@ class StepDivergence:
     detail: str = ""
 
     @property
+    def op(self) -> str:
+        return self.call.name if self.call is not None else "initial"
+
+    @property
     def signature(self) -> tuple[str, str]:
-        return (self.call.name, self.kind)
+        return (self.op, self.kind)
 
     def summary(self) -> dict[str, Any]:
-        return {"step": self.step, "op": self.call.name, "kind": self.kind}
+        return {"step": self.step, "op": self.op, "kind": self.kind}
 
     def describe(self) -> str:
-        lines = [
-            f"divergence at step {self.step}: {self.call}",
-            f"  kind:      {self.kind}",
-            f"  reference: {_show_result(self.call.name, self.reference_result)}",
-            f"  candidate: {_show_result(self.call.name, self.candidate_result)}",
-        ]
+        where = f"at step {self.step}: {self.call}" if self.call is not None else "in the initial state"
+        lines = [f"divergence {where}", f"  kind:      {self.kind}"]
+        if self.reference_result is not None or self.candidate_result is not None:
+            lines.append(f"  reference: {_show_result(self.op, self.reference_result)}")
+            lines.append(f"  candidate: {_show_result(self.op, self.candidate_result)}")
         if self.detail:
             lines.append(f"  detail:    {self.detail}")
         if self.diff:
-            lines.append("  snapshot diff (reference != candidate):")
+            title = "before != after" if self.kind == "misuse-state" else "reference != candidate"
+            lines.append(f"  snapshot diff ({title}):")
             lines.extend(f"    {line}" for line in self.diff[:DIFF_LINES])
             if len(self.diff) > DIFF_LINES:
                 lines.append(f"    ... {len(self.diff) - DIFF_LINES} more")
@@ -153,18 +167,32 @@ def digest_of(json_text: str) -> str:
     return hashlib.sha256(json_text.encode()).hexdigest()[:16]
 
 
-def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
-    """(encoded result, None) or (None, exception description) for a non-contract exception."""
+class Ran(NamedTuple):
+    """One call's outcome on one implementation."""
+
+    result: int | None  # encoded (a contract error by its code); None if `error`
+    error: str | None  # description of an exception other than SwapContractError
+    value: Any = None  # the Python return value
+    contract: SwapContractError | None = None  # the contract error it raised
+
+
+def _run_full(impl: Any, call: Call) -> Ran:
     try:
         value = call.invoke(impl)
     except SwapContractError as err:
-        return contract_error_result(err.code), None
+        return Ran(contract_error_result(err.code), None, None, err)
     except Exception as err:
-        return None, f"{type(err).__name__}: {' '.join(str(err).split())}"
+        return Ran(None, f"{type(err).__name__}: {' '.join(str(err).split())}")
     try:
-        return encode_result(call.name, value), None
+        return Ran(encode_result(call.name, value), None, value)
     except Exception as err:
-        return None, f"unencodable result {value!r}: {type(err).__name__}"
+        return Ran(None, f"unencodable result {value!r}: {type(err).__name__}", value)
+
+
+def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
+    """(encoded result, None) or (None, exception description) for a non-contract exception."""
+    ran = _run_full(impl, call)
+    return ran.result, ran.error
 
 
 def _contract_kind(ref: int, cand: int) -> str | None:
@@ -183,58 +211,159 @@ def _invariants(impl: Any) -> str | None:
 
 
 class Stepper:
-    """Runs calls on both implementations one at a time and checks them after each."""
+    """Runs calls on both implementations one at a time and checks them after each.
 
-    def __init__(self, reference: Any, candidate: Any, *, level: str = "allocator", invariants: bool = True):
+    After every state-changing call the two state digests are compared; the full snapshots
+    are built only on a mismatch, and every `full_every` calls (plus `finish()`) as the
+    backstop, together with both `check_invariants()`.  With `full_every=1` (the default)
+    every call gets the full check, which is what locating the first divergence needs."""
+
+    def __init__(
+        self,
+        reference: Any,
+        candidate: Any,
+        *,
+        level: str = "allocator",
+        invariants: bool = True,
+        full_every: int = 1,
+    ):
         self.reference = reference
         self.candidate = candidate
         self.level = level
         self.invariants = invariants
+        self.full_every = max(1, full_every)
         self.steps = 0
-        self._ref_json = reference.snapshot(level).to_json()
-        self._cand_json = candidate.snapshot(level).to_json()
+        self.calls: list[Call] = []
+        self._since_full = 0
+        # True once the periodic full check (not a digest mismatch) found the divergence: it
+        # may have happened at any call since the previous full check.
+        self.backstop_hit = False
+        self._ref_digest_of = digest_reader(reference, level)
+        self._cand_digest_of = digest_reader(candidate, level)
+        self._ref_digest = self._ref_digest_of()
+        self._cand_digest = self._cand_digest_of()
 
     @property
     def reference_digest(self) -> str:
-        return digest_of(self._ref_json)
+        """The reference's `snapshot(level).digest()`, the digest traces record."""
+        return self.reference.snapshot(self.level).digest()
+
+    @property
+    def reference_state_digest(self) -> int:
+        """The reference's state digest after the last state-changing call."""
+        return self._ref_digest
 
     def step(self, call: Call) -> tuple[int | None, StepDivergence | None]:
         """Run one call; return the reference's encoded result and the divergence, if any."""
+        ran, divergence = self.check(call)
+        return ran.result, divergence
+
+    def check(self, call: Call) -> tuple[Ran, StepDivergence | None]:
+        """Run one call; the reference's outcome (value or contract error included, for an
+        executor that hands it on) and the divergence, if any."""
         index = self.steps
         self.steps += 1
-        ref, ref_exc = _run(self.reference, call)
+        self.calls.append(call)
+        ran = _run_full(self.reference, call)
+        ref, ref_exc = ran.result, ran.error
         cand, cand_exc = _run(self.candidate, call)
+        return ran, self._compare(index, call, ref, ref_exc, cand, cand_exc)
+
+    def check_initial(self) -> StepDivergence | None:
+        """The full check of the state before any call."""
+        return self._full_check(-1, None, None, None)
+
+    def _compare(
+        self,
+        index: int,
+        call: Call,
+        ref: int | None,
+        ref_exc: str | None,
+        cand: int | None,
+        cand_exc: str | None,
+    ) -> StepDivergence | None:
         if cand_exc and cand_exc.startswith(f"{CallHung.__name__}:"):
-            return ref, StepDivergence(index, call, "hang", ref, cand_exc, [], "")
+            return StepDivergence(index, call, "hang", ref, cand_exc, [], "")
         if ref_exc or cand_exc:
             side = "reference" if ref_exc else "candidate"
             kind = f"exception:{side}:{(ref_exc or cand_exc).split(':')[0]}"
-            return ref, StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
+            return StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
         assert ref is not None and cand is not None
         if ref != cand:
             kind = _contract_kind(ref, cand) or "result"
-            return ref, StepDivergence(index, call, kind, ref, cand, self._snapshot_diff())
+            return StepDivergence(index, call, kind, ref, cand, self._snapshot_diff())
         if call.name in QUERY_CALLS:
-            return ref, None  # a read changes nothing; if it did, the next snapshot shows it
-        ref_json = self.reference.snapshot(self.level).to_json()
-        cand_json = self.candidate.snapshot(self.level).to_json()
+            return None  # a read changes nothing; if it did, the next digest shows it
+        side = "reference"
+        try:
+            ref_digest = self._ref_digest_of()
+            side = "candidate"
+            cand_digest = self._cand_digest_of()
+        except Exception as err:
+            detail = f"state digest: {type(err).__name__}: {' '.join(str(err).split())}"
+            return StepDivergence(
+                index, call, f"exception:{side}:{type(err).__name__}", ref, cand, [], detail
+            )
         if contract_code_of_result(ref) is not None and (
-            ref_json != self._ref_json or cand_json != self._cand_json
+            ref_digest != self._ref_digest or cand_digest != self._cand_digest
         ):
-            before = self._ref_json if ref_json != self._ref_json else self._cand_json
-            side = "reference" if ref_json != self._ref_json else "candidate"
-            changes = _json_diff(before, ref_json if side == "reference" else cand_json)
+            changed_ref = ref_digest != self._ref_digest
+            side, impl = ("reference", self.reference) if changed_ref else ("candidate", self.candidate)
+            changes = self._before_after(impl)
             detail = f"the rejected call changed the {side}'s snapshot"
-            return ref, StepDivergence(index, call, "misuse-state", ref, cand, changes, detail)
-        self._ref_json, self._cand_json = ref_json, cand_json
+            return StepDivergence(index, call, "misuse-state", ref, cand, changes, detail)
+        self._ref_digest, self._cand_digest = ref_digest, cand_digest
+        self._since_full += 1
+        if ref_digest != cand_digest:
+            return self._full_check(index, call, ref, cand)
+        if self._since_full >= self.full_every:
+            found = self._full_check(index, call, ref, cand)
+            self.backstop_hit = found is not None
+            return found
+        return None
+
+    def finish(self) -> StepDivergence | None:
+        """The full check after the last call (the end of a replay)."""
+        if not self.calls:
+            return None
+        found = self._full_check(self.steps - 1, self.calls[-1], None, None)
+        self.backstop_hit = found is not None
+        return found
+
+    def _full_check(self, index: int, call: Call | None, ref: Any, cand: Any) -> StepDivergence | None:
+        self._since_full = 0
+        jsons = []
+        for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
+            try:
+                jsons.append(impl.snapshot(self.level).to_json())
+            except Exception as err:
+                detail = f"snapshot: {type(err).__name__}: {' '.join(str(err).split())}"
+                return StepDivergence(
+                    index, call, f"exception:{side}:{type(err).__name__}", ref, cand, [], detail
+                )
+        ref_json, cand_json = jsons
         if ref_json != cand_json:
-            return ref, StepDivergence(index, call, "state", ref, cand, _json_diff(ref_json, cand_json))
+            return StepDivergence(index, call, "state", ref, cand, _json_diff(ref_json, cand_json))
+        if self._ref_digest != self._cand_digest:
+            detail = "equal snapshots, different state digests: a digest reader is wrong"
+            return StepDivergence(index, call, "state", ref, cand, [], detail)
         if self.invariants:
             for side, impl in (("reference", self.reference), ("candidate", self.candidate)):
                 broken = _invariants(impl)
                 if broken:
-                    return ref, StepDivergence(index, call, f"invariant:{side}", ref, cand, [], broken)
-        return ref, None
+                    return StepDivergence(index, call, f"invariant:{side}", ref, cand, [], broken)
+        return None
+
+    def _before_after(self, impl: Any) -> list[str]:
+        """What the last call changed in `impl`: its state before (rebuilt by replaying the
+        earlier calls on a fresh instance of its class) against now."""
+        try:
+            fresh = type(impl)(cluster_size=impl.cluster_size, max_swapfiles=impl.max_swapfiles)
+            for past in self.calls[:-1]:
+                _run(fresh, past)
+            return diff(fresh.snapshot(self.level), impl.snapshot(self.level))
+        except Exception:
+            return []
 
     def _snapshot_diff(self) -> list[str]:
         ref_json = self.reference.snapshot(self.level).to_json()
@@ -255,10 +384,16 @@ def replay_calls(
     invariants: bool = True,
     recorded: Sequence[TraceStep] | None = None,
     last_call_timeout: float | None = None,
+    full_every: int = FULL_EVERY,
 ) -> ReplayOutcome:
     """Replay `calls` in lockstep until the first divergence; with `last_call_timeout`, the
-    candidate's last call may run that long before it is a ``hang``."""
-    stepper = Stepper(reference, candidate, level=level, invariants=invariants)
+    candidate's last call may run that long before it is a ``hang``.
+
+    State digests are compared after every call and full snapshots plus invariants every
+    `full_every` calls and at the end; a difference only that backstop saw (an invariant
+    break, or a digest collision) is then pinpointed by replaying the calls up to it on fresh
+    instances with the full check after every call, so the divergence is the first one."""
+    stepper = Stepper(reference, candidate, level=level, invariants=invariants, full_every=full_every)
     outcome = ReplayOutcome(0)
     for index, call in enumerate(calls):
         if last_call_timeout is not None and index == len(calls) - 1:
@@ -267,10 +402,32 @@ def replay_calls(
         outcome.steps_run = index + 1
         if recorded is not None:
             _note_drift(outcome, index, recorded[index], ref, stepper)
+        if divergence is None and index == len(calls) - 1:
+            divergence = stepper.finish()
         if divergence is not None:
+            if stepper.backstop_hit and full_every > 1:
+                exact = _pinpoint(calls[: index + 1], reference, candidate, level, invariants)
+                divergence = exact or divergence
             outcome.divergence = divergence
             break
     return outcome
+
+
+def _pinpoint(
+    calls: Sequence[Call], reference: Any, candidate: Any, level: str, invariants: bool
+) -> StepDivergence | None:
+    """The first divergence of `calls` with the full check after every call, on fresh
+    instances of the two classes (None if they cannot be rebuilt that way)."""
+    try:
+        kw = {"cluster_size": reference.cluster_size, "max_swapfiles": reference.max_swapfiles}
+        stepper = Stepper(type(reference)(**kw), type(candidate)(**kw), level=level, invariants=invariants)
+    except Exception:
+        return None
+    for call in calls:
+        _, divergence = stepper.step(call)
+        if divergence is not None:
+            return divergence
+    return None
 
 
 def _note_drift(

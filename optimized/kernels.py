@@ -58,13 +58,30 @@ from reference.api import (
     CLUSTER_FLAG_NONFULL,
     CONTRACT_CODE_INDEX,
     CONTRACT_ERROR_BASE,
+    DIGEST_MASK,
     EBUSY,
     EINVAL,
     ENOMEM,
     ENTRY_SHIFT,
     EPERM,
+    LINK_END,
+    LINK_HEAD,
+    LIST_DISCARD,
+    LIST_FRAG,
+    LIST_FREE,
+    LIST_FULL,
+    LIST_NONFULL,
     MAX_SWAP_BADPAGES,
     MAX_SWAP_PRIO,
+    R_AVAIL,
+    R_CLUSTER,
+    R_DEVICE,
+    R_FOLIO,
+    R_GLOBAL,
+    R_HINT,
+    R_LINK,
+    R_PERCPU,
+    R_SLOT,
     SWAPON_BLKDEV,
     SWAPON_DISCARD_SHIFT,
     SWAPON_HAS_PRIORITY,
@@ -1653,6 +1670,154 @@ def run_ops(S, ops, p, out, k):
         out[k] = r
         k += 1
         p += op_length(ops, p)
+    return p, k, 0
+
+
+# ============================================================================================
+# state digests (reference/digest.py defines them)
+# ============================================================================================
+
+# Recomputed from the arrays after every op of a digest batch: a pass over the device
+# segments, the folio table and the lists, a few ns per non-free slot at fuzzing sizes.  It
+# mirrors optimized.observe.snapshot_data record by record, so it equals
+# reference.digest.snapshot_digest(snapshot) whenever the snapshot is well formed.  These
+# kernels keep numba's runtime on: its hash() of a tuple needs it (it allocates nothing).
+
+
+# A plain int, not frozen to np.int64: under NUMBA_DISABLE_JIT the sum is an unbounded Python
+# int, which numpy could not convert for the mask.
+digest_mask = int(DIGEST_MASK)
+
+
+@njit(cache=True)
+def _list_links(G, CL, t, cb, ncl, head, code):
+    total = 0
+    prev = LINK_HEAD
+    c = G[head]
+    n = 0
+    while c >= 0 and n <= ncl:
+        cur = c - cb
+        total += hash((R_LINK, t, code, prev, cur))
+        prev = cur
+        c = CL[c, C_NEXT]
+        n += 1
+    return total + hash((R_LINK, t, code, prev, LINK_END))
+
+
+@njit(cache=True)
+def state_digest(S, allocator):
+    """The 63-bit digest of the snapshot at level allocator (True) or contract (False)."""
+    G, SL, BM, CL, EXT, FO, FH, BIG = S
+    cs = G[G_CS]
+    nord = G[G_PMD] + 1
+    total = hash((R_GLOBAL, G[G_NR], G[G_TOTAL], G[G_PM]))
+    for t in range(G[G_MAXSW]):
+        d = G_DEV + t * DS
+        st = G[d + D_STATE]
+        if st == 0:
+            continue
+        total += hash(
+            (
+                R_DEVICE,
+                t,
+                G[d + D_MAX],
+                G[d + D_PAGES],
+                G[d + D_INUSE],
+                G[d + D_PRIO],
+                1 if G[d + D_WRITEOK] != 0 else 0,
+                1 if G[d + D_ONAVAIL] != 0 else 0,
+                1 if st == 2 else 0,
+                1 if G[d + D_SOLID] != 0 else 0,
+                1 if G[d + D_BLK] != 0 else 0,
+                G[d + D_DISCARD],
+            )
+        )
+        cb = G[d + D_CBASE]
+        ncl = G[d + D_NCL]
+        s0 = cb * cs
+        for s in range(s0, s0 + ncl * cs):
+            w = SL[s]
+            if w == 0:
+                continue
+            off = s - s0
+            tag = w & TAG_MASK
+            if tag == TAG_BAD:
+                total += hash((R_SLOT, t, off, 3, 0, 0, 0))
+                continue
+            count = (w >> COUNT_SHIFT) & 15
+            if count == COUNT_MAX:
+                count = EXT[CL[cb + off // cs, C_EXT], off % cs]
+            payload = w >> PAYLOAD_SHIFT
+            if tag == TAG_CACHED:
+                total += hash((R_SLOT, t, off, 1, count, FO[payload, F_ID], 0))
+            else:
+                shadow = BIG[payload - SHADOW_BIG] if payload >= SHADOW_BIG else payload
+                total += hash((R_SLOT, t, off, 2, count, 0, shadow))
+        if allocator:
+            for ci in range(ncl):
+                c = cb + ci
+                total += hash((R_CLUSTER, t, ci, CL[c, C_COUNT], CL[c, C_FLAG], CL[c, C_ORDER]))
+            for o in range(nord):
+                total += hash((R_HINT, t, o, G[d + D_HINT + o]))
+            total += _list_links(G, CL, t, cb, ncl, d + D_LHEAD + L_FREE, LIST_FREE)
+            total += _list_links(G, CL, t, cb, ncl, d + D_LHEAD + L_FULL, LIST_FULL)
+            total += _list_links(G, CL, t, cb, ncl, d + D_LHEAD + L_DISCARD, LIST_DISCARD)
+            for o in range(nord):
+                total += _list_links(G, CL, t, cb, ncl, d + D_LHEAD + L_NONFULL + o, LIST_NONFULL + o)
+                total += _list_links(G, CL, t, cb, ncl, d + D_LHEAD + L_FRAG + o, LIST_FRAG + o)
+    for row in range(FO.shape[0]):
+        fid = FO[row, F_ID]
+        if fid <= 0:
+            continue
+        flags = FO[row, F_FLAGS]
+        et = FO[row, F_TYPE]
+        eo = FO[row, F_OFF] if et >= 0 else -1
+        if et < 0:
+            et = -1
+        total += hash(
+            (
+                R_FOLIO,
+                fid,
+                FO[row, F_ORDER],
+                et,
+                eo,
+                1 if flags & FL_LOCKED else 0,
+                1 if flags & FL_WRITEBACK else 0,
+                1 if flags & FL_MAPPED else 0,
+            )
+        )
+    if allocator:
+        for o in range(nord):
+            t = G[G_PCPU + 2 * o]
+            if t < 0:
+                total += hash((R_PERCPU, o, -1, -1))
+            else:
+                total += hash((R_PERCPU, o, t, G[G_PCPU + 2 * o + 1]))
+        prev = LINK_HEAD
+        t = G[G_AVHEAD]
+        n = 0
+        while t >= 0 and n <= G[G_MAXSW]:
+            total += hash((R_AVAIL, prev, t))
+            prev = t
+            t = G[G_DEV + t * DS + D_AVNEXT]
+            n += 1
+        total += hash((R_AVAIL, prev, LINK_END))
+    return total & digest_mask
+
+
+@njit(cache=True)
+def run_ops_digest(S, ops, p, out, dig, k, allocator):
+    """`run_ops`, storing also the state digest after every op in dig[k]."""
+    # One op per run_ops call on a prefix view of `ops`: run_ops is compiled once for both
+    # paths (inlining exec_op a second time here would double the cold compile).
+    n = ops.shape[0]
+    while p < n:
+        end = p + op_length(ops, p)
+        p_next, k_next, need = run_ops(S, ops[:end], p, out, k)
+        if need != 0:
+            return p, k, need
+        dig[k] = state_digest(S, allocator)
+        p, k = p_next, k_next
     return p, k, 0
 
 

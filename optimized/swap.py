@@ -44,6 +44,12 @@ def _opt_bool(value: Any) -> int:
     return -1 if value is None else int(bool(value))
 
 
+def _level_is_allocator(level: str) -> bool:
+    if level not in api.SNAPSHOT_LEVELS:
+        raise ValueError(f"snapshot level must be one of {api.SNAPSHOT_LEVELS}, not {level!r}")
+    return level == "allocator"
+
+
 class OptimizedSwap:
     """The Numba implementation of `reference.api.SwapImpl`."""
 
@@ -85,18 +91,38 @@ class OptimizedSwap:
             raise SwapContractError("invalid-argument", f"not a swap entry: {entry!r}") from None
         return _int(type, -1), _int(offset, -1)
 
-    def apply(self, ops: Sequence[int]) -> np.ndarray:
-        """Run an encoded op array inside one JIT call; results as an int64 array."""
+    def _run_array_digests(self, ops: np.ndarray, out: np.ndarray, dig: np.ndarray, allocator: bool) -> None:
+        pos = 0
+        done = 0
+        while True:
+            pos, done, need = k.run_ops_digest(self._S, ops, pos, out, dig, done, allocator)
+            if need == 0:
+                return
+            self._S = grow(self._S, int(need))
+
+    def apply(self, ops: Sequence[int], *, digests: str | None = None) -> Any:
+        """Run an encoded op array inside one JIT call; results as an int64 array.
+
+        With `digests` (a snapshot level) the call returns `(results, digests)`: the second
+        array holds `state_digest(digests)` after every op, computed inside the same call."""
         try:
             arr = np.ascontiguousarray(ops, dtype=np.int64)
         except (OverflowError, TypeError, ValueError):
+            if digests is not None:
+                return api.apply(self, ops, digests=digests)
             return np.array(api.apply(self, ops), dtype=object)  # values beyond int64
         if arr.ndim != 1:
             raise ValueError("an op array must be one-dimensional")
         n = int(k.count_ops(arr))
         if n < 0:  # like api.apply: a malformed array is rejected before any op runs
             raise SwapContractError("unknown-op", f"unknown op code or cut-off record at index {-n - 1}")
-        return self._run_array(arr, np.zeros(n, dtype=np.int64))
+        out = np.zeros(n, dtype=np.int64)
+        if digests is None:
+            return self._run_array(arr, out)
+        allocator = _level_is_allocator(digests)
+        dig = np.zeros(n, dtype=np.int64)
+        self._run_array_digests(arr, out, dig, allocator)
+        return out, dig
 
     # ---- devices ----
 
@@ -224,6 +250,10 @@ class OptimizedSwap:
         if t < 0 or t >= self.max_swapfiles or G[k.G_DEV + t * k.DS + k.D_STATE] == 0:
             return None
         return observe.device_record(G, t)
+
+    def state_digest(self, level: str = "allocator") -> int:
+        """`reference.digest.snapshot_digest(self.snapshot(level))`, computed in one kernel."""
+        return int(k.state_digest(self._S, _level_is_allocator(level)))
 
     def snapshot(self, level: str = "allocator") -> Snapshot:
         if level not in api.SNAPSHOT_LEVELS:

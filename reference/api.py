@@ -619,19 +619,27 @@ def run_call(impl: Any, call: Call) -> int:
     return encode_result(call.name, value)
 
 
-def apply(impl: Any, ops: Sequence[int]) -> list[int]:
+def apply(impl: Any, ops: Sequence[int], *, digests: str | None = None) -> Any:
     """Run an op array one call at a time through `impl`'s Python methods.
 
     This is the batch mode of the reference and the fallback for any implementation without
     its own; a contract error is stored as its encoded result and the run goes on.  An array
     that does not decode (unknown op code, cut-off record) raises `unknown-op` before any call.
+    With `digests` (a snapshot level) it returns `(results, digests)`, the second list holding
+    `impl.state_digest(digests)` after every call.
     """
     try:
         calls = decode_ops(ops)
     except ValueError as err:
         # Decoding happens before any call runs, so a malformed array changes nothing.
         raise SwapContractError("unknown-op", str(err)) from None
-    return [run_call(impl, call) for call in calls]
+    if digests is None:
+        return [run_call(impl, call) for call in calls]
+    results, after = [], []
+    for call in calls:
+        results.append(run_call(impl, call))
+        after.append(impl.state_digest(digests))
+    return results, after
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,6 +647,31 @@ def apply(impl: Any, ops: Sequence[int]) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 SNAPSHOT_LEVELS = ("contract", "allocator")
+
+# State digests (reference/digest.py defines them): the sum modulo 2**63 of hash() of one int
+# tuple per snapshot record; these are the tags and sentinels of those tuples, shared by
+# every implementation that computes a digest itself.
+DIGEST_MASK = (1 << 63) - 1
+
+# Record tags.  Ints only: str hashes differ between processes.
+R_GLOBAL = 1
+R_DEVICE = 2
+R_SLOT = 3
+R_FOLIO = 4
+R_CLUSTER = 5
+R_LINK = 6
+R_HINT = 7
+R_PERCPU = 8
+R_AVAIL = 9
+LINK_HEAD = -1
+LINK_END = -2
+
+# Cluster list codes of a link record (orders are at most 9).
+LIST_FREE = 0
+LIST_FULL = 1
+LIST_DISCARD = 2
+LIST_NONFULL = 16  # + order
+LIST_FRAG = 32  # + order
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference import api
+from reference import api, digest
 from reference.api import (
     CLUSTER_FLAG_DISCARD,
     CLUSTER_FLAG_FRAG,
@@ -52,7 +52,7 @@ TTRS_FULL = 4
 
 
 @dataclass
-class Folio:
+class Folio(digest.Tracked):
     id: int
     order: int
     entry: Entry | None = None  # folio->swap while in the swap cache
@@ -66,7 +66,7 @@ class Folio:
 
 
 @dataclass
-class Cluster:
+class Cluster(digest.Tracked):
     """swap_cluster_info: non-free slot count, list flag, and the order it is dedicated to."""
 
     count: int = 0
@@ -75,7 +75,7 @@ class Cluster:
 
 
 @dataclass
-class SwapInfo:
+class SwapInfo(digest.Tracked):
     """swap_info_struct, with slot state as dicts and the cluster lists as Python lists."""
 
     type: int
@@ -120,16 +120,20 @@ class ReferenceSwap:
         self.cluster_size = cluster_size
         self.max_swapfiles = max_swapfiles
         self.pmd_order = api.pmd_order(cluster_size)
+        # The incremental state digest (reference/digest.py): `folios`, `avail` and every
+        # device's slot dicts and cluster lists are its tracking containers.
+        self._digest = digest.StateDigest(self)
         self.devices: dict[int, SwapInfo] = {}
-        self.folios: dict[int, Folio] = {}
+        self.folios: dict[int, Folio] = digest.FolioDict(self._digest)
         self._nr_swap_pages = 0
         self._total_swap_pages = 0
         self.pm_suspended = False
-        self.avail: list[int] = []  # swap_avail_head, by type
+        self.avail: list[int] = self._digest.link_list((digest.R_AVAIL,))  # swap_avail_head, by type
         self.active: list[int] = []  # swap_active_head, by type
         # percpu_swap_cluster of the one CPU: device type and next offset per order.
-        self.percpu_si: list[int | None] = [None] * (self.pmd_order + 1)
-        self.percpu_offset: list[int] = [0] * (self.pmd_order + 1)
+        self.percpu_si, self.percpu_offset = self._digest.percpu_lists(
+            [None] * (self.pmd_order + 1), [0] * (self.pmd_order + 1)
+        )
 
     # ========================================================================================
     # Argument checks (DESIGN decision 11; the order is MODEL.md's table)
@@ -816,6 +820,7 @@ class ReferenceSwap:
             nr_orders=self.pmd_order + 1,
         )
         self._setup_clusters(si, bad)
+        self._digest.adopt_device(si)
         self.devices[type] = si
         self._nr_swap_pages += pages
         self._total_swap_pages += pages
@@ -866,6 +871,7 @@ class ReferenceSwap:
             if owner == type:
                 self.percpu_si[order] = None
                 self.percpu_offset[order] = 0
+        self._digest.drop_device(si)
         del self.devices[type]
         return 0
 
@@ -968,12 +974,18 @@ class ReferenceSwap:
             discard=si.discard,
         )
 
-    def apply(self, ops: Sequence[int]) -> list[int]:
-        return api.apply(self, ops)
+    def apply(self, ops: Sequence[int], *, digests: str | None = None) -> Any:
+        return api.apply(self, ops, digests=digests)
 
     # ========================================================================================
     # Snapshots
     # ========================================================================================
+
+    def state_digest(self, level: str = "allocator") -> int:
+        """`digest.snapshot_digest(self.snapshot(level))`, kept incrementally."""
+        if level not in api.SNAPSHOT_LEVELS:
+            raise ValueError(f"snapshot level must be one of {api.SNAPSHOT_LEVELS}, not {level!r}")
+        return self._digest.value(level)
 
     def snapshot(self, level: str = "allocator") -> Snapshot:
         if level not in api.SNAPSHOT_LEVELS:

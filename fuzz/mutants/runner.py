@@ -359,6 +359,11 @@ def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_
             profile=result.profile,
             level=cfg.level,
             chunk=cfg.chunk,
+            # As plain Python the kernels' per-op digest pass over the state costs about 4x the
+            # search rate, so unless the mutant is compiled the search checks state per chunk
+            # (results still per op): the catalogue's bugs leave lasting damage, and the
+            # Hypothesis half of the budget still compares state digests after every call.
+            per_op_state=cfg.jit,
             keep_going=lambda _done: search.elapsed() < deadline,
         )
         if run.divergence is not None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import buggy_impls
+import pytest
 from buggy_impls import HibernationLeak
 
 from fuzz.fast import run_episode
-from fuzz.impls import batch_bypasses_overrides
+from fuzz.impls import API_METHODS, batch_bypasses_overrides
 from fuzz.replay import replay_trace
 from fuzz.trace import dumps_trace
 from optimized import OptimizedSwap
@@ -151,3 +152,72 @@ def test_watch_sees_every_candidate_call_and_the_idle_phases():
     singles = sum(1 for a, b in seen if b == a + 1)
     assert singles >= result.ops // 8  # the facade windows, one call at a time
     assert seen[-1] == (-1, -1) and (result.ops, result.ops) in seen
+
+
+class HealingFlag(ReferenceSwap):
+    """A transient state bug: the first new folio with id 5 or more starts under writeback,
+    and the next call (of any kind) clears the flag before it does anything else, so no
+    result ever depends on it and the state is right again by the end of any chunk."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wrong = None
+        self.done = False
+
+    def heal(self):
+        if self.wrong is not None:
+            self.folios[self.wrong].writeback = False
+            self.wrong = None
+
+    def folio_new(self, folio, order):
+        self.heal()
+        result = super().folio_new(folio, order)
+        if not self.done and isinstance(folio, int) and folio >= 5:
+            self.done = True
+            self.wrong = folio
+            self.folios[folio].writeback = True
+        return result
+
+
+def _healing_first(name):
+    def method(self, *args, **kwargs):
+        self.heal()
+        return getattr(ReferenceSwap, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in API_METHODS:
+    if _name != "folio_new":
+        setattr(HealingFlag, _name, _healing_first(_name))
+
+
+def test_a_state_difference_that_heals_inside_a_chunk_is_caught_after_its_op():
+    # The chunked check of earlier versions (results per op, state at each chunk's end)
+    # sees nothing: the flag is right again long before the chunk ends.
+    old = run_episode(ReferenceSwap, HealingFlag, seed=3, steps=300, per_op_state=False)
+    assert old.divergence is None
+    new = run_episode(ReferenceSwap, HealingFlag, seed=3, steps=300)
+    assert new.divergence is not None and new.divergence.kind == "state"
+    assert new.divergence.call.name == "folio_new" and new.divergence.call.kwargs["folio"] >= 5
+    assert any("writeback" in line or "folios" in line for line in new.divergence.diff)
+    # The trace ends at the op that made the difference, and replays to it.
+    assert new.trace.steps[-1].call == new.divergence.call
+    assert replay_trace(new.trace, ReferenceSwap, HealingFlag).divergence.signature == ("folio_new", "state")
+
+
+def test_the_lockstep_executor_sees_the_healing_difference_too():
+    from fuzz.choosers import RandomChooser
+    from fuzz.lockstep import Divergence, Lockstep
+    from fuzz.world import World, draw_geometry
+
+    chooser = RandomChooser(3)
+    geo = draw_geometry(chooser)
+    lockstep = Lockstep(ReferenceSwap(**geo.impl_kwargs()), HealingFlag(**geo.impl_kwargs()))
+    world = World(geo, lockstep)
+    with pytest.raises(Divergence) as info:
+        world.setup()
+        for _ in range(300):
+            world.step(chooser)
+    assert info.value.kind == "state" and info.value.call.name == "folio_new"

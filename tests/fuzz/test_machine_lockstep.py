@@ -1,5 +1,6 @@
 """The lockstep executor: what it returns, what it records, and how it reports each kind of
-divergence (result, contract code, state change on a contract error, state, invariant, crash)."""
+divergence, in the kind vocabulary traces use (result, contract:<ref>!=<cand>, misuse-state,
+state, invariant:<side>, exception:<side>:<Type>)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from reference.api import (
     contract_error_result,
     encode_result,
 )
+from reference.digest import digest_hex, snapshot_digest
 from reference.model import ReferenceSwap
 
 SWAPON = Call("swapon", {"size": 32})
@@ -32,7 +34,7 @@ def test_returns_the_reference_value_and_records_encoded_results_and_digests():
     entry = lockstep.call(Call("folio_entry", {"folio": 1}))
     assert isinstance(entry, Entry)
     assert [s.result for s in lockstep.history] == [0, 0, 0, encode_result("folio_entry", entry)]
-    assert lockstep.history[2].digest == lockstep.reference.snapshot("allocator").digest()
+    assert lockstep.history[2].digest == digest_hex(snapshot_digest(lockstep.reference.snapshot("allocator")))
     assert lockstep.history[3].digest == lockstep.history[2].digest  # a query changes nothing
 
 
@@ -82,12 +84,13 @@ class Crashes(ReferenceSwap):
         raise IndexError("index 9 is out of bounds for axis 0 with size 8")
 
 
-def _divergence(candidate_cls, *calls: Call) -> Divergence:
-    lockstep = _pair(candidate_cls)
+def _divergence(candidate_cls, *calls: Call, **kwargs) -> Divergence:
+    lockstep = _pair(candidate_cls, **kwargs)
     with pytest.raises(Divergence) as info:
         for call in calls:
             with contextlib.suppress(SwapContractError):
                 lockstep.call(call)
+        lockstep.finish()  # the end of an example
     return info.value
 
 
@@ -96,21 +99,21 @@ def test_result_difference_names_step_call_and_both_results():
     assert err.step == 1 and err.kind == "result"
     text = str(err)
     assert "step 1: nr_swap_pages()" in text
-    assert "reference result: 31" in text and "candidate result: 32" in text
+    assert "reference: 31" in text and "candidate: 32" in text
     assert "0: swapon(size=32) -> 0" in text  # the preceding calls
 
 
 def test_contract_code_difference():
     err = _divergence(OtherContractCode, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
-    assert err.kind == "contract"
+    assert err.kind == "contract:not-swapped!=bad-slot"
     assert "SwapContractError('not-swapped')" in str(err)
     assert "SwapContractError('bad-slot')" in str(err)
 
 
 def test_state_change_on_a_contract_error_shows_the_before_after_diff():
     err = _divergence(ChangesStateThenRaises, SWAPON, Call("swap_dup_entry_direct", {"entry": Entry(0, 5)}))
-    assert err.kind == "state"
-    assert "candidate changed state although it raised" in str(err)
+    assert err.kind == "misuse-state"
+    assert "the rejected call changed the candidate's snapshot" in str(err)
     assert err.diff == ["pm_suspended_storage: false != true"]
 
 
@@ -122,11 +125,46 @@ def test_state_difference_shows_the_snapshot_diff():
 
 def test_invariant_failure_names_the_side_and_the_invariant():
     err = _divergence(BrokenInvariants, SWAPON)
-    assert err.kind == "invariant"
-    assert "the candidate broke an invariant: cluster 0: count 3 but 2 used slots" in str(err)
+    assert err.kind == "invariant:candidate"
+    assert "cluster 0: count 3 but 2 used slots" in str(err)
+
+
+def test_invariants_run_every_full_every_calls_and_at_the_end():
+    calls = [SWAPON, *(Call("folio_new", {"folio": f, "order": 0}) for f in range(1, 6))]
+    # At the end of the example (finish) with the default interval...
+    assert _divergence(BrokenInvariants, *calls).step == len(calls) - 1
+    # ...and after the call that completes an interval.
+    assert _divergence(BrokenInvariants, *calls, full_every=3).step == 2
+    assert _divergence(BrokenInvariants, *calls, full_every=1).step == 0
+
+
+class HidesAFolio(ReferenceSwap):
+    """Its state digest ignores folio flags: only the full-snapshot backstop can see them."""
+
+    def state_digest(self, level="allocator"):
+        saved = {fid: f.mapped for fid, f in self.folios.items()}
+        for f in self.folios.values():
+            f.mapped = False
+        try:
+            return super().state_digest(level)
+        finally:
+            for fid, mapped in saved.items():
+                self.folios[fid].mapped = mapped
+
+    def folio_new(self, folio, order):
+        result = super().folio_new(folio, order)
+        self.folio_set(folio, mapped=True)
+        return result
+
+
+def test_the_full_snapshot_backstop_catches_what_a_digest_misses():
+    calls = [SWAPON, Call("folio_new", {"folio": 1, "order": 0})]
+    err = _divergence(HidesAFolio, *calls)
+    assert err.kind == "state" and err.late  # found by the periodic full check
+    assert any("folios" in line for line in err.diff)
 
 
 def test_a_crash_is_a_divergence_with_the_exception():
     err = _divergence(Crashes, SWAPON, Call("folio_new", {"folio": 1, "order": 0}))
-    assert err.kind == "crash"
+    assert err.kind == "exception:candidate:IndexError"
     assert "IndexError: index 9 is out of bounds" in str(err)
