@@ -100,7 +100,7 @@ def _range_ok(a: dict[str, Any], npages: int) -> bool:
     return a["start"] >= 0 and a["n"] >= 1 and a["start"] + a["n"] <= npages
 
 
-def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 32) -> tuple[int, str] | None:
+def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 0) -> tuple[int, str] | None:
     """(index, reason) of the first action the lane cannot run, or None."""
     children: set[int] = set()
     types = {0}  # the lane's first device; later ones take the first free type, as swapon does
