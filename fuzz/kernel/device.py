@@ -206,6 +206,10 @@ class OwnedDevice:
     swap_path: Path  # the swap file itself, or /dev/loopN
     backing: Path
 
+    @property
+    def is_loop(self) -> bool:
+        return self.swap_path != self.backing
+
 
 class KernelHost:
     """Exclusive, self-cleaning ownership of the kernel's swap state for one run."""
@@ -348,18 +352,18 @@ class KernelHost:
     def rotational(self, path: Path) -> bool:
         """Whether the kernel sees the device behind `path` as rotational (not SWP_SOLIDSTATE).
         A swap file inherits the flag of the block device holding it."""
-        owned = next(d for d in self.devices if d.swap_path == path)
-        if owned.swap_path != owned.backing:
-            name = owned.swap_path.name
-        else:
-            name = _block_device_of(owned.backing)
+        owned = self._owned(path)
+        name = owned.swap_path.name if owned.is_loop else _block_device_of(owned.backing)
         try:
             return (Path("/sys/class/block") / name / "queue" / "rotational").read_text().strip() == "1"
         except OSError:
             return True
 
+    def _owned(self, path: Path) -> OwnedDevice:
+        return next(d for d in self.devices if d.swap_path == path)
+
     def remove_device(self, path: Path) -> None:
-        owned = next(d for d in self.devices if d.swap_path == path)
+        owned = self._owned(path)
         self._release(owned)
         self.devices.remove(owned)
 
@@ -368,6 +372,6 @@ class KernelHost:
         swapoff leaves the labelled file in place, so the next run's cleanup can retry it."""
         if str(owned.swap_path) in {r["filename"] for r in proc_swaps()}:
             swapoff(owned.swap_path)
-        if owned.swap_path != owned.backing:
+        if owned.is_loop:
             loop.detach(owned.swap_path)
         owned.backing.unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """The kernel lane's driver: world actions as syscalls in a pinned helper process over a pipe.
 
 The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
-`npages` private anonymous order-0 pages (MADV_NOHUGEPAGE), fills each with distinct data and
-and a shared mapping of `shm_pages` pages of a memfd (shmem), then obeys one-line JSON
+`npages` private anonymous order-0 pages (MADV_NOHUGEPAGE) and a shared mapping of `shm_pages`
+pages of a memfd (shmem), fills each page with distinct data, then obeys one-line JSON
 commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED), read and write faults,
 the same on the shmem mapping (``s``-prefixed) plus a hole punch in the memfd, fork of a child
 sharing the mappings and that child's exit, and mincore(2) of both mappings (in itself or,
@@ -37,36 +37,39 @@ FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2
 
 
+def address(region: mmap.mmap) -> int:
+    """The virtual address of a mapping (what pagemap and mincore are asked about)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(region))
+
+
 def mincore(region: mmap.mmap, npages: int) -> list[int]:
     """mincore(2) residency bit per page: a present pte, or a swap pte whose slot's folio is in
     the swap cache (and uptodate)."""
-    addr = ctypes.addressof(ctypes.c_char.from_buffer(region))
     vec = ctypes.create_string_buffer(npages)
-    if _libc.mincore(addr, npages * PAGE, vec) != 0:
+    if _libc.mincore(address(region), npages * PAGE, vec) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"mincore: {os.strerror(e)}")
     return [b & 1 for b in vec.raw]
 
 
+def pagemap_words(pid: int, addr: int, npages: int) -> list[int]:
+    """The raw /proc/PID/pagemap word of each page."""
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        f.seek(addr // PAGE * 8)
+        raw = f.read(npages * 8)
+    return [word for (word,) in struct.iter_unpack("<Q", raw)]
+
+
+def swap_entry(word: int) -> tuple[int, int] | None:
+    """(swap type, offset) of a pagemap word if the pte holds a swap entry, else None."""
+    if word & PM_SWAP:
+        return (word & 0x1F, (word >> 5) & ((1 << 50) - 1))
+    return None
+
+
 def pagemap_entries(pid: int, addr: int, npages: int) -> list[tuple[int, int] | None]:
     """For each page: (swap type, offset) if swapped, None if present or unpopulated."""
-    with open(f"/proc/{pid}/pagemap", "rb") as f:
-        f.seek(addr // PAGE * 8)
-        raw = f.read(npages * 8)
-    out: list[tuple[int, int] | None] = []
-    for (word,) in struct.iter_unpack("<Q", raw):
-        if word & PM_SWAP:
-            out.append((word & 0x1F, (word >> 5) & ((1 << 50) - 1)))
-        else:
-            out.append(None)
-    return out
-
-
-def pagemap_present(pid: int, addr: int, npages: int) -> list[bool]:
-    with open(f"/proc/{pid}/pagemap", "rb") as f:
-        f.seek(addr // PAGE * 8)
-        raw = f.read(npages * 8)
-    return [bool(w & PM_PRESENT) for (w,) in struct.iter_unpack("<Q", raw)]
+    return [swap_entry(word) for word in pagemap_words(pid, addr, npages)]
 
 
 class LruDrainer:
@@ -106,8 +109,7 @@ def probe_pageout() -> str | None:
             scratch.madvise(MADV_PAGEOUT, 0, PAGE)
         except OSError as err:
             return f"madvise(MADV_PAGEOUT) fails here ({err.strerror}; it needs Linux 5.4+)"
-        addr = ctypes.addressof(ctypes.c_char.from_buffer(scratch))
-        if pagemap_entries(os.getpid(), addr, 1)[0] is None:
+        if pagemap_entries(os.getpid(), address(scratch), 1)[0] is None:
             return "MADV_PAGEOUT did not show a swap entry in /proc/self/pagemap (bit 62)"
         return None
     finally:
@@ -164,7 +166,7 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
         elif op == "hello":
-            reply = ctypes.addressof(ctypes.c_char.from_buffer(maps.shm))
+            reply = address(maps.shm)
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -218,7 +220,7 @@ class Helper:
         self.shm_pages = shm_pages
         self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.region.madvise(MADV_NOHUGEPAGE)
-        self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.region))
+        self.addr = address(self.region)
         self.children: dict[int, int] = {}
         c_r, p_w = os.pipe()
         p_r, c_w = os.pipe()
@@ -263,22 +265,23 @@ class Helper:
         self.call("child_exit", child=child)
         del self.children[child]
 
+    def _pids(self) -> dict[str, int]:
+        return {"helper": self.pid, **{str(c): pid for c, pid in self.children.items()}}
+
     def entries(self) -> dict[str, list[tuple[int, int] | None]]:
         """Swap entries of every anonymous page, per process ('helper' and each child id)."""
-        out = {"helper": pagemap_entries(self.pid, self.addr, self.npages)}
-        for child, pid in self.children.items():
-            out[str(child)] = pagemap_entries(pid, self.addr, self.npages)
-        return out
+        return {proc: pagemap_entries(pid, self.addr, self.npages) for proc, pid in self._pids().items()}
 
-    def shm_entries(self) -> dict[str, list[tuple[int, int] | None]]:
-        """pagemap swap entries of the shmem mapping's ptes, per process."""
-        pids = {"helper": self.pid, **{str(c): pid for c, pid in self.children.items()}}
-        return {proc: pagemap_entries(pid, self.shm_addr, self.shm_pages) for proc, pid in pids.items()}
-
-    def shm_present(self) -> dict[str, list[bool]]:
-        """pagemap present bit of the shmem mapping's ptes, per process."""
-        pids = {"helper": self.pid, **{str(c): pid for c, pid in self.children.items()}}
-        return {proc: pagemap_present(pid, self.shm_addr, self.shm_pages) for proc, pid in pids.items()}
+    def shm_ptes(self) -> dict[str, list[tuple[tuple[int, int] | None, bool]]]:
+        """(swap entry, present) of each pte of the shmem mapping, per process, from one
+        pagemap read per process."""
+        return {
+            proc: [
+                (swap_entry(w), bool(w & PM_PRESENT))
+                for w in pagemap_words(pid, self.shm_addr, self.shm_pages)
+            ]
+            for proc, pid in self._pids().items()
+        }
 
     def residency(self) -> dict[str, dict[str, list[int]]]:
         """mincore residency of every page of both mappings ({'anon': [...], 'shm': [...]}),

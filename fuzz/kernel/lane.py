@@ -47,6 +47,14 @@ SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as orde
 KIB = 4
 
 
+def refreshed_meminfo() -> dict[str, int]:
+    """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so its
+    per-CPU-batched counters (Writeback, SwapCached) are exact."""
+    with contextlib.suppress(OSError):
+        STAT_REFRESH.write_text("1")
+    return meminfo()
+
+
 class KernelDivergence(Exception):
     """The kernel and the reference disagree after a step."""
 
@@ -224,9 +232,7 @@ class Lane:
         per-CPU deltas first, so 0 means 0."""
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                STAT_REFRESH.write_text("1")
-            if meminfo().get("Writeback", 0) == 0:
+            if refreshed_meminfo().get("Writeback", 0) == 0:
                 return
             time.sleep(0.002)
 
@@ -305,7 +311,8 @@ class Lane:
         return None
 
     def compare(self) -> None:
-        problems = self._compare_pages() + self._compare_devices() + self._compare_totals()
+        rows = {r["filename"]: r for r in proc_swaps()}
+        problems = self._compare_pages() + self._compare_devices(rows) + self._compare_totals(rows)
         try:
             self.world.ref.check_invariants()
         except AssertionError as err:
@@ -338,13 +345,12 @@ class Lane:
         ptes are present exactly where the model maps them, and residency in every process."""
         w = self.world
         problems = []
-        present = self.helper.shm_present()
-        for proc, kents in self.helper.shm_entries().items():
-            for p, kent in enumerate(kents):
+        for proc, ptes in self.helper.shm_ptes().items():
+            for p, (kent, present) in enumerate(ptes):
                 mapped = w.shm_mapped[p] and proc == HELPER
-                if kent is not None or present[proc][p] != mapped:
+                if kent is not None or present != mapped:
                     problems.append(
-                        f"{proc} shmem page {p}: kernel pte entry {kent} present {present[proc][p]}, "
+                        f"{proc} shmem page {p}: kernel pte entry {kent} present {present}, "
                         f"model present {mapped}"
                     )
                 elif residency[proc]["shm"][p] != w.shm_resident(p):
@@ -354,9 +360,11 @@ class Lane:
                     )
         return problems
 
-    def _compare_devices(self) -> list[str]:
+    def _lane_paths(self) -> set[str]:
+        return {str(d.path) for d in self.devices.values()}
+
+    def _compare_devices(self, rows: dict[str, dict[str, Any]]) -> list[str]:
         problems = []
-        rows = {r["filename"]: r for r in proc_swaps()}
         for type, lane_dev in self.devices.items():
             row = rows.get(str(lane_dev.path))
             dev = self.world.ref.device(type)
@@ -369,13 +377,13 @@ class Lane:
                 problems.append(f"type {type} Size: kernel {row['size']} KiB, model pages {dev.pages}")
             if row["priority"] != dev.priority:
                 problems.append(f"type {type} Priority: kernel {row['priority']}, model {dev.priority}")
-        lane_paths = {str(d.path) for d in self.devices.values()}
+        lane_paths = self._lane_paths()
         stray = [name for name in rows if name.startswith(f"{LANE_DIR}/") and name not in lane_paths]
         if stray:
             problems.append(f"lane devices swapped on in the kernel only: {stray}")
         return problems
 
-    def _compare_totals(self) -> list[str]:
+    def _compare_totals(self, rows: dict[str, dict[str, Any]]) -> list[str]:
         w = self.world
         problems = []
         io = vmstat()
@@ -385,19 +393,15 @@ class Lane:
                 f"swap I/O since start: kernel pswpin {reads} pswpout {writes}, "
                 f"model reads {w.reads} writes {w.writes} (another task swapping?)"
             )
-        with contextlib.suppress(OSError):
-            STAT_REFRESH.write_text("1")
-        mi = meminfo()
+        mi = refreshed_meminfo()
         if mi["SwapCached"] != w.swap_cached_pages() * KIB:
             problems.append(f"SwapCached: kernel {mi['SwapCached']} KiB, model {w.swap_cached_pages()} pages")
         if mi["SwapTotal"] - self.others_total != w.ref.total_swap_pages() * KIB:
             problems.append(
                 f"SwapTotal: kernel {mi['SwapTotal']} KiB, model {w.ref.total_swap_pages()} pages"
             )
-        lane_paths = {str(d.path) for d in self.devices.values()}
-        others_free = self.others_total - sum(
-            r["used"] for r in proc_swaps() if r["filename"] not in lane_paths
-        )
+        lane_paths = self._lane_paths()
+        others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
         if mi["SwapFree"] - others_free != w.ref.nr_swap_pages() * KIB:
             problems.append(f"SwapFree: kernel {mi['SwapFree']} KiB, model {w.ref.nr_swap_pages()} pages")
         return problems

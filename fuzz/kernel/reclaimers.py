@@ -78,7 +78,7 @@ def damon_reclaim_enabled(path: Path = DAMON_RECLAIM_ENABLED) -> bool:
 
 
 def describe(admin: Path = DAMON_ADMIN, reclaim: Path = DAMON_RECLAIM_ENABLED) -> dict[str, object]:
-    """The reclaimers' state as plain data (for the trace header and the tests' host check)."""
+    """The reclaimers' state as plain data (what the tests' host check compares)."""
     return {
         "damon_pageout_schemes": [str(a) for a, _ in pageout_schemes(admin)],
         "damon_reclaim": damon_reclaim_enabled(reclaim),

@@ -62,30 +62,34 @@ class ModelWorld:
             self.shm_mapped.append(True)
 
     # ---- folios ----
-    def _new_folio(self, mappers: set[str]) -> int:
+    def _new_shm_folio(self) -> int:
+        """A new mapped order-0 folio (shmem page-cache folios are tracked in `shm`, not `maps`)."""
         f = self.next_folio
         self.next_folio += 1
         self.ref.folio_new(f, 0)
         self.ref.folio_set(f, mapped=True)
+        return f
+
+    def _new_folio(self, mappers: set[str]) -> int:
+        """A new anonymous folio, mapped by `mappers` and dirty."""
+        f = self._new_shm_folio()
         self.maps[f] = set(mappers)
         self.dirty.add(f)
         return f
 
-    def _new_shm_folio(self) -> int:
-        f = self.next_folio
-        self.next_folio += 1
-        self.ref.folio_new(f, 0)
-        self.ref.folio_set(f, mapped=True)
-        return f
-
-    def _swapin_folio(self, entry: Entry) -> int:
+    def _cached_or_read(self, entry: Entry) -> int:
         """The swap-cache folio of `entry`, read from the device if it is not cached."""
         f = self.ref.swap_cache_folio(entry)
         if not f:
             f = self.ref.swap_cache_alloc_folio(entry, self.next_folio)
             self.next_folio += 1
-            self.maps[f] = set()
             self.reads += 1
+        return f
+
+    def _swapin_folio(self, entry: Entry) -> int:
+        """`_cached_or_read` for an anonymous entry: the folio is tracked in `maps`."""
+        f = self._cached_or_read(entry)
+        self.maps.setdefault(f, set())
         return f
 
     def _unmap(self, f: int, proc: str) -> None:
@@ -219,12 +223,7 @@ class ModelWorld:
             self.shm[p] = ("s", self.ref.folio_entry(f))
 
     def _shm_swapin(self, p: int) -> int:
-        entry = self.shm[p][1]
-        f = self.ref.swap_cache_folio(entry)
-        if not f:
-            f = self.ref.swap_cache_alloc_folio(entry, self.next_folio)
-            self.next_folio += 1
-            self.reads += 1
+        f = self._cached_or_read(self.shm[p][1])
         self.ref.folio_put_swap(f)
         self.ref.swap_cache_del_folio(f)
         self.shm[p] = ("c", f)

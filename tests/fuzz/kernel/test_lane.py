@@ -227,7 +227,7 @@ def test_shmem_pages_swap_through_the_file_not_the_ptes(kernel_host_ok) -> None:
         try:
             lane.step({"op": "spageout", "start": 0, "n": 2})
             assert lane._row(0)["used"] == 2 * 4  # the memfd holds both entries
-            assert lane.helper.shm_entries()["helper"] == [None] * 4  # no pte does
+            assert [kent for kent, _ in lane.helper.shm_ptes()["helper"]] == [None] * 4  # no pte does
             assert lane.helper.residency()["helper"]["shm"] == [1, 1, 1, 1]  # still cached
             lane.step({"op": "sread", "page": 0})  # shmem frees the slot at swap-in
             assert lane._row(0)["used"] == 1 * 4 and lane.world.reads == 0
@@ -238,7 +238,12 @@ def test_shmem_pages_swap_through_the_file_not_the_ptes(kernel_host_ok) -> None:
             lane.step({"op": "fork", "child": 1})  # the child maps the memfd: no ptes, same file
             assert lane.helper.residency()["1"]["shm"] == [1, 0, 1, 1]
             lane.step({"op": "swapoff", "type": 0})  # shmem_unuse: back to the page cache
-            assert proc_swaps() == [] and lane.helper.shm_present()["helper"] == [True, False, False, False]
+            assert proc_swaps() == [] and [present for _, present in lane.helper.shm_ptes()["helper"]] == [
+                True,
+                False,
+                False,
+                False,
+            ]
         finally:
             lane.close()
 
