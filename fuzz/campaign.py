@@ -93,6 +93,7 @@ class CampaignConfig:
     out: str = "swapdiff-out"
     mode: str = "fast"
     level: str = "allocator"
+    same_device: bool = True  # the accounting level's switch (fuzz.accounting)
     episode_steps: int = 2000
     quiet: bool = False
     hang_timeout: float = DEFAULT_HANG_TIMEOUT  # seconds; 0: no watchdog
@@ -119,6 +120,7 @@ class CampaignConfig:
             out=args.out,
             mode=args.mode,
             level=args.level,
+            same_device=getattr(args, "same_device", True),
             quiet=args.quiet,
             corpus=getattr(args, "corpus", None),
         )
@@ -296,6 +298,7 @@ class _Worker:
             geometry=self._geometry(),
             small=self.config.small,
             level=self.config.level,
+            same_device=self.config.same_device,
             labels=labelled,
             keep_going=self.progress,
             watch=None if self.array is None else self.watch,
@@ -313,6 +316,7 @@ class _Worker:
             profile=self.config.profile,
             geometry=self._geometry(),
             level=self.config.level,
+            same_device=self.config.same_device,
             max_examples=HYPOTHESIS_EXAMPLES_PER_ROUND,
             keep_going=self.progress,
         )
@@ -524,6 +528,7 @@ def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tup
         mode="fast",
         level=config.level,
         divergence=divergence,
+        same_device=config.same_device,
     )
     return dumps_trace(trace), divergence.describe(), calls[-1].name
 

@@ -3,8 +3,8 @@
     swapdiff fuzz [--impl SPEC] [--profile NAME] [--geometry small|large|JSON|FILE]
                   [--time 10m | --steps N] [--workers N|auto] [--seed S] [--out DIR]
                   [--mode fast|hypothesis|both] [--hang-timeout DURATION|off]
-    swapdiff replay TRACE [--impl SPEC] [--level contract|allocator] [--hang-timeout DURATION]
-    swapdiff minimize TRACE [--impl SPEC] [--level contract|allocator]
+    swapdiff replay TRACE [--impl SPEC] [--level contract|allocator|accounting] [--hang-timeout DURATION]
+    swapdiff minimize TRACE [--impl SPEC] [--level contract|allocator|accounting]
     swapdiff bench [...]
     swapdiff mutants [...]
     swapdiff kernel [--steps N | --time T | --replay TRACE] [--seed S] [--allow-existing] [--out DIR]
@@ -145,9 +145,19 @@ def _impl_option(parser: argparse.ArgumentParser, default: str | None = "optimiz
 def _level_option(parser: argparse.ArgumentParser, default: str | None = "allocator") -> None:
     parser.add_argument(
         "--level",
-        choices=("contract", "allocator"),
+        choices=("contract", "allocator", "accounting"),
         default=default,
-        help="snapshot level compared after every op" + (" (default: %(default)s)" if default else ""),
+        help="what is compared after every op: 'allocator' (everything, cluster lists and hints "
+        "too), 'contract' (what callers see), 'accounting' (what callers see with entries "
+        "compared up to renaming, for candidates that place slots differently; runs op by op, "
+        "fast mode's batch apply cannot serve it)" + (" (default: %(default)s)" if default else ""),
+    )
+    parser.add_argument(
+        "--same-device",
+        action=argparse.BooleanOptionalAction,
+        default=None if default is None else True,
+        help="accounting level: a paired entry must lie on the reference's device or one of the "
+        "same priority (default: on; a trace's own setting for replay and minimize)",
     )
 
 
@@ -175,7 +185,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     trace = read_trace(args.trace)
     reference_cls, candidate_cls, spec = _trace_impls(trace, args.impl)
     outcome = replay_trace(
-        trace, reference_cls, candidate_cls, level=args.level, hang_timeout=args.hang_timeout
+        trace,
+        reference_cls,
+        candidate_cls,
+        level=args.level,
+        hang_timeout=args.hang_timeout,
+        same_device=args.same_device,
     )
     _warn_drift(outcome, trace)
     if outcome.divergence is not None:
@@ -216,6 +231,8 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 
     trace = read_trace(args.trace)
     reference_cls, candidate_cls, _ = _trace_impls(trace, args.impl)
+    if args.same_device is not None:
+        trace.same_device = args.same_device
     result = minimize_trace(trace, reference_cls, candidate_cls, level=args.level, max_seconds=args.max_time)
     out = args.output or minimized_path(args.trace)
     write_trace(out, result.trace)

@@ -253,12 +253,16 @@ def run_episode(
     labels: bool = False,
     keep_going: Callable[[int], bool] | None = None,
     watch: Watch | None = None,
+    same_device: bool = True,
 ) -> EpisodeResult:
     """Run one fast episode of `steps` world actions; stop early on divergence or when
     `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk).
     `watch`: see the module docstring.  `per_op_state=False` is the check of earlier
     versions, kept for comparison (benchmarks, tests): results per op, state only at the end
-    of each chunk."""
+    of each chunk.  At the accounting level (`fuzz.accounting`) the world drives both sides op
+    by op through the translating comparator: a shared op array cannot carry two sides' own
+    entries, so there is no batch part (`watch` is not used; `per_op_state=False` is an
+    error)."""
     from fuzz.choosers import RandomChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
@@ -267,6 +271,25 @@ def run_episode(
     chooser = RandomChooser(seed)
     geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
+    if level == "accounting":
+        if not per_op_state:
+            raise ValueError("the accounting level runs op by op: it has no batch or per-chunk check")
+        return _accounting_episode(
+            reference_cls,
+            candidate_cls,
+            kw,
+            chooser,
+            geo,
+            swarm,
+            seed=seed,
+            steps=steps,
+            profile=profile,
+            chunk=chunk,
+            labels=labels,
+            keep_going=keep_going,
+            started=started,
+            same_device=same_device,
+        )
     reference = build(reference_cls, **kw)
     digest_level = level if per_op_state else None
     candidate = _Candidate(candidate_cls, kw, seed=seed, level=digest_level, watch=watch)
@@ -295,6 +318,79 @@ def run_episode(
     if keep_going is not None and result.steps > reported:
         keep_going(result.steps - reported)
     result.ops = len(executor.calls)
+    result.rules = Counter(world.rule_counts)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _accounting_episode(
+    reference_cls: type,
+    candidate_cls: type,
+    kw: dict[str, int],
+    chooser: Any,
+    geo: Any,
+    swarm: Any,
+    *,
+    seed: int,
+    steps: int,
+    profile: str,
+    chunk: int,
+    labels: bool,
+    keep_going: Callable[[int], bool] | None,
+    started: float,
+    same_device: bool,
+) -> EpisodeResult:
+    """A fast episode at the accounting level: the seeded world drives a `Lockstep` over the
+    accounting comparator, state compared after every call."""
+    from fuzz.accounting import world_disabled
+    from fuzz.lockstep import Divergence, Lockstep
+    from fuzz.world import World
+
+    result = EpisodeResult(seed=seed)
+    lockstep = Lockstep(
+        build(reference_cls, **kw),
+        build(candidate_cls, **kw),
+        level="accounting",
+        labels=labels,
+        same_device=same_device,
+    )
+    world_kwargs = swarm.world_kwargs()
+    world_kwargs["disabled"] = frozenset(world_kwargs.get("disabled", ())) | world_disabled(same_device)
+    world = World(geo, lockstep, profile=profile, **world_kwargs)
+    reported = 0
+    try:
+        world.setup()
+        while result.steps < steps:
+            world.step(chooser)
+            result.steps += 1
+            if result.steps - reported >= chunk // 4 and keep_going is not None:
+                going = keep_going(result.steps - reported)
+                reported = result.steps
+                if not going:
+                    result.stopped = True
+                    break
+        lockstep.finish()
+    except Divergence as err:
+        calls = [step.call for step in lockstep.history]
+        if err.call is not None and err.step == len(calls):
+            calls.append(err.call)
+        result.divergence = err.found
+        result.trace = make_trace(
+            calls[: err.step + 1],
+            reference_cls,
+            candidate_cls,
+            geometry=geo.to_dict(),
+            seed=seed,
+            profile=profile,
+            mode="fast",
+            level="accounting",
+            divergence=err.found,
+            same_device=same_device,
+        )
+    if keep_going is not None and result.steps > reported:
+        keep_going(result.steps - reported)
+    result.labels.update(lockstep.labels)
+    result.ops = lockstep.steps
     result.rules = Counter(world.rule_counts)
     result.seconds = time.perf_counter() - started
     return result

@@ -21,7 +21,7 @@ from typing import Any
 
 from fuzz.fast import EpisodeResult
 from fuzz.lockstep import Divergence, Lockstep
-from fuzz.replay import Stepper, make_trace
+from fuzz.replay import make_stepper, make_trace
 from fuzz.world import World
 
 
@@ -84,6 +84,7 @@ def run_round(
     profile: str = "default",
     geometry: Any = None,
     level: str = "allocator",
+    same_device: bool = True,
     max_examples: int = 20,
     keep_going: Callable[[int], bool] | None = None,
 ) -> RoundResult:
@@ -96,7 +97,9 @@ def run_round(
     started = time.perf_counter()
     result = RoundResult(seed=seed)
     tracker = _Tracker(result, keep_going)
-    base = make_machine(reference_cls, candidate_cls, geometry=geometry, profile=profile, level=level)
+    base = make_machine(
+        reference_cls, candidate_cls, geometry=geometry, profile=profile, level=level, same_device=same_device
+    )
 
     class Tracked(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
@@ -114,7 +117,17 @@ def run_round(
     except _StopRound:
         result.stopped = True
     except Exception as failure:
-        _to_trace(result, tracker.machine, failure, reference_cls, candidate_cls, geometry, profile, level)
+        _to_trace(
+            result,
+            tracker.machine,
+            failure,
+            reference_cls,
+            candidate_cls,
+            geometry,
+            profile,
+            level,
+            same_device,
+        )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -147,6 +160,7 @@ def _to_trace(
     geometry: Any,
     profile: str,
     level: str,
+    same_device: bool = True,
 ) -> None:
     lockstep, world = _parts(machine) if machine is not None else (None, None)
     if lockstep is None:
@@ -167,7 +181,7 @@ def _to_trace(
         # Seen only by a periodic full check (or not a divergence at all): find the first
         # diverging call by replaying with the full check after every call.
         kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
-        stepper = Stepper(reference_cls(**kw), candidate_cls(**kw), level=level)
+        stepper = make_stepper(reference_cls(**kw), candidate_cls(**kw), level=level, same_device=same_device)
         for call in calls:
             _, found = stepper.step(call)
             if found is not None:
@@ -189,6 +203,7 @@ def _to_trace(
         mode="hypothesis",
         level=level,
         divergence=found,
+        same_device=same_device,
     )
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any, NamedTuple
 
 from fuzz import events
-from fuzz.replay import FULL_EVERY, QUERY_CALLS, StepDivergence, Stepper
+from fuzz.replay import FULL_EVERY, QUERY_CALLS, StepDivergence, make_stepper
 from reference.api import OPS_BY_NAME, Call, Snapshot
 from reference.digest import digest_hex
 
@@ -91,6 +91,7 @@ class Lockstep:
         check_invariants: bool = True,
         labels: bool = True,
         full_every: int = FULL_EVERY,
+        same_device: bool = True,
     ) -> None:
         self.reference = reference_impl
         self.candidate = candidate_impl
@@ -101,16 +102,26 @@ class Lockstep:
         self.new_labels: list[str] = []  # labels since the last take_labels()
         self.cluster_size = getattr(reference_impl, "cluster_size", None)
         self.failed = False  # set by the first Divergence this executor raises
-        self.comparator = Stepper(
-            reference_impl, candidate_impl, level=level, invariants=check_invariants, full_every=full_every
+        self.comparator = make_stepper(
+            reference_impl,
+            candidate_impl,
+            level=level,
+            invariants=check_invariants,
+            full_every=full_every,
+            same_device=same_device,
         )
+        # The accounting level's question for the world: is a logical range one aligned range
+        # on the candidate too (so a large swap-in of it can be translated)?  None elsewhere.
+        self.contiguous = getattr(self.comparator, "contiguous", None)
+        # The reference's snapshots for the event labels (allocator-level at the accounting level).
+        self._label_level = "allocator" if level == "accounting" else level
         # The reference's snapshot after the last change, kept only for the event labels.
         self._ref_snap: Snapshot | None = None
         found = self.comparator.check_initial()
         if found is not None:
             self._raise(found)
         if labels:
-            self._ref_snap = reference_impl.snapshot(level)
+            self._ref_snap = reference_impl.snapshot(self._label_level)
         self._labelled_digest = self.comparator.reference_state_digest
 
     @property
@@ -135,7 +146,7 @@ class Lockstep:
             # An unchanged reference digest means an unchanged state: label from the kept
             # snapshot instead of building an identical one (a third of the calls here).
             changed = self.comparator.reference_state_digest != self._labelled_digest
-            after = self.reference.snapshot(self.level) if changed else self._ref_snap
+            after = self.reference.snapshot(self._label_level) if changed else self._ref_snap
             self._labelled_digest = self.comparator.reference_state_digest
             found_labels = events.labels_for(
                 call, ran.result, self._ref_snap, after, cluster_size=self.cluster_size

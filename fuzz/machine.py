@@ -24,6 +24,7 @@ from hypothesis import event, target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
+from fuzz.accounting import world_disabled
 from fuzz.choosers import HypothesisChooser
 from fuzz.events import RARE_LABELS
 from fuzz.lockstep import Lockstep
@@ -41,8 +42,11 @@ def make_machine(
     geometry: Geometry | None = None,
     profile: str = "default",
     level: str = "allocator",
+    same_device: bool = True,
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class comparing `candidate_cls` against `reference_cls`."""
+    """A state machine class comparing `candidate_cls` against `reference_cls` at `level`
+    (`allocator`, `contract`, or `accounting`: entries up to renaming, `fuzz.accounting`;
+    `same_device` is that level's switch)."""
     get_profile(profile)  # fail now, with the list of names, on a typo
 
     class DifferentialMachine(RuleBasedStateMachine):
@@ -62,9 +66,15 @@ def make_machine(
             chooser = HypothesisChooser(data)
             geo, swarm = episode_setup(chooser, geometry, profile=profile)
             kwargs = geo.impl_kwargs()
-            self.lockstep = Lockstep(reference_cls(**kwargs), candidate_cls(**kwargs), level=level)
+            self.lockstep = Lockstep(
+                reference_cls(**kwargs), candidate_cls(**kwargs), level=level, same_device=same_device
+            )
             type(self).last_lockstep = self.lockstep
-            self.world = World(geo, self.lockstep, profile=profile, **swarm.world_kwargs())
+            world_kwargs = swarm.world_kwargs()
+            if level == "accounting":
+                off = world_disabled(same_device)
+                world_kwargs["disabled"] = frozenset(world_kwargs.get("disabled", ())) | off
+            self.world = World(geo, self.lockstep, profile=profile, **world_kwargs)
             self.world.setup()
             self._report_labels()
 

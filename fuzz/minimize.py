@@ -49,6 +49,7 @@ class _Oracle:
         self.reference_cls = reference_cls
         self.candidate_cls = candidate_cls
         self.level = level
+        self.same_device = trace.same_device
         self.target: tuple[str, str] | None = None
         self.tests = 0
         self.seen: dict[tuple[int, ...], tuple[int, ...] | None] = {}
@@ -62,7 +63,9 @@ class _Oracle:
         reference = build(self.reference_cls, **self.kw)
         candidate = build(self.candidate_cls, **self.kw)
         check = self.invariants if invariants is None else invariants
-        return replay_calls(calls, reference, candidate, level=self.level, invariants=check).divergence
+        return replay_calls(
+            calls, reference, candidate, level=self.level, invariants=check, same_device=self.same_device
+        ).divergence
 
     def __call__(self, calls: Sequence[Call], ids: tuple[int, ...]) -> tuple[int, ...] | None:
         if ids in self.seen:
@@ -178,6 +181,7 @@ def minimize_trace(
         mode=trace.mode,
         level=level,
         divergence=final,
+        same_device=trace.same_device,
     )
     seconds = time.monotonic() - started
     return MinimizeResult(minimized, len(calls), len(ids), oracle.tests, seconds, final, oracle.capped)

@@ -371,6 +371,26 @@ class Stepper:
         return _json_diff(ref_json, cand_json)
 
 
+def make_stepper(
+    reference: Any,
+    candidate: Any,
+    *,
+    level: str = "allocator",
+    invariants: bool = True,
+    full_every: int = 1,
+    same_device: bool = True,
+) -> Any:
+    """The comparator for `level`: a `Stepper`, or at the accounting level (entries compared
+    up to renaming) a `fuzz.accounting.AccountingStepper`, which has the same interface."""
+    from fuzz.accounting import ACCOUNTING, AccountingStepper
+
+    if level == ACCOUNTING:
+        return AccountingStepper(
+            reference, candidate, invariants=invariants, full_every=full_every, same_device=same_device
+        )
+    return Stepper(reference, candidate, level=level, invariants=invariants, full_every=full_every)
+
+
 def _json_diff(left: str, right: str) -> list[str]:
     return diff(json.loads(left), json.loads(right))
 
@@ -385,6 +405,7 @@ def replay_calls(
     recorded: Sequence[TraceStep] | None = None,
     last_call_timeout: float | None = None,
     full_every: int = FULL_EVERY,
+    same_device: bool = True,
 ) -> ReplayOutcome:
     """Replay `calls` in lockstep until the first divergence; with `last_call_timeout`, the
     candidate's last call may run that long before it is a ``hang``.
@@ -393,7 +414,14 @@ def replay_calls(
     `full_every` calls and at the end; a difference only that backstop saw (an invariant
     break, or a digest collision) is then pinpointed by replaying the calls up to it on fresh
     instances with the full check after every call, so the divergence is the first one."""
-    stepper = Stepper(reference, candidate, level=level, invariants=invariants, full_every=full_every)
+    stepper = make_stepper(
+        reference,
+        candidate,
+        level=level,
+        invariants=invariants,
+        full_every=full_every,
+        same_device=same_device,
+    )
     outcome = ReplayOutcome(0)
     for index, call in enumerate(calls):
         if last_call_timeout is not None and index == len(calls) - 1:
@@ -406,7 +434,7 @@ def replay_calls(
             divergence = stepper.finish()
         if divergence is not None:
             if stepper.backstop_hit and full_every > 1:
-                exact = _pinpoint(calls[: index + 1], reference, candidate, level, invariants)
+                exact = _pinpoint(calls[: index + 1], reference, candidate, level, invariants, same_device)
                 divergence = exact or divergence
             outcome.divergence = divergence
             break
@@ -414,13 +442,19 @@ def replay_calls(
 
 
 def _pinpoint(
-    calls: Sequence[Call], reference: Any, candidate: Any, level: str, invariants: bool
+    calls: Sequence[Call], reference: Any, candidate: Any, level: str, invariants: bool, same_device: bool
 ) -> StepDivergence | None:
     """The first divergence of `calls` with the full check after every call, on fresh
     instances of the two classes (None if they cannot be rebuilt that way)."""
     try:
         kw = {"cluster_size": reference.cluster_size, "max_swapfiles": reference.max_swapfiles}
-        stepper = Stepper(type(reference)(**kw), type(candidate)(**kw), level=level, invariants=invariants)
+        stepper = make_stepper(
+            type(reference)(**kw),
+            type(candidate)(**kw),
+            level=level,
+            invariants=invariants,
+            same_device=same_device,
+        )
     except Exception:
         return None
     for call in calls:
@@ -447,11 +481,13 @@ def replay_trace(
     level: str | None = None,
     invariants: bool = True,
     hang_timeout: float | None = None,
+    same_device: bool | None = None,
 ) -> ReplayOutcome:
     """Build both implementations from the trace's geometry and replay its calls.
 
     A trace that recorded a hang (divergence kind ``hang``) runs its last call on the candidate
-    with a time limit (`hang_timeout`, default `HANG_REPLAY_SECONDS`), so the replay ends."""
+    with a time limit (`hang_timeout`, default `HANG_REPLAY_SECONDS`), so the replay ends.
+    `same_device` (accounting level): the trace's unless given."""
     kw = {"cluster_size": trace.cluster_size, "max_swapfiles": trace.max_swapfiles}
     reference = build(reference_cls, **kw)
     candidate = build(candidate_cls, **kw)
@@ -469,6 +505,7 @@ def replay_trace(
         invariants=invariants,
         recorded=recorded,
         last_call_timeout=(hang_timeout or HANG_REPLAY_SECONDS) if hung else None,
+        same_device=trace.same_device if same_device is None else same_device,
     )
 
 
@@ -479,6 +516,23 @@ def record_reference(calls: Sequence[Call], reference: Any, *, level: str = "all
         result, exc = _run(reference, call)
         steps.append(TraceStep(call, result, digest_of(reference.snapshot(level).to_json())))
         if exc:
+            break
+    return steps
+
+
+def record_accounting(
+    calls: Sequence[Call], reference: Any, candidate: Any, *, same_device: bool = True
+) -> list[TraceStep]:
+    """Run `calls` at the accounting level and record the results the caller saw (a fork
+    the comparator closed shows its common outcome) and the reference's contract digests."""
+    stepper = make_stepper(
+        reference, candidate, level="accounting", invariants=False, same_device=same_device
+    )
+    steps = []
+    for call in calls:
+        ran, divergence = stepper.check(call)
+        steps.append(TraceStep(call, ran.result, stepper.reference_digest))
+        if ran.result is None or (divergence is not None and divergence.step == len(calls) - 1):
             break
     return steps
 
@@ -494,18 +548,24 @@ def make_trace(
     mode: str | None,
     level: str = "allocator",
     divergence: StepDivergence | None = None,
+    same_device: bool = True,
 ) -> Trace:
-    """A trace of `calls` with the reference's results and digests recorded."""
-    reference = build(
-        reference_cls, cluster_size=geometry["cluster_size"], max_swapfiles=geometry["max_swapfiles"]
-    )
+    """A trace of `calls` with the reference's results and digests recorded (at the
+    accounting level, as both sides ran them: a closed fork changes what the reference saw)."""
+    kw = {"cluster_size": geometry["cluster_size"], "max_swapfiles": geometry["max_swapfiles"]}
+    reference = build(reference_cls, **kw)
+    if level == "accounting":
+        steps = record_accounting(calls, reference, build(candidate_cls, **kw), same_device=same_device)
+    else:
+        steps = record_reference(calls, reference, level=level)
     return Trace(
         geometry=dict(geometry),
-        steps=record_reference(calls, reference, level=level),
+        steps=steps,
         impls={"reference": spec_of(reference_cls), "candidate": spec_of(candidate_cls)},
         seed=seed,
         profile=profile,
         mode=mode,
         level=level,
         divergence=None if divergence is None else divergence.summary(),
+        same_device=same_device,
     )

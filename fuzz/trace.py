@@ -18,7 +18,9 @@ Line 1, the header::
 - ``impls``: implementation specs as ``--impl`` takes them (``optimized``, ``reference`` or
   ``package.module:Class``).
 - ``seed`` (int or null), ``profile`` and ``mode`` (string or null): where the trace came from.
-- ``level`` (optional, default ``"allocator"``): the snapshot level of the digests.
+- ``level`` (optional, default ``"allocator"``): the comparison level, ``contract``,
+  ``allocator`` or ``accounting`` (entries up to renaming; its digests are contract-level).
+- ``same_device`` (optional, default true; accounting level): paired entries on one device.
 - ``divergence`` (optional): the first divergence when the trace was written; informative.
 
 Lines 2.., one per op, numbered from 0::
@@ -64,7 +66,20 @@ from reference.api import (
 )
 
 FORMAT_VERSION = 1
-HEADER_KEYS = ("swapdiff_trace", "geometry", "impls", "seed", "profile", "mode", "level", "divergence")
+HEADER_KEYS = (
+    "swapdiff_trace",
+    "geometry",
+    "impls",
+    "seed",
+    "profile",
+    "mode",
+    "level",
+    "same_device",
+    "divergence",
+)
+# The comparison levels a trace may name: the snapshot levels, and "accounting" (entries
+# compared up to renaming, fuzz/accounting.py), whose digests are contract-level ones.
+TRACE_LEVELS = (*SNAPSHOT_LEVELS, "accounting")
 REQUIRED_HEADER_KEYS = ("swapdiff_trace", "geometry", "impls", "seed", "profile", "mode")
 STEP_KEYS = ("i", "op", "args", "result", "digest")
 DEFAULT_IMPLS = {"reference": "reference", "candidate": "optimized"}
@@ -96,6 +111,8 @@ class Trace:
     mode: str | None = None
     level: str = "allocator"
     divergence: dict[str, Any] | None = None
+    # Accounting level only: paired entries must lie on the same device (`--same-device`).
+    same_device: bool = True
 
     @property
     def calls(self) -> list[Call]:
@@ -119,6 +136,8 @@ class Trace:
             "mode": self.mode,
             "level": self.level,
         }
+        if not self.same_device:
+            head["same_device"] = False
         if self.divergence is not None:
             head["divergence"] = self.divergence
         return head
@@ -287,8 +306,11 @@ def _parse_header(head: dict[str, Any], source: str) -> Trace:
         if head[key] is not None and not isinstance(head[key], str):
             raise TraceError(f"{where}: {key!r} must be a string or null")
     level = head.get("level", "allocator")
-    if level not in SNAPSHOT_LEVELS:
-        raise TraceError(f"{where}: 'level' must be one of {', '.join(SNAPSHOT_LEVELS)}")
+    if level not in TRACE_LEVELS:
+        raise TraceError(f"{where}: 'level' must be one of {', '.join(TRACE_LEVELS)}")
+    same_device = head.get("same_device", True)
+    if not isinstance(same_device, bool):
+        raise TraceError(f"{where}: 'same_device' must be true or false")
     divergence = head.get("divergence")
     if divergence is not None and not isinstance(divergence, dict):
         raise TraceError(f"{where}: 'divergence' must be an object or null")
@@ -300,6 +322,7 @@ def _parse_header(head: dict[str, Any], source: str) -> Trace:
         mode=head["mode"],
         level=level,
         divergence=divergence,
+        same_device=same_device,
     )
 
 

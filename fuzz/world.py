@@ -1214,8 +1214,10 @@ class World:
             nr = 1 << order
             base_vpn = vpn - vpn % nr
             base_off = offset - (vpn - base_vpn)
-            if base_off % nr == 0 and all(
-                proc.pt.get(base_vpn + i) == (SWAP, type, base_off + i) for i in range(nr)
+            if (
+                base_off % nr == 0
+                and all(proc.pt.get(base_vpn + i) == (SWAP, type, base_off + i) for i in range(nr))
+                and self._contiguous_everywhere(Entry(type, base_off), nr)
             ):
                 break
         else:
@@ -1233,6 +1235,13 @@ class World:
         if chooser.boolean(0.4):
             self._free_swap(f)
         return True
+
+    def _contiguous_everywhere(self, entry: Entry, nr: int) -> bool:
+        """Whether every implementation behind the executor holds [entry, entry + nr) as one
+        aligned range (at the accounting level the candidate's entries are its own, so the
+        page table's contiguity is the reference's alone; fuzz.accounting)."""
+        contiguous = getattr(self.executor, "contiguous", None)
+        return contiguous is None or contiguous(entry, nr)
 
     def _act_readahead(self, chooser: Chooser) -> bool:
         """swap_cache_alloc_folio on the slots after a referenced entry: cache hits, new
