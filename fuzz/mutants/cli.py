@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=positive_int, default=None, help="world-step budget per mutant (shared by the modes)"
     )
     parser.add_argument("--mode", choices=("fast", "hypothesis", "both"), default="both")
+    parser.add_argument(
+        "--level",
+        choices=("allocator", "contract", "accounting"),
+        default="allocator",
+        help="comparison level (default: allocator); at 'accounting' placement-only mutants "
+        "are legitimately invisible and fast mode runs op by op",
+    )
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]", help="run only these mutants")
     parser.add_argument(
         "--workers",
@@ -158,6 +165,7 @@ def _run(args: argparse.Namespace, mutants: list[Mutant]) -> int:
         minimize_seconds=args.minimize_seconds,
         out=args.out,
         jit=args.jit,
+        level=args.level,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -363,7 +363,7 @@ def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_
             # search rate, so unless the mutant is compiled the search checks state per chunk
             # (results still per op): the catalogue's bugs leave lasting damage, and the
             # Hypothesis half of the budget still compares state digests after every call.
-            per_op_state=cfg.jit,
+            per_op_state=cfg.jit or cfg.level == "accounting",  # accounting runs op by op
             keep_going=lambda _done: search.elapsed() < deadline,
         )
         if run.divergence is not None:

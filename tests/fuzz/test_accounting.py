@@ -94,8 +94,11 @@ def test_an_entry_returned_twice_is_a_pairing_divergence() -> None:
     stepper = _stepper(policy_impls.HibernationSlotTwice)
     _, found = _run(
         stepper,
-        [_c("swapon", size=32, priority=None), _c("swap_alloc_hibernation_slot", type=0)]
-        + [_c("swap_alloc_hibernation_slot", type=0)],
+        [
+            _c("swapon", size=32, priority=None),
+            _c("swap_alloc_hibernation_slot", type=0),
+            _c("swap_alloc_hibernation_slot", type=0),
+        ],
     )
     assert found is not None and found.kind == "pairing"
     assert "already paired with logical Entry(type=0, offset=1)" in found.detail
@@ -160,7 +163,7 @@ def _fragmenting_calls(large_order: int = 3) -> list[Call]:
         calls += [_c("folio_new", folio=fid, order=0), _c("folio_alloc_swap", folio=fid)]
     for fid in (8, 9):
         calls += [_c("folio_new", folio=fid, order=large_order), _c("folio_alloc_swap", folio=fid)]
-    return calls + [_c("folio_entry", folio=9)]
+    return [*calls, _c("folio_entry", folio=9)]
 
 
 def test_a_large_allocation_may_fail_where_the_side_has_no_usable_range() -> None:
@@ -200,7 +203,8 @@ def _cached_count0_then_alloc(lock: bool = False, referenced: bool = False) -> l
         calls.append(_c("folio_dup_swap", folio=1, page=None))
     if lock:
         calls.append(_c("folio_set", folio=1, locked=True))
-    return calls + [
+    return [
+        *calls,
         _c("folio_new", folio=2, order=0),
         _c("folio_alloc_swap", folio=2),
         _c("folio_entry", folio=1),
@@ -232,7 +236,7 @@ def test_an_allocation_reclaiming_what_try_reclaim_may_not_is_rejected(candidate
 
 
 def test_the_same_reclaim_on_a_call_that_never_reclaims_is_rejected() -> None:
-    calls = _cached_count0_then_alloc()[:3] + [_c("folio_new", folio=2, order=0)]
+    calls = [*_cached_count0_then_alloc()[:3], _c("folio_new", folio=2, order=0)]
     _, found = _run(_stepper(policy_impls.EagerReclaimOnNew), calls)
     assert found is not None and found.kind == "state" and found.op == "folio_new"
     assert any(line.startswith("slot Entry(type=0, offset=1)") for line in found.diff)
