@@ -299,7 +299,9 @@ class AccountingStepper:
         self.forks = 0  # justified forks closed so far
         self._since_full = 0
         self._ref_digest_of = digest_reader(reference, "contract")
+        self._cand_digest_of = digest_reader(candidate, "contract")
         self._ref_digest = self._ref_digest_of()
+        self._cand_digest = self._cand_digest_of()
         self._ref = SideState.of(reference)
         self._cand = SideState.of(candidate)
 
@@ -622,6 +624,10 @@ class AccountingStepper:
     ) -> StepDivergence | None:
         before_ref, before_cand = self._ref, self._cand
         try:
+            digests = self._ref_digest_of(), self._cand_digest_of()
+            if digests == (self._ref_digest, self._cand_digest):
+                # Neither contract state changed (a third of the calls): nothing to compare.
+                return self._count_change(index, call)
             after_ref, after_cand = SideState.of(self.reference), SideState.of(self.candidate)
         except Exception as err:
             detail = f"snapshot: {type(err).__name__}: {' '.join(str(err).split())}"
@@ -640,7 +646,7 @@ class AccountingStepper:
                         index, call, "misuse-state", ran.result, cand.result, changes, detail
                     )
             return None
-        self._ref_digest = self._ref_digest_of()
+        self._ref_digest, self._cand_digest = digests
         if call.name in POLICY_CALLS:
             found = self._reclaim_forks(
                 index, call, ran, cand, cand_calls, before_ref, before_cand, after_ref, after_cand
@@ -655,10 +661,15 @@ class AccountingStepper:
         if found is not None:
             return found
         self.pairing.dissolve_free(self._ref, self._cand)
+        return self._count_change(index, call)
+
+    def _count_change(self, index: int, call: Call) -> StepDivergence | None:
+        """Both invariants every `full_every` state-changing calls."""
         self._since_full += 1
-        if self._since_full >= self.full_every:
-            found = self._check_invariants(index, call)
-            self.backstop_hit = found is not None
+        if self._since_full < self.full_every:
+            return None
+        found = self._check_invariants(index, call)
+        self.backstop_hit = found is not None
         return found
 
     def _reclaim_forks(
@@ -702,7 +713,7 @@ class AccountingStepper:
         self._ref = SideState.of(self.reference) if any(s == "reference" for s, _ in undo) else after_ref
         self._cand = SideState.of(self.candidate) if any(s == "candidate" for s, _ in undo) else after_cand
         if undo:
-            self._ref_digest = self._ref_digest_of()
+            self._ref_digest, self._cand_digest = self._ref_digest_of(), self._cand_digest_of()
         return None
 
     def _pair_new(
