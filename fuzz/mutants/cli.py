@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comparison level (default: allocator); at 'accounting' placement-only mutants "
         "are legitimately invisible and fast mode runs op by op",
     )
+    parser.add_argument(
+        "--same-device",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="accounting level: paired entries must stay on the reference's device (default: on)",
+    )
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]", help="run only these mutants")
     parser.add_argument(
         "--workers",
@@ -166,6 +172,7 @@ def _run(args: argparse.Namespace, mutants: list[Mutant]) -> int:
         out=args.out,
         jit=args.jit,
         level=args.level,
+        same_device=args.same_device,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

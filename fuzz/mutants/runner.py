@@ -59,6 +59,7 @@ class RunConfig:
     minimize_seconds: float = 20.0  # 0: do not minimize
     out: str | None = None  # folder for failing traces (None: keep none)
     level: str = "allocator"
+    same_device: bool = True  # the accounting level's switch (fuzz.accounting)
     fast_share: float = 0.5  # share of the time budget fast mode gets in mode "both"
     # Compile the mutant with numba (a cold compile per mutant: its cache cannot be shared).
     # Off by default: the mutated source runs as plain Python (NUMBA_DISABLE_JIT=1, the same
@@ -358,6 +359,7 @@ def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_
             steps=n,
             profile=result.profile,
             level=cfg.level,
+            same_device=cfg.same_device,
             chunk=cfg.chunk,
             # As plain Python the kernels' per-op digest pass over the state costs about 4x the
             # search rate, so unless the mutant is compiled the search checks state per chunk
@@ -399,6 +401,7 @@ def _hypothesis(search: _Search, result: MutantResult, candidate_cls: type, refe
             profile=result.profile,
             geometry=None,
             level=cfg.level,
+            same_device=cfg.same_device,
             max_examples=HYPOTHESIS_EXAMPLES_PER_ROUND,
             keep_going=keep_going,
         )
