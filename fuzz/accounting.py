@@ -100,7 +100,7 @@ class SideState:
     """An implementation's contract snapshot, indexed by entry and by folio."""
 
     data: dict[str, Any]
-    slots: dict[Entry, tuple[str, int, int, int]]  # non-free slots: (state, count, folio, shadow)
+    slots: dict[tuple[int, int], tuple[str, int, int, int]]  # non-free: (state, count, folio, shadow)
     folios: dict[int, tuple[int, Entry | None, bool, bool, bool]]  # order, entry, locked, wb, mapped
     devices: dict[int, dict[str, Any]]
     globals: dict[str, Any]
@@ -109,11 +109,13 @@ class SideState:
     def of(cls, impl: Any) -> SideState:
         snap = impl.snapshot("contract")
         data = snap.data
-        slots = {
-            Entry(int(t), row[0]): (row[1], row[2], row[3], row[4])
-            for t, rows in data["slots"].items()
-            for row in rows
-        }
+        # Keyed by plain (type, offset) tuples: equal to (and hashed as) the Entry of the same
+        # slot, and much cheaper to build for every slot after every call.
+        slots = {}
+        for t, rows in data["slots"].items():
+            type_ = int(t)
+            for row in rows:
+                slots[(type_, row[0])] = (row[1], row[2], row[3], row[4])
         folios = {
             row[0]: (row[1], None if row[2] is None else Entry(*row[2]), row[3], row[4], row[5])
             for row in data["folios"]
@@ -809,7 +811,7 @@ class AccountingStepper:
             r = c if row[0] == SLOT_BAD else back.get(c)
             if r is None:
                 lines.append(
-                    f"candidate slot {c} {_row(row)} is in use, but no logical entry is paired with it"
+                    f"candidate slot {Entry(*c)} {_row(row)} is in use, no logical entry paired with it"
                 )
             else:
                 logical[r] = row
@@ -818,7 +820,7 @@ class AccountingStepper:
                 a, b = ref.slots.get(r), logical.get(r)
                 if a != b:
                     shown = self.pairing.fwd.get(r, r)
-                    lines.append(f"slot {r} (candidate {shown}): {_row(a)} != {_row(b)}")
+                    lines.append(f"slot {Entry(*r)} (candidate {Entry(*shown)}): {_row(a)} != {_row(b)}")
         for folio in sorted(set(ref.folios) | set(cand.folios)):
             a, b = ref.folios.get(folio), cand.folios.get(folio)
             if b is not None and b[1] is not None:
