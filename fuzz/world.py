@@ -17,7 +17,7 @@ seed gives the same calls everywhere.
 
 Actions register themselves: a `World._act_<name>` method decorated `@action(when=<condition>)`
 is the action `<name>`, and a condition is a function decorated `@condition`.  Profiles weight
-actions by name (`fuzz.profiles`).
+actions by name (`fuzz.workloads`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from fuzz.boundaries import (
     near,
 )
 from fuzz.choosers import Chooser, WeightTable
-from fuzz.profiles import get_profile
+from fuzz.workloads import get_profile
 from reference import api
 from reference.api import (
     DISCARD_KINDS,

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fuzz.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
+from fuzz.cli.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
 from fuzz.mutants.catalogue import CATALOGUE, NOT_APPLICABLE, Mutant, select
 
 EXIT_OK, EXIT_SURVIVED, EXIT_USAGE = 0, 1, 2

@@ -9,7 +9,7 @@ import pytest
 
 from fuzz.choosers import RandomChooser
 from fuzz.lockstep import Lockstep
-from fuzz.profiles import PROFILES
+from fuzz.workloads import PROFILES
 from fuzz.world import (
     ACTION_NAMES,
     ACTIONS,
@@ -181,7 +181,7 @@ def test_profiles_weight_only_real_actions():
 
 
 def test_every_action_is_registered_with_a_registered_condition():
-    assert ACTION_NAMES == tuple(ACTIONS)
+    assert tuple(ACTIONS) == ACTION_NAMES
     for spec in ACTIONS.values():
         assert CONDITIONS[spec.when.__name__] is spec.when, spec.name
         assert spec.run is getattr(World, "_act_" + spec.name)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz.campaign import (
+from fuzz.cli.campaign import (
     MAX_WORKER_ERRORS,
     SAMPLE_SECONDS,
     CampaignConfig,
@@ -67,7 +67,7 @@ def run_round(
 ) -> RoundOutcome:
     """Run round `round_no` of stream `worker`, which has already run `done` steps.
 
-    The same code as a local worker's round (`fuzz.campaign._Worker`); `deadline` is a
+    The same code as a local worker's round (`fuzz.cli.campaign._Worker`); `deadline` is a
     wall-clock time (`time.time()`) for time budgets, None for step budgets.
     """
     messages: list[tuple] = []
@@ -408,7 +408,7 @@ def _count_workers(client: Any) -> int:
 
 def resume_campaign(args: Any) -> int:
     """`swapdiff fuzz --resume DIR`: continue the campaign from DIR's state file."""
-    from fuzz.campaign import run_campaign
+    from fuzz.cli.campaign import run_campaign
 
     data = load_resume(args.resume)
     config = resumed_config(data, args.resume)

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.args import parse_duration
-from fuzz.campaign import (
+from fuzz.cli import main
+from fuzz.cli.args import parse_duration
+from fuzz.cli.campaign import (
     CampaignConfig,
     CampaignError,
     CampaignState,
     failure_name,
     parse_geometry,
 )
-from fuzz.cli import main
+from fuzz.cli.report import build_report, throughput_rows
 from fuzz.impls import ImplError, resolve, spec_of
-from fuzz.report import build_report, throughput_rows
 
 
 @pytest.mark.parametrize(
