@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from fuzz.boundaries import (
     BOUNDARY_P,
@@ -334,6 +334,8 @@ class Folio:
     locked: bool = False
     writeback: bool = False
     mapped: bool = False
+    # The owning world's state counter (set by `track`, not a dataclass field).
+    _states: ClassVar[Counter[int] | None]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rmap", _Rmap(self, self.rmap))

@@ -51,10 +51,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fuzz.impls import resolve
 from fuzz.trace import atomic_write_text, dumps_trace
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_TIME = 60.0
 LABEL_EVERY = 4
@@ -740,8 +743,8 @@ class _Display:
 
     def __init__(self, state: CampaignState) -> None:
         self.state = state
-        self.progress = None
-        self.task = None
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
         self.last_sample = 0.0
 
     def __enter__(self) -> _Display:

@@ -245,7 +245,7 @@ def _plain_snapshots(candidate_cls: type) -> type:
     scalars where the compiled code gives ints; compare values, not scalar types."""
     from reference.api import Snapshot
 
-    class Plain(candidate_cls):  # type: ignore[misc, valid-type]
+    class Plain(candidate_cls):
         def snapshot(self, level: str = "allocator") -> Snapshot:
             return Snapshot(_plain(super().snapshot(level).data))
 
