@@ -53,6 +53,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fuzz.cli import messages
 from fuzz.impls import resolve
 from fuzz.trace import atomic_write_text, dumps_trace
 
@@ -217,7 +218,7 @@ class _Worker:
         self,
         config: CampaignConfig,
         index: int,
-        send: Callable[[tuple], None],
+        send: Callable[[messages.Message], None],
         should_stop,
         *,
         watch: Any = None,
@@ -250,7 +251,7 @@ class _Worker:
 
     def progress(self, steps: int) -> bool:
         self.done += steps
-        self.send(("steps", self.index, steps))
+        self.send(messages.Steps(self.index, steps))
         if self.array is not None:
             self.array[W_BEAT] += 1
         return self.keep_going()
@@ -278,7 +279,9 @@ class _Worker:
             except Exception as err:  # a harness bug: report it, carry on with the next round
                 errors += 1
                 self.send(
-                    ("error", self.index, f"{mode} round {round_no}: {type(err).__name__}: {_oneline(err)}")
+                    messages.Error(
+                        self.index, f"{mode} round {round_no}: {type(err).__name__}: {_oneline(err)}"
+                    )
                 )
             round_no += 1
 
@@ -323,7 +326,9 @@ class _Worker:
 
     def _round_done(self, mode: str, seed: int, result: Any, labelled: bool) -> None:
         """Report a finished round (an `EpisodeResult` or `RoundResult`) and keep its failure."""
-        self.send(("round", self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled))
+        self.send(
+            messages.Round(self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled)
+        )
         if result.divergence is not None and result.trace is not None:
             self.found(result.divergence, result.trace, seed)
 
@@ -337,10 +342,12 @@ class _Worker:
     def found(self, divergence: Any, trace: Any, seed: int) -> None:
         signature = divergence.signature
         if signature in self.seen:
-            self.send(("dup", self.index, list(signature)))
+            self.send(messages.Duplicate(self.index, tuple(signature)))
             return
         self.seen.add(signature)
-        self.send(("failure", self.index, list(signature), dumps_trace(trace), divergence.describe(), seed))
+        self.send(
+            messages.Failure(self.index, tuple(signature), dumps_trace(trace), divergence.describe(), seed)
+        )
 
 
 def _worker_process(
@@ -374,9 +381,9 @@ def _worker_process(
         )
         worker.run()
     except BaseException as err:  # reported to the parent, which shows one line
-        queue.put(("error", index, f"{type(err).__name__}: {_oneline(err)}"))
+        queue.put(messages.Error(index, f"{type(err).__name__}: {_oneline(err)}"))
     finally:
-        queue.put(("done", index))
+        queue.put(messages.Done(index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,34 +418,39 @@ class CampaignState:
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
 
-    def handle(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "steps":
-            self.steps += message[2]
-            self.worker_steps[message[1]] += message[2]
-        elif kind == "round":
-            _, _, mode, ops, rules, labels, labelled = message
-            self.rounds[mode] += 1
-            self.ops += ops
-            if labelled:
-                self.labelled_ops += ops
-            self.rules.update(rules)
-            self.labels.update(labels)
-        elif kind == "failure":
-            self._failure(message)
-        elif kind == "dup":
-            signature = tuple(message[2])
-            if signature in self.failures:
-                self.failures[signature]["hits"] += 1
-        elif kind == "error":
-            self.errors.append(f"worker {message[1]}: {message[2]}")
-        elif kind == "done":
-            self.finished_workers += 1
-            self.done_workers.add(message[1])
+    def handle(self, message: messages.Message) -> None:
+        match message:
+            case messages.Steps(worker, steps):
+                self.steps += steps
+                self.worker_steps[worker] += steps
+            case messages.Round(_, mode, ops, rules, labels, labelled):
+                self.rounds[mode] += 1
+                self.ops += ops
+                if labelled:
+                    self.labelled_ops += ops
+                self.rules.update(rules)
+                self.labels.update(labels)
+            case messages.Failure():
+                self._failure(message)
+            case messages.Duplicate(_, signature):
+                if signature in self.failures:
+                    self.failures[signature]["hits"] += 1
+            case messages.Error(worker, text):
+                self.errors.append(f"worker {worker}: {text}")
+            case messages.Done(worker):
+                self.finished_workers += 1
+                self.done_workers.add(worker)
+            case _:
+                raise TypeError(f"not a campaign message: {message!r}")
 
-    def _failure(self, message: tuple) -> None:
-        _, worker, signature, text, described, seed = message
-        signature = tuple(signature)
+    def _failure(self, message: messages.Failure) -> None:
+        worker, signature, text, described, seed = (
+            message.worker,
+            message.signature,
+            message.trace,
+            message.described,
+            message.seed,
+        )
         known = self.failures.get(signature)
         # Workers race to report; keep the trace of the smallest seed (worker, then round) so
         # the same campaign writes the same bytes whatever order the messages arrive in.
@@ -477,7 +489,7 @@ class CampaignState:
             except Exception as err:  # a harness bug: keep the hang, say why it has no trace
                 self.errors.append(f"worker {worker}: cannot rebuild the hang's trace: {_oneline(err)}")
             else:
-                self._failure(("failure", worker, [op, "hang"], text, described, seed))
+                self._failure(messages.Failure(worker, (op, "hang"), text, described, seed))
                 return
         signature = (f"{mode}-round", "hang")
         known = self.failures.get(signature)
@@ -598,7 +610,7 @@ def _oneline(err: BaseException) -> str:
 def _run_inline(state: CampaignState, display: _Display) -> None:
     """One worker in this process (no watchdog): no spawn cost; Ctrl-C ends the current round."""
 
-    def send(message: tuple) -> None:
+    def send(message: messages.Message) -> None:
         state.handle(message)
         display.tick()
 
