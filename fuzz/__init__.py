@@ -1,9 +1,50 @@
 """swapdiff's harness: drive two implementations of the swap API in lockstep and compare them.
 
-`fuzz.world` models the rest of mm (processes, page tables, shmem, hibernation, swapoff) and
-issues API calls through an executor; `fuzz.lockstep` is the executor that runs each call on
-a reference and a candidate and raises `Divergence` on the first difference;
-`fuzz.machine` wraps both in a Hypothesis state machine, with workload weights from
-`fuzz.profiles`, choices from `fuzz.choosers`, coverage labels from `fuzz.events` and
-settings profiles from `fuzz.settings`.  Traces, replay, campaigns and the CLI build on these.
+Three layers, each importing only from the ones before it:
+
+- the library (this package's modules): `fuzz.world` models the rest of mm (processes, page
+  tables, shmem, hibernation, swapoff) and issues API calls through an executor;
+  `fuzz.lockstep` is the executor that runs each call on a reference and a candidate and
+  raises `Divergence` on the first difference (through `fuzz.replay`'s comparator, which
+  also replays traces); `fuzz.trace` is the trace format, `fuzz.minimize` shrinks a failing
+  trace, `fuzz.workloads` holds the workload profiles, `fuzz.choosers` the sources of
+  choices, `fuzz.events` the coverage labels, `fuzz.swarm` the per-episode action subsets.
+- the modes (`fuzz.modes`): the Hypothesis state machine (`make_machine`, with settings
+  profiles in `fuzz.modes.hypothesis_settings`), fast seeded episodes (`run_episode`) and one
+  Hypothesis campaign round.
+- the application (`fuzz.cli`): the `swapdiff` command, campaigns, reports, benchmarks; the
+  kernel lane (`fuzz.kernel`) and the mutants (`fuzz.mutants`) are subcommands beside it.
+
+The names below are the public surface; everything else may change between versions.
 """
+
+from fuzz.lockstep import Divergence, Lockstep
+from fuzz.minimize import MinimizeResult, minimize_trace
+from fuzz.modes.fast import EpisodeResult, run_episode
+from fuzz.modes.hypothesis_settings import profile_settings
+from fuzz.modes.machine import make_machine
+from fuzz.replay import ReplayOutcome, replay_trace
+from fuzz.trace import Trace, TraceError, read_trace, write_trace
+from fuzz.workloads import PROFILES
+from fuzz.world import DeviceSpec, Geometry, World
+
+__all__ = [
+    "PROFILES",
+    "DeviceSpec",
+    "Divergence",
+    "EpisodeResult",
+    "Geometry",
+    "Lockstep",
+    "MinimizeResult",
+    "ReplayOutcome",
+    "Trace",
+    "TraceError",
+    "World",
+    "make_machine",
+    "minimize_trace",
+    "profile_settings",
+    "read_trace",
+    "replay_trace",
+    "run_episode",
+    "write_trace",
+]

@@ -50,7 +50,7 @@ ALLOCATOR_LABELS: tuple[str, ...] = (
 
 # The rare states of issue 14: what the once-escaping optimization bugs needed.  Campaigns
 # report each one's count and list those never reached; Hypothesis mode steers toward them
-# (fuzz.machine: target()), and campaign fast mode keeps the seeds that reach them.
+# (fuzz.modes.machine: target()), and campaign fast mode keeps the seeds that reach them.
 RARE_LABELS: tuple[str, ...] = (
     # The per-CPU hint named device A (offset set: its scan was tried and failed; offset 0:
     # a failed or exhausted scan left it) and the allocation came from device B.

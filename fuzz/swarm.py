@@ -28,7 +28,7 @@ from typing import Any
 
 from fuzz.boundaries import BOUNDARY_P
 from fuzz.choosers import Chooser
-from fuzz.profiles import get_profile
+from fuzz.workloads import get_profile
 from fuzz.world import ACTION_NAMES, DeviceSpec, Geometry, draw_device, draw_geometry
 
 FAMILIES: tuple[str, ...] = ("drawn", "equal-priority", "mixed-kinds", "discard", "rotating", "near-max")

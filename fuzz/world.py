@@ -14,6 +14,10 @@ implementation may change behind its back (folios reclaimed from the swap cache 
 zap or the reclaim work) it learns with `folio_entry` queries right after such calls.
 Randomness comes only from the `Chooser`; iteration is over insertion-ordered dicts, so a
 seed gives the same calls everywhere.
+
+Actions register themselves: a `World._act_<name>` method decorated `@action(when=<condition>)`
+is the action `<name>`, and a condition is a function decorated `@condition`.  Profiles weight
+actions by name (`fuzz.workloads`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from fuzz.boundaries import (
     BOUNDARY_P,
@@ -34,7 +38,7 @@ from fuzz.boundaries import (
     near,
 )
 from fuzz.choosers import Chooser, WeightTable
-from fuzz.profiles import get_profile
+from fuzz.workloads import get_profile
 from reference import api
 from reference.api import (
     DISCARD_KINDS,
@@ -330,6 +334,8 @@ class Folio:
     locked: bool = False
     writeback: bool = False
     mapped: bool = False
+    # The owning world's state counter (set by `track`, not a dataclass field).
+    _states: ClassVar[Counter[int] | None]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rmap", _Rmap(self, self.rmap))
@@ -413,6 +419,184 @@ class _Summary:
     shmem_swap: int = 0
 
 
+# --------------------------------------------------------------------------------------------
+# The action registry
+# --------------------------------------------------------------------------------------------
+
+# An action is a World method registered with `@action(when=condition)`, the way Hypothesis
+# pairs `@rule` with `@precondition`: adding one is a one-place change.  A condition is a
+# named predicate over the world and its per-step `_Summary`; all of them are evaluated once
+# per step, and the tuple of their values keys the world's cache of weight tables.
+
+Condition = Callable[["World", _Summary], bool]
+CONDITIONS: dict[str, Condition] = {}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One registered action: its name, the method that runs it and when it is enabled."""
+
+    name: str
+    run: Callable[[World, Chooser], bool]
+    when: Condition
+
+
+ACTIONS: dict[str, ActionSpec] = {}
+
+
+def condition(fn: Condition) -> Condition:
+    """Register `fn` as the condition named after it."""
+    if fn.__name__ in CONDITIONS:
+        raise ValueError(f"condition {fn.__name__!r} registered twice")
+    CONDITIONS[fn.__name__] = fn
+    return fn
+
+
+def action(
+    *, when: Condition
+) -> Callable[[Callable[[World, Chooser], bool]], Callable[[World, Chooser], bool]]:
+    """Register a `World._act_<name>` method as the action `<name>`, enabled when `when` holds.
+
+    The method returns whether it did something (False: it found nothing to act on).
+    Registration order is pick order."""
+    if CONDITIONS.get(when.__name__) is not when:
+        raise ValueError(f"{when.__name__!r} is not a registered condition")
+
+    def register(fn: Callable[[World, Chooser], bool]) -> Callable[[World, Chooser], bool]:
+        name = fn.__name__.removeprefix("_act_")
+        if name == fn.__name__ or name in ACTIONS:
+            raise ValueError(f"{fn.__name__}: an action method is named _act_<unique name>")
+        ACTIONS[name] = ActionSpec(name, fn, when)
+        return fn
+
+    return register
+
+
+@condition
+def always(w: World, s: _Summary) -> bool:
+    return True
+
+
+@condition
+def room(w: World, s: _Summary) -> bool:
+    return w.live_pages < w.page_budget
+
+
+@condition
+def processes(w: World, s: _Summary) -> bool:
+    return bool(w.processes)
+
+
+@condition
+def can_fork(w: World, s: _Summary) -> bool:
+    return 0 < len(w.processes) < MAX_PROCESSES
+
+
+@condition
+def can_fanout(w: World, s: _Summary) -> bool:
+    return s.swap_ptes > 0 and len(w.processes) < MAX_PROCESSES
+
+
+@condition
+def uncached_mapped(w: World, s: _Summary) -> bool:
+    return s.uncached_mapped > 0
+
+
+@condition
+def cached_mapped(w: World, s: _Summary) -> bool:
+    return s.cached_mapped > 0
+
+
+@condition
+def startable(w: World, s: _Summary) -> bool:
+    return s.cached_unlocked > s.writeback
+
+
+@condition
+def writeback(w: World, s: _Summary) -> bool:
+    return s.writeback > 0
+
+
+@condition
+def releasable(w: World, s: _Summary) -> bool:
+    return s.releasable > 0
+
+
+@condition
+def cached_unlocked(w: World, s: _Summary) -> bool:
+    return s.cached_unlocked > 0
+
+
+@condition
+def swap_ptes(w: World, s: _Summary) -> bool:
+    return s.swap_ptes > 0
+
+
+@condition
+def large_swap_ptes(w: World, s: _Summary) -> bool:
+    return s.swap_ptes > 0 and w.pmd_order > 0
+
+
+@condition
+def shmem_folio(w: World, s: _Summary) -> bool:
+    return s.shmem_folio > 0
+
+
+@condition
+def shmem_swap(w: World, s: _Summary) -> bool:
+    return s.shmem_swap > 0
+
+
+@condition
+def shmem(w: World, s: _Summary) -> bool:
+    return bool(w.shmem)
+
+
+@condition
+def hib_room(w: World, s: _Summary) -> bool:
+    return len(w.hib) < 64
+
+
+@condition
+def hib(w: World, s: _Summary) -> bool:
+    return bool(w.hib)
+
+
+@condition
+def devices(w: World, s: _Summary) -> bool:
+    return bool(w.devices)
+
+
+@condition
+def active_device(w: World, s: _Summary) -> bool:
+    return any(not d.swapping_off for d in w.devices.values())
+
+
+@condition
+def swapping_off(w: World, s: _Summary) -> bool:
+    return any(d.swapping_off for d in w.devices.values())
+
+
+@condition
+def locked(w: World, s: _Summary) -> bool:
+    return s.locked > 0
+
+
+@condition
+def uncached(w: World, s: _Summary) -> bool:
+    return s.uncached > 0
+
+
+@condition
+def cached(w: World, s: _Summary) -> bool:
+    return s.cached > 0
+
+
+@condition
+def hib_misuse(w: World, s: _Summary) -> bool:
+    return bool(w.hib_freed) or s.swap_ptes > 0
+
+
 class World:
     """The model of the rest of mm; see the module docstring."""
 
@@ -459,16 +643,13 @@ class World:
         self._live_pages = 0
         total = sum(d.size for d in geometry.devices) or geometry.cluster_size
         self.page_budget = max(64, 3 * total)
-        self._actions: dict[str, Callable[[Chooser], bool]] = {
-            name: getattr(self, "_act_" + name) for name in ACTION_NAMES
-        }
         # Per-step bookkeeping kept incrementally (see `_summary`).
         self._folio_states: Counter[int] = Counter()
         self._swap_ptes = 0
         # The profile's positive weights in pick order, computed once; the conditions those
         # actions need; and one WeightTable per tuple of condition values seen so far.
         self._weighted = [
-            (name, weight)
+            (name, weight, _CONDITION_INDEX[ACTIONS[name].when.__name__])
             for name in ACTION_NAMES
             if name not in self.disabled and (weight := self.profile.weight(name)) > 0
         ]
@@ -493,12 +674,12 @@ class World:
 
     def run_action(self, name: str, chooser: Chooser) -> None:
         """Run one action (a no-op when it finds nothing to act on)."""
-        action = self._actions.get(name)
-        if action is None:
+        spec = ACTIONS.get(name)
+        if spec is None:
             raise ValueError(f"unknown world action {name!r}")
         self._chooser = chooser
         try:
-            performed = action(chooser)
+            performed = spec.run(self, chooser)
         except SwapContractError as err:
             # The world believed this call legal; both implementations disagreed the same way
             # (else the lockstep executor would have raised).  Resynchronise and go on.
@@ -526,8 +707,8 @@ class World:
         crowded = self._live_pages >= self.page_budget
         weights = {
             name: weight * 4 if crowded and name in _CROWDED_BOOST else weight
-            for name, weight in self._weighted
-            if key[_CONDITION_INDEX[_ENABLED[name]]]
+            for name, weight, index in self._weighted
+            if key[index]
         }
         if not weights and self.disabled:
             # A swarm subset can leave nothing enabled in some state (memory full of shmem
@@ -535,49 +716,16 @@ class World:
             weights = {
                 name: weight
                 for name in ACTION_NAMES
-                if key[_CONDITION_INDEX[_ENABLED[name]]] and (weight := self.profile.weight(name)) > 0
+                if key[_CONDITION_INDEX[ACTIONS[name].when.__name__]]
+                and (weight := self.profile.weight(name)) > 0
             }
         return weights
 
     def _condition_values(self) -> tuple[bool, ...]:
-        """The value of every condition of CONDITION_NAMES, in that order."""
+        """The value of every condition of CONDITION_NAMES, in that order, and crowding."""
         s = self._summary()
-        nproc = len(self.processes)
-        active = swapping = False
-        for d in self.devices.values():
-            if d.swapping_off:
-                swapping = True
-            else:
-                active = True
-        return (
-            True,
-            self._live_pages < self.page_budget,
-            nproc > 0,
-            0 < nproc < MAX_PROCESSES,
-            s.swap_ptes > 0 and nproc < MAX_PROCESSES,
-            s.uncached_mapped > 0,
-            s.cached_mapped > 0,
-            s.cached_unlocked > s.writeback,
-            s.writeback > 0,
-            s.releasable > 0,
-            s.cached_unlocked > 0,
-            s.swap_ptes > 0,
-            s.swap_ptes > 0 and self.pmd_order > 0,
-            s.shmem_folio > 0,
-            s.shmem_swap > 0,
-            bool(self.shmem),
-            len(self.hib) < 64,
-            bool(self.hib),
-            bool(self.devices),
-            active,
-            swapping,
-            s.locked > 0,
-            s.uncached > 0,
-            s.cached > 0,
-            bool(self.hib_freed) or s.swap_ptes > 0,
-            # Not a condition: crowding changes the weights, so it is part of the key.
-            self._live_pages >= self.page_budget,
-        )
+        # Crowding is not a condition, but it changes the weights, so it is part of the key.
+        return (*(cond(self, s) for cond in _CONDITION_FUNCS), self._live_pages >= self.page_budget)
 
     def expected_counts(self) -> Counter[Entry]:
         """The swap count of every slot the world holds references to (for self-checks)."""
@@ -1043,6 +1191,7 @@ class World:
 
     # ---- actions: memory ----
 
+    @action(when=room)
     def _act_anon_fault_new(self, chooser: Chooser) -> bool:
         procs = list(self.processes.values())
         if not procs or (len(procs) < MAX_PROCESSES and chooser.boolean(0.1)):
@@ -1058,30 +1207,7 @@ class World:
         self._settle(f)
         return True
 
-    def _act_fork(self, chooser: Chooser) -> bool:
-        parent = self._pick(chooser, list(self.processes.values()))
-        if parent is None:
-            return False
-        self._fork(parent, chooser)
-        return True
-
-    def _act_fork_fanout(self, chooser: Chooser) -> bool:
-        parent = self._swap_process(chooser)
-        if parent is None:
-            return False
-        for _ in range(chooser.integer(8, 16)):
-            if len(self.processes) >= MAX_FANOUT_PROCESSES:
-                break
-            self._fork(parent, chooser)
-        return True
-
-    def _act_exit(self, chooser: Chooser) -> bool:
-        proc = self._pick(chooser, list(self.processes.values()))
-        if proc is None:
-            return False
-        self._exit(proc)
-        return True
-
+    @action(when=processes)
     def _act_zap(self, chooser: Chooser) -> bool:
         proc = self._pick(chooser, [p for p in self.processes.values() if p.pt])
         if proc is None:
@@ -1095,78 +1221,36 @@ class World:
         self._zap(proc, vpns[start : start + length])
         return True
 
-    def _act_dup_burst(self, chooser: Chooser) -> bool:
-        """Drive one swap entry's count to a boundary (14, 15, 16, 31..33, 255..257): the
-        process maps it again at new addresses, one swap_dup_entry_direct per mapping (as
-        copies of a page-table range do).  A failed dup (overflow storage) ends the burst."""
-        proc = self._swap_process(chooser)
+    @action(when=processes)
+    def _act_exit(self, chooser: Chooser) -> bool:
+        proc = self._pick(chooser, list(self.processes.values()))
         if proc is None:
             return False
-        _, type, offset = proc.pt[chooser.choice(self._swap_vpns(proc))]
-        entry = Entry(type, offset)
-        target = draw_count_target(chooser)
-        alloc_fails = chooser.boolean(0.1)
-        count = self._call("swap_count", entry=entry)
-        while count < target:
-            if self._call("swap_dup_entry_direct", entry=entry, alloc_fails=alloc_fails) != 0:
+        self._exit(proc)
+        return True
+
+    @action(when=can_fork)
+    def _act_fork(self, chooser: Chooser) -> bool:
+        parent = self._pick(chooser, list(self.processes.values()))
+        if parent is None:
+            return False
+        self._fork(parent, chooser)
+        return True
+
+    @action(when=can_fanout)
+    def _act_fork_fanout(self, chooser: Chooser) -> bool:
+        parent = self._swap_process(chooser)
+        if parent is None:
+            return False
+        for _ in range(chooser.integer(8, 16)):
+            if len(self.processes) >= MAX_FANOUT_PROCESSES:
                 break
-            self._set_pte(proc, proc.next_vpn, (SWAP, type, offset))
-            proc.next_vpn += 1
-            count += 1
+            self._fork(parent, chooser)
         return True
 
     # ---- actions: reclaim ----
 
-    def _act_reclaim_alloc(self, chooser: Chooser) -> bool:
-        f = self._pick(
-            chooser,
-            [f for f in self.folios.values() if f.entry is None and f.rmap and not f.locked],
-        )
-        if f is None:
-            return False
-        self._alloc_swap(f, chooser)
-        return True
-
-    def _act_reclaim_unmap(self, chooser: Chooser) -> bool:
-        f = self._pick(
-            chooser, [f for f in self.folios.values() if f.entry is not None and f.rmap and not f.locked]
-        )
-        if f is None:
-            return False
-        self._unmap(f, chooser)
-        return True
-
-    def _act_writeback_start(self, chooser: Chooser) -> bool:
-        f = self._pick(
-            chooser,
-            [f for f in self.folios.values() if f.entry is not None and not f.writeback and not f.locked],
-        )
-        if f is None:
-            return False
-        self._set_flag(f, writeback=True)
-        return True
-
-    def _act_writeback_end(self, chooser: Chooser) -> bool:
-        f = self._pick(chooser, [f for f in self.folios.values() if f.writeback])
-        if f is None:
-            return False
-        self._set_flag(f, writeback=False)
-        return True
-
-    def _act_reclaim_release(self, chooser: Chooser) -> bool:
-        f = self._pick(chooser, self._releasable())
-        if f is None:
-            return False
-        self._release(f, chooser)
-        return True
-
-    def _releasable(self) -> list[Folio]:
-        return [
-            f
-            for f in self.folios.values()
-            if f.entry is not None and not f.rmap and f.shmem is None and not f.writeback and not f.locked
-        ]
-
+    @action(when=uncached_mapped)
     def _act_reclaim_full(self, chooser: Chooser) -> bool:
         """The whole of shrink_folio_list for one folio: allocate, unmap, write back, release."""
         f = self._pick(
@@ -1186,6 +1270,62 @@ class World:
             self._release(f, chooser)
         return True
 
+    @action(when=uncached_mapped)
+    def _act_reclaim_alloc(self, chooser: Chooser) -> bool:
+        f = self._pick(
+            chooser,
+            [f for f in self.folios.values() if f.entry is None and f.rmap and not f.locked],
+        )
+        if f is None:
+            return False
+        self._alloc_swap(f, chooser)
+        return True
+
+    @action(when=cached_mapped)
+    def _act_reclaim_unmap(self, chooser: Chooser) -> bool:
+        f = self._pick(
+            chooser, [f for f in self.folios.values() if f.entry is not None and f.rmap and not f.locked]
+        )
+        if f is None:
+            return False
+        self._unmap(f, chooser)
+        return True
+
+    @action(when=startable)
+    def _act_writeback_start(self, chooser: Chooser) -> bool:
+        f = self._pick(
+            chooser,
+            [f for f in self.folios.values() if f.entry is not None and not f.writeback and not f.locked],
+        )
+        if f is None:
+            return False
+        self._set_flag(f, writeback=True)
+        return True
+
+    @action(when=writeback)
+    def _act_writeback_end(self, chooser: Chooser) -> bool:
+        f = self._pick(chooser, [f for f in self.folios.values() if f.writeback])
+        if f is None:
+            return False
+        self._set_flag(f, writeback=False)
+        return True
+
+    @action(when=releasable)
+    def _act_reclaim_release(self, chooser: Chooser) -> bool:
+        f = self._pick(chooser, self._releasable())
+        if f is None:
+            return False
+        self._release(f, chooser)
+        return True
+
+    def _releasable(self) -> list[Folio]:
+        return [
+            f
+            for f in self.folios.values()
+            if f.entry is not None and not f.rmap and f.shmem is None and not f.writeback and not f.locked
+        ]
+
+    @action(when=cached_unlocked)
     def _act_free_swap(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is not None and not f.locked])
         if f is None:
@@ -1195,6 +1335,7 @@ class World:
 
     # ---- actions: swap-in ----
 
+    @action(when=swap_ptes)
     def _act_swapin_fault(self, chooser: Chooser) -> bool:
         proc = self._swap_process(chooser)
         if proc is None:
@@ -1202,6 +1343,7 @@ class World:
         vpn = chooser.choice(self._swap_vpns(proc))
         return self._fault_in(proc, vpn, chooser, free_p=0.4, force=False)
 
+    @action(when=large_swap_ptes)
     def _act_swapin_large(self, chooser: Chooser) -> bool:
         """mTHP swap-in: the aligned page-table range around the fault holds consecutive
         entries of one aligned slot range, so one swapin_folio brings the whole folio in."""
@@ -1243,6 +1385,7 @@ class World:
         contiguous = getattr(self.executor, "contiguous", None)
         return contiguous is None or contiguous(entry, nr)
 
+    @action(when=swap_ptes)
     def _act_readahead(self, chooser: Chooser) -> bool:
         """swap_cache_alloc_folio on the slots after a referenced entry: cache hits, new
         unmapped folios, or nothing for free and bad slots."""
@@ -1260,6 +1403,7 @@ class World:
 
     # ---- actions: shmem ----
 
+    @action(when=room)
     def _act_shmem_create(self, chooser: Chooser) -> bool:
         f = self._new_folio(self._order(chooser))
         obj = Shmem(self._next_shmem, f.order, folio=f.id)
@@ -1268,6 +1412,7 @@ class World:
         f.shmem = obj.id
         return True
 
+    @action(when=shmem_folio)
     def _act_shmem_writeout(self, chooser: Chooser) -> bool:
         """shmem writeout: whole-folio swap (one folio_dup_swap for every slot)."""
         candidates = [
@@ -1289,12 +1434,14 @@ class World:
             self._release(f, chooser)
         return True
 
+    @action(when=shmem_swap)
     def _act_shmem_swapin(self, chooser: Chooser) -> bool:
         obj = self._pick(chooser, [o for o in self.shmem.values() if o.entry is not None])
         if obj is None:
             return False
         return self._shmem_swapin(obj, chooser, force=False)
 
+    @action(when=shmem)
     def _act_shmem_truncate(self, chooser: Chooser) -> bool:
         obj = self._pick(chooser, list(self.shmem.values()))
         if obj is None:
@@ -1311,6 +1458,7 @@ class World:
             self._call("swap_put_entries_direct", entry=obj.entry, nr=1 << obj.order)
         return True
 
+    @action(when=shmem_folio)
     def _act_shmem_mmap(self, chooser: Chooser) -> bool:
         obj = self._pick(chooser, [o for o in self.shmem.values() if o.folio is not None])
         if obj is None:
@@ -1321,6 +1469,7 @@ class World:
 
     # ---- actions: hibernation ----
 
+    @action(when=hib_room)
     def _act_hib_alloc(self, chooser: Chooser) -> bool:
         types = list(self.devices)
         if not types or chooser.boolean(0.05):
@@ -1332,12 +1481,14 @@ class World:
             self.hib.append(entry)
         return True
 
+    @action(when=hib)
     def _act_hib_free(self, chooser: Chooser) -> bool:
         if not self.hib:
             return False
         self._free_hib(chooser.choice(self.hib))
         return True
 
+    @action(when=always)
     def _act_pm_toggle(self, chooser: Chooser) -> bool:
         self.pm_suspended = not self.pm_suspended
         self._call("set_pm_suspended_storage", flag=self.pm_suspended)
@@ -1345,10 +1496,12 @@ class World:
 
     # ---- actions: devices ----
 
+    @action(when=always)
     def _act_swapon(self, chooser: Chooser) -> bool:
         self._swapon(draw_device(chooser, self.cluster_size))
         return True
 
+    @action(when=always)
     def _act_swapon_invalid(self, chooser: Chooser) -> bool:
         """swapon with a bad value: -EINVAL (or -EPERM with no free type), nothing changes."""
         spec = draw_device(chooser, self.cluster_size)
@@ -1370,6 +1523,7 @@ class World:
             self.anomalies["swapon accepted an invalid device"] += 1
         return True
 
+    @action(when=active_device)
     def _act_swapoff_begin(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, [d for d in self.devices.values() if not d.swapping_off])
         if dev is None:
@@ -1383,6 +1537,7 @@ class World:
     def _swapping_off(self, chooser: Chooser) -> Device | None:
         return self._pick(chooser, [d for d in self.devices.values() if d.swapping_off])
 
+    @action(when=swapping_off)
     def _act_swapoff_unuse(self, chooser: Chooser) -> bool:
         dev = self._swapping_off(chooser)
         if dev is None:
@@ -1390,6 +1545,7 @@ class World:
         self._unuse(dev.type, chooser, chooser.integer(1, 16))
         return True
 
+    @action(when=swapping_off)
     def _act_swapoff_end(self, chooser: Chooser) -> bool:
         dev = self._swapping_off(chooser)
         if dev is None:
@@ -1403,6 +1559,7 @@ class World:
             self.anomalies["swapoff_end: -EBUSY after a full unuse pass"] += 1
         return True
 
+    @action(when=swapping_off)
     def _act_swapoff_abort(self, chooser: Chooser) -> bool:
         dev = self._swapping_off(chooser)
         if dev is None:
@@ -1413,6 +1570,7 @@ class World:
             dev.swapping_off = False
         return True
 
+    @action(when=devices)
     def _act_discard_work(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, list(self.devices.values()))
         if dev is None:
@@ -1420,6 +1578,7 @@ class World:
         self._call("swap_discard_work", type=dev.type)
         return True
 
+    @action(when=devices)
     def _act_reclaim_work(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, list(self.devices.values()))
         if dev is None:
@@ -1429,6 +1588,7 @@ class World:
 
     # ---- actions: folio flags ----
 
+    @action(when=cached_unlocked)
     def _act_flag_lock(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is not None and not f.locked])
         if f is None:
@@ -1436,6 +1596,7 @@ class World:
         self._set_flag(f, locked=True)
         return True
 
+    @action(when=locked)
     def _act_flag_unlock(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.locked])
         if f is None:
@@ -1458,6 +1619,7 @@ class World:
                 return entry
         return None
 
+    @action(when=devices)
     def _act_misuse_put_zero(self, chooser: Chooser) -> bool:
         """A put below zero: folio_put_swap on a cached slot at count 0, else a direct put on a
         free (or bad) slot."""
@@ -1471,12 +1633,14 @@ class World:
         entry = self._zero_count_entry(chooser)
         return entry is not None and self._misuse("swap_put_entries_direct", entry=entry, nr=1)
 
+    @action(when=devices)
     def _act_misuse_dup_free(self, chooser: Chooser) -> bool:
         entry = self._zero_count_entry(chooser)
         return entry is not None and self._misuse(
             "swap_dup_entry_direct", entry=entry, alloc_fails=chooser.boolean()
         )
 
+    @action(when=devices)
     def _act_misuse_bad_slot(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, list(self.devices.values()))
         if dev is None:
@@ -1493,6 +1657,7 @@ class World:
             "swapin_folio", entry=entry, folio=self._fresh_id(), order=chooser.integer(0, self.pmd_order)
         )
 
+    @action(when=uncached)
     def _act_misuse_not_cached(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is None])
         if f is None:
@@ -1504,6 +1669,7 @@ class World:
             return self._misuse("folio_put_swap", folio=f.id, page=chooser.integer(0, f.nr - 1))
         return self._misuse("swap_cache_del_folio", folio=f.id, shadow=0)
 
+    @action(when=cached)
     def _act_misuse_cached_folio(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is not None])
         if f is None:
@@ -1519,12 +1685,14 @@ class World:
             return self._misuse("folio_put_swap", folio=f.id, page=f.nr)
         return self._misuse("swap_cache_del_folio", folio=f.id, shadow=chooser.choice((-1, VALUE_LIMIT)))
 
+    @action(when=writeback)
     def _act_misuse_del_writeback(self, chooser: Chooser) -> bool:
         f = self._pick(chooser, [f for f in self.folios.values() if f.entry is not None and f.writeback])
         if f is None:
             return False
         return self._misuse("swap_cache_del_folio", folio=f.id, shadow=chooser.integer(0, 7))
 
+    @action(when=always)
     def _act_misuse_folio_ids(self, chooser: Chooser) -> bool:
         kind = chooser.integer(0, 4)
         if kind == 0:
@@ -1537,6 +1705,7 @@ class World:
             return self._misuse("folio_set", folio=self._fresh_id(), locked=True)
         return self._misuse("folio_entry", folio=self._fresh_id())
 
+    @action(when=devices)
     def _act_misuse_out_of_range(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, list(self.devices.values()))
         if dev is None:
@@ -1551,6 +1720,7 @@ class World:
             return self._misuse("swap_put_entries_direct", entry=Entry(dev.type, top - 1), nr=2)
         return self._misuse("swap_cache_alloc_folio", entry=Entry(dev.type, top), folio=self._fresh_id())
 
+    @action(when=always)
     def _act_misuse_bad_type(self, chooser: Chooser) -> bool:
         unused = [t for t in range(self.geometry.max_swapfiles) if t not in self.devices]
         type = chooser.choice([*unused, self.geometry.max_swapfiles, -1])
@@ -1563,6 +1733,7 @@ class World:
             return self._misuse("swapoff_end", type=type)
         return self._misuse("swap_reclaim_work", type=type)
 
+    @action(when=hib_misuse)
     def _act_misuse_hib_free(self, chooser: Chooser) -> bool:
         """A double hibernation free, or a hibernation free of a shared (count >= 2) slot."""
         freed = [e for e in self.hib_freed if e.type in self.devices]
@@ -1578,6 +1749,7 @@ class World:
             return False  # a count of 1 would be a legal free
         return self._misuse("swap_free_hibernation_slot", entry=entry)
 
+    @action(when=active_device)
     def _act_misuse_swapoff_state(self, chooser: Chooser) -> bool:
         dev = self._pick(chooser, [d for d in self.devices.values() if not d.swapping_off])
         if dev is None:
@@ -1585,6 +1757,39 @@ class World:
         name = chooser.choice(("swapoff_end", "swapoff_abort"))
         return self._misuse(name, type=dev.type)
 
+    @action(when=devices)
+    def _act_misuse_put_entries_nr(self, chooser: Chooser) -> bool:
+        entry = self._random_entry(chooser)
+        return entry is not None and self._misuse(
+            "swap_put_entries_direct", entry=entry, nr=chooser.choice((0, -1))
+        )
+
+    # ---- actions: count boundaries ----
+
+    @action(when=swap_ptes)
+    def _act_dup_burst(self, chooser: Chooser) -> bool:
+        """Drive one swap entry's count to a boundary (14, 15, 16, 31..33, 255..257): the
+        process maps it again at new addresses, one swap_dup_entry_direct per mapping (as
+        copies of a page-table range do).  A failed dup (overflow storage) ends the burst."""
+        proc = self._swap_process(chooser)
+        if proc is None:
+            return False
+        _, type, offset = proc.pt[chooser.choice(self._swap_vpns(proc))]
+        entry = Entry(type, offset)
+        target = draw_count_target(chooser)
+        alloc_fails = chooser.boolean(0.1)
+        count = self._call("swap_count", entry=entry)
+        while count < target:
+            if self._call("swap_dup_entry_direct", entry=entry, alloc_fails=alloc_fails) != 0:
+                break
+            self._set_pte(proc, proc.next_vpn, (SWAP, type, offset))
+            proc.next_vpn += 1
+            count += 1
+        return True
+
+    # ---- misuse: large ranges ----
+
+    @action(when=devices)
     def _act_misuse_large_over_bad(self, chooser: Chooser) -> bool:
         """swapin_folio of a large range holding a BAD slot (the header, a bad page or the
         last cluster's padding) at an entry that is not BAD itself: bad-slot for the range."""
@@ -1603,63 +1808,9 @@ class World:
         entry = Entry(dev.type, chooser.choice(entries))
         return self._misuse("swapin_folio", entry=entry, folio=self._fresh_id(), order=order)
 
-    def _act_misuse_put_entries_nr(self, chooser: Chooser) -> bool:
-        entry = self._random_entry(chooser)
-        return entry is not None and self._misuse(
-            "swap_put_entries_direct", entry=entry, nr=chooser.choice((0, -1))
-        )
 
-
-# Action names in a fixed order (weighted picks of fast mode iterate in this order).
-ACTION_NAMES: tuple[str, ...] = (
-    "anon_fault_new",
-    "zap",
-    "exit",
-    "fork",
-    "fork_fanout",
-    "reclaim_full",
-    "reclaim_alloc",
-    "reclaim_unmap",
-    "writeback_start",
-    "writeback_end",
-    "reclaim_release",
-    "free_swap",
-    "swapin_fault",
-    "swapin_large",
-    "readahead",
-    "shmem_create",
-    "shmem_writeout",
-    "shmem_swapin",
-    "shmem_truncate",
-    "shmem_mmap",
-    "hib_alloc",
-    "hib_free",
-    "pm_toggle",
-    "swapon",
-    "swapon_invalid",
-    "swapoff_begin",
-    "swapoff_unuse",
-    "swapoff_end",
-    "swapoff_abort",
-    "discard_work",
-    "reclaim_work",
-    "flag_lock",
-    "flag_unlock",
-    "misuse_put_zero",
-    "misuse_dup_free",
-    "misuse_bad_slot",
-    "misuse_not_cached",
-    "misuse_cached_folio",
-    "misuse_del_writeback",
-    "misuse_folio_ids",
-    "misuse_out_of_range",
-    "misuse_bad_type",
-    "misuse_hib_free",
-    "misuse_swapoff_state",
-    "misuse_put_entries_nr",
-    "dup_burst",
-    "misuse_large_over_bad",
-)
+# Every action, in pick order (weighted picks iterate in this order): definition order.
+ACTION_NAMES: tuple[str, ...] = tuple(ACTIONS)
 MISUSE_ACTIONS = tuple(name for name in ACTION_NAMES if name.startswith("misuse_"))
 
 # The actions Hypothesis mode puts first in every weighted pick (the machine passes them to
@@ -1668,88 +1819,6 @@ MISUSE_ACTIONS = tuple(name for name in ACTION_NAMES if name.startswith("misuse_
 # in, reclaims it to swap and faults it back, over and over (forking once memory is full),
 # instead of only faulting in and zapping anonymous memory.
 LEAD_ACTIONS: tuple[str, ...] = ("swapin_fault", "reclaim_full", "anon_fault_new", "fork")
-
-
-# When each action can do something, as one named condition per action.  All conditions are
-# evaluated together once per step (`World._condition_values`, in this order), and the tuple
-# of their values keys the world's cache of weight tables.
-CONDITION_NAMES: tuple[str, ...] = (
-    "always",
-    "room",
-    "processes",
-    "can_fork",
-    "can_fanout",
-    "uncached_mapped",
-    "cached_mapped",
-    "startable",
-    "writeback",
-    "releasable",
-    "cached_unlocked",
-    "swap_ptes",
-    "large_swap_ptes",
-    "shmem_folio",
-    "shmem_swap",
-    "shmem",
-    "hib_room",
-    "hib",
-    "devices",
-    "active_device",
-    "swapping_off",
-    "locked",
-    "uncached",
-    "cached",
-    "hib_misuse",
-)
-
-_ENABLED: dict[str, str] = {
-    "anon_fault_new": "room",
-    "zap": "processes",
-    "exit": "processes",
-    "fork": "can_fork",
-    "fork_fanout": "can_fanout",
-    "reclaim_full": "uncached_mapped",
-    "reclaim_alloc": "uncached_mapped",
-    "reclaim_unmap": "cached_mapped",
-    "writeback_start": "startable",
-    "writeback_end": "writeback",
-    "reclaim_release": "releasable",
-    "free_swap": "cached_unlocked",
-    "swapin_fault": "swap_ptes",
-    "swapin_large": "large_swap_ptes",
-    "readahead": "swap_ptes",
-    "shmem_create": "room",
-    "shmem_writeout": "shmem_folio",
-    "shmem_swapin": "shmem_swap",
-    "shmem_truncate": "shmem",
-    "shmem_mmap": "shmem_folio",
-    "hib_alloc": "hib_room",
-    "hib_free": "hib",
-    "pm_toggle": "always",
-    "swapon": "always",
-    "swapon_invalid": "always",
-    "swapoff_begin": "active_device",
-    "swapoff_unuse": "swapping_off",
-    "swapoff_end": "swapping_off",
-    "swapoff_abort": "swapping_off",
-    "discard_work": "devices",
-    "reclaim_work": "devices",
-    "flag_lock": "cached_unlocked",
-    "flag_unlock": "locked",
-    "misuse_put_zero": "devices",
-    "misuse_dup_free": "devices",
-    "misuse_bad_slot": "devices",
-    "misuse_not_cached": "uncached",
-    "misuse_cached_folio": "cached",
-    "misuse_del_writeback": "writeback",
-    "misuse_folio_ids": "always",
-    "misuse_out_of_range": "devices",
-    "misuse_bad_type": "always",
-    "misuse_hib_free": "hib_misuse",
-    "misuse_swapoff_state": "active_device",
-    "misuse_put_entries_nr": "devices",
-    "dup_burst": "swap_ptes",
-    "misuse_large_over_bad": "devices",
-}
-assert set(_ENABLED) == set(ACTION_NAMES)
-assert set(_ENABLED.values()) <= set(CONDITION_NAMES)
+CONDITION_NAMES: tuple[str, ...] = tuple(CONDITIONS)
+_CONDITION_FUNCS: tuple[Condition, ...] = tuple(CONDITIONS.values())
 _CONDITION_INDEX = {name: i for i, name in enumerate(CONDITION_NAMES)}

@@ -17,7 +17,9 @@ per-device and global records, O(devices + orders)).  Nothing here changes model
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from collections.abc import Sequence
+from typing import Any, SupportsIndex
 
 from reference.api import (
     CLUSTER_FLAG_NAMES,
@@ -204,7 +206,7 @@ class LinkList(list):
     Only the methods the model uses are tracked (append, insert, remove, pop); the others
     raise, so a model change that needs one cannot silently break the digest."""
 
-    def __init__(self, owner: StateDigest, prefix: tuple[int, ...], items: list[int] = ()) -> None:
+    def __init__(self, owner: StateDigest, prefix: tuple[int, ...], items: Sequence[int] = ()) -> None:
         super().__init__(items)
         self._owner = owner
         self._prefix = prefix
@@ -220,14 +222,15 @@ class LinkList(list):
     def append(self, item: int) -> None:
         self.insert(len(self), item)
 
-    def insert(self, index: int, item: int) -> None:
-        index = max(0, min(index, len(self)))
+    def insert(self, index: SupportsIndex, item: int) -> None:
+        index = max(0, min(operator.index(index), len(self)))
         prev = list.__getitem__(self, index - 1) if index > 0 else LINK_HEAD
         nxt = list.__getitem__(self, index) if index < len(self) else LINK_END
         list.insert(self, index, item)
         self._relink(((prev, nxt),), ((prev, item), (item, nxt)))
 
-    def pop(self, index: int = -1) -> int:
+    def pop(self, index: SupportsIndex = -1) -> int:
+        index = operator.index(index)
         index = index + len(self) if index < 0 else index
         prev = list.__getitem__(self, index - 1) if index > 0 else LINK_HEAD
         nxt = list.__getitem__(self, index + 1) if index + 1 < len(self) else LINK_END
@@ -288,7 +291,7 @@ class StateDigest:
 
     # ---- adopting containers ----
 
-    def link_list(self, prefix: tuple[int, ...], items: list[int] = ()) -> LinkList:
+    def link_list(self, prefix: tuple[int, ...], items: Sequence[int] = ()) -> LinkList:
         return LinkList(self, prefix, items)
 
     def percpu_lists(self, si: list[int | None], offset: list[int]) -> tuple[ValueList, ValueList]:

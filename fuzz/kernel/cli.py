@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fuzz.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
+from fuzz.cli.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
 from fuzz.kernel.world import SEMANTICS
 
 

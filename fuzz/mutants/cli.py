@@ -27,8 +27,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fuzz.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
+from fuzz.cli.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
 from fuzz.mutants.catalogue import CATALOGUE, NOT_APPLICABLE, Mutant, select
 
 EXIT_OK, EXIT_SURVIVED, EXIT_USAGE = 0, 1, 2
@@ -219,7 +224,7 @@ def print_table(results, summary) -> None:
 
     styles = {"caught": "green", "survived": "bold red", "equivalent": "yellow", "error": "bold red"}
     table = Table(title="swapdiff mutants")
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("mutant", "left"),
         ("result", "left"),
         ("mode", "left"),
@@ -230,7 +235,8 @@ def print_table(results, summary) -> None:
         ("kind", "left"),
         ("trace", "right"),
         ("min", "right"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for r in results:
         call = r.call or (r.error or "")

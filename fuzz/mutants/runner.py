@@ -10,8 +10,8 @@ turns compilation on): the semantics are the same code's, and a cold compile per
 cost far more than the search.
 
 In the process: import and JIT warm-up (`setup_seconds`, not counted), then fast mode
-(`fuzz.fast.run_episode`: seeded world episodes, the candidate in batch) until the first
-divergence or the budget; with mode "both" Hypothesis mode (`fuzz.machine`) gets the rest of the
+(`fuzz.modes.fast.run_episode`: seeded world episodes, the candidate in batch) until the first
+divergence or the budget; with mode "both" Hypothesis mode (`fuzz.modes.machine`) gets the rest of the
 time budget if fast mode found nothing.  A divergence is minimized with a time cap.  Seeds are
 fixed: episode `e` of seed `s` uses `s * 100000 + e`, the same for every mutant.
 
@@ -246,7 +246,7 @@ def _plain_snapshots(candidate_cls: type) -> type:
     scalars where the compiled code gives ints; compare values, not scalar types."""
     from reference.api import Snapshot
 
-    class Plain(candidate_cls):  # type: ignore[misc, valid-type]
+    class Plain(candidate_cls):
         def snapshot(self, level: str = "allocator") -> Snapshot:
             return Snapshot(_plain(super().snapshot(level).data))
 
@@ -260,8 +260,8 @@ def _warm_up(candidate_cls: type, reference_cls: type) -> bool:
 
     Returns False when the candidate's snapshots are not plain JSON data (numpy scalars)."""
     from fuzz.choosers import RandomChooser
-    from fuzz.fast import RecordingExecutor
     from fuzz.impls import build
+    from fuzz.modes.fast import RecordingExecutor
     from fuzz.world import World, draw_geometry
     from reference.api import encode_calls, run_call
 
@@ -303,8 +303,8 @@ def _world_steps_until(seed: int, profile: str, reference_cls: type, calls: list
     """World actions of episode `seed` until it issued `calls` (fast mode is deterministic);
     None if replaying the episode's start does not reproduce those calls."""
     from fuzz.choosers import RandomChooser
-    from fuzz.fast import RecordingExecutor
     from fuzz.impls import build
+    from fuzz.modes.fast import RecordingExecutor
     from fuzz.swarm import episode_setup
     from fuzz.world import World
 
@@ -340,7 +340,7 @@ class _Search:
 
 
 def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_cls: type, share: float):
-    from fuzz.fast import run_episode
+    from fuzz.modes.fast import run_episode
 
     cfg = search.config
     deadline = cfg.budget * share
@@ -382,8 +382,8 @@ def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_
 
 
 def _hypothesis(search: _Search, result: MutantResult, candidate_cls: type, reference_cls: type):
-    """Rounds of the Hypothesis state machine (`fuzz.hypothesis_round`) until the budget ends."""
-    from fuzz.hypothesis_round import run_round
+    """Rounds of the Hypothesis state machine (`fuzz.modes.hypothesis_round`) until the budget ends."""
+    from fuzz.modes.hypothesis_round import run_round
 
     cfg = search.config
 

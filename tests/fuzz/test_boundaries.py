@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fuzz import boundaries as b
 from fuzz.choosers import HypothesisChooser, RandomChooser
-from fuzz.fast import RecordingExecutor
+from fuzz.modes.fast import RecordingExecutor
 from fuzz.world import World, draw_geometry
 from optimized import kernels as k
 from optimized import state

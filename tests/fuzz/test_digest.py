@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz.fast import episode_calls
+from fuzz.modes.fast import episode_calls
 from optimized import OptimizedSwap
 from reference import digest
 from reference.api import LINK_END, LINK_HEAD, SNAPSHOT_LEVELS, Entry, encode_calls, run_call

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from fuzz.events import RARE_LABELS, SHADOW_BIG, error_labels, labels_for
-from fuzz.fast import run_episode
+from fuzz.modes.fast import run_episode
 from reference import Entry, ReferenceSwap
 from reference.api import VALUE_LIMIT, Call
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from fuzz.choosers import RandomChooser
-from fuzz.fast import RecordingExecutor, episode_calls
+from fuzz.modes.fast import RecordingExecutor, episode_calls
 from fuzz.swarm import CORE_ACTIONS, FAMILIES, PLAIN, draw_family, draw_swarm, episode_setup
 from fuzz.world import NAMED_GEOMETRIES, World
 from reference import ReferenceSwap

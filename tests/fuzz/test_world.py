@@ -9,16 +9,20 @@ import pytest
 
 from fuzz.choosers import RandomChooser
 from fuzz.lockstep import Lockstep
-from fuzz.profiles import PROFILES
+from fuzz.workloads import PROFILES
 from fuzz.world import (
     ACTION_NAMES,
+    ACTIONS,
     CONDITION_NAMES,
+    CONDITIONS,
     MISUSE_ACTIONS,
     DeviceSpec,
     DirectExecutor,
     Geometry,
     MisuseAccepted,
     World,
+    action,
+    always,
     draw_geometry,
 )
 from reference.api import SLOT_BAD, decode_ops, encode_call
@@ -174,3 +178,35 @@ def test_setup_swaps_on_every_device():
 def test_profiles_weight_only_real_actions():
     for profile in PROFILES.values():
         assert set(profile.weights) <= set(ACTION_NAMES), profile.name
+
+
+def test_every_action_is_registered_with_a_registered_condition():
+    assert tuple(ACTIONS) == ACTION_NAMES
+    for spec in ACTIONS.values():
+        assert CONDITIONS[spec.when.__name__] is spec.when, spec.name
+        assert spec.run is getattr(World, "_act_" + spec.name)
+
+
+@pytest.mark.parametrize("profile", ["default", "swapoff", "hibernate"])
+def test_an_action_is_enabled_exactly_when_its_condition_holds(profile):
+    world, _, chooser = _world(5, profile)
+    for _ in range(200):
+        world.step(chooser)
+        summary = world._summary()
+        enabled = world.enabled_weights()
+        for name, spec in ACTIONS.items():
+            if world.profile.weight(name) > 0:
+                assert (name in enabled) == spec.when(world, summary), name
+
+
+def test_registering_an_action_checks_its_name_and_condition():
+    def room_for_anything(w, s):
+        return True
+
+    with pytest.raises(ValueError, match="not a registered condition"):
+        action(when=room_for_anything)
+    with pytest.raises(ValueError, match="_act_<unique name>"):
+        action(when=always)(World._act_zap)
+    with pytest.raises(ValueError, match="_act_<unique name>"):
+        action(when=always)(room_for_anything)
+    assert "room_for_anything" not in ACTIONS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.args import UsageError
 from fuzz.cli import main
+from fuzz.cli.args import UsageError
 from fuzz.kernel import cli
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from fuzz.machine import make_machine
-from fuzz.settings import profile_settings
+from fuzz.modes.hypothesis_settings import profile_settings
+from fuzz.modes.machine import make_machine
 from reference.model import ReferenceSwap
 
 EXAMPLES = 4

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fuzz.corpus import git_commit
+from fuzz.cli.corpus import git_commit
 from fuzz.trace import read_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BUGGY = "tests.fuzz.buggy_impls:HibernationLeak"
 
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.args import parse_duration
-from fuzz.campaign import (
+from fuzz.cli import main, messages
+from fuzz.cli.args import parse_duration
+from fuzz.cli.campaign import (
     CampaignConfig,
     CampaignError,
     CampaignState,
     failure_name,
     parse_geometry,
 )
-from fuzz.cli import main
+from fuzz.cli.report import build_report, throughput_rows
 from fuzz.impls import ImplError, resolve, spec_of
-from fuzz.report import build_report, throughput_rows
 
 
 @pytest.mark.parametrize(
@@ -69,8 +69,8 @@ def test_impl_specs_round_trip():
 
 def test_report_zero_fills_labels_and_computes_throughput():
     state = CampaignState(CampaignConfig(steps=5))
-    state.handle(("steps", 0, 5))
-    state.handle(("round", 0, "fast", 12, {"zap": 3}, {"device full": 2}, True))
+    state.handle(messages.Steps(0, 5))
+    state.handle(messages.Round(0, "fast", 12, {"zap": 3}, {"device full": 2}, True))
     state.throughput = [(1.0, 2), (2.0, 5)]
     report = build_report(state)
     assert report["totals"]["steps"] == 5 and report["totals"]["ops"] == 12
@@ -99,7 +99,9 @@ def test_a_signature_keeps_the_smallest_seeds_trace_whatever_the_arrival_order(t
         out.mkdir()
         state = CampaignState(CampaignConfig(steps=5, out=str(out)))
         for seed in order:
-            state.handle(("failure", seed % 2, ["folio_put_swap", "state"], f"trace {seed}\n", "d", seed))
+            state.handle(
+                messages.Failure(seed % 2, ("folio_put_swap", "state"), f"trace {seed}\n", "d", seed)
+            )
         record = state.failures[("folio_put_swap", "state")]
         outcomes.append((Path(record["file"]).read_text(), record["seed"], record["hits"]))
     assert outcomes == [("trace 3\n", 3, 2), ("trace 3\n", 3, 2)]

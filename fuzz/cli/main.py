@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from fuzz.args import OneLineParser, UsageError, duration, duration_or_off, positive_int, seed, workers
+from fuzz.cli.args import OneLineParser, UsageError, duration, duration_or_off, positive_int, seed, workers
 from fuzz.impls import ImplError, resolve
 from fuzz.trace import TraceError
 
@@ -246,10 +246,10 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from fuzz.campaign import CampaignConfig, run_campaign
+    from fuzz.cli.campaign import CampaignConfig, run_campaign
 
     if args.resume is not None:
-        from fuzz.distributed import resume_campaign
+        from fuzz.cli.distributed import resume_campaign
 
         return resume_campaign(args)
     config = CampaignConfig.from_args(args)
@@ -257,7 +257,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(argv: Sequence[str]) -> int:
-    from fuzz.harness_bench import main as bench_main
+    from fuzz.cli.harness_bench import main as bench_main
 
     return bench_main(list(argv))
 
@@ -278,7 +278,7 @@ def cmd_mutants(argv: Sequence[str]) -> int:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from fuzz.campaign import CampaignError
+    from fuzz.cli.campaign import CampaignError
 
     return (UsageError, TraceError, ImplError, CampaignError)
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz.campaign import (
+from fuzz.cli import messages as msg
+from fuzz.cli.campaign import (
     MAX_WORKER_ERRORS,
     SAMPLE_SECONDS,
     CampaignConfig,
@@ -56,7 +57,7 @@ class RoundOutcome:
     worker: int
     round: int
     steps: int
-    messages: list[tuple]
+    messages: list[msg.Message]
     errors: int
     host: str
     seconds: float
@@ -67,10 +68,10 @@ def run_round(
 ) -> RoundOutcome:
     """Run round `round_no` of stream `worker`, which has already run `done` steps.
 
-    The same code as a local worker's round (`fuzz.campaign._Worker`); `deadline` is a
+    The same code as a local worker's round (`fuzz.cli.campaign._Worker`); `deadline` is a
     wall-clock time (`time.time()`) for time budgets, None for step budgets.
     """
-    messages: list[tuple] = []
+    messages: list[msg.Message] = []
     runner = _Worker(config, worker, messages.append, lambda: False)
     runner.done = done
     runner.deadline = deadline
@@ -87,7 +88,7 @@ def run_round(
     except Exception as err:  # a harness bug: reported like a local worker's, the stream goes on
         errors = 1
         text = " ".join(str(err).split())
-        messages.append(("error", worker, f"{mode} round {round_no}: {type(err).__name__}: {text}"))
+        messages.append(msg.Error(worker, f"{mode} round {round_no}: {type(err).__name__}: {text}"))
     return RoundOutcome(
         worker=worker,
         round=round_no,
@@ -329,7 +330,7 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
                 index = pending.pop(future)
                 _accept(future, index, streams[index], state, hosts, deadline)
                 if streams[index].finished:
-                    state.handle(("done", index))
+                    state.handle(msg.Done(index))
                 else:
                     submit(index)
                 write_state(state, streams, hosts, config.scheduler)
@@ -408,7 +409,7 @@ def _count_workers(client: Any) -> int:
 
 def resume_campaign(args: Any) -> int:
     """`swapdiff fuzz --resume DIR`: continue the campaign from DIR's state file."""
-    from fuzz.campaign import run_campaign
+    from fuzz.cli.campaign import run_campaign
 
     data = load_resume(args.resume)
     config = resumed_config(data, args.resume)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import NoReturn
 
 
 class UsageError(ValueError):
@@ -18,7 +19,7 @@ class UsageError(ValueError):
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors raise `UsageError` (one line, exit 2 by the caller), never exit."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(" ".join(message.split()), prog=self.prog)
 
 

@@ -28,8 +28,8 @@ from fuzz.accounting import world_disabled
 from fuzz.choosers import HypothesisChooser
 from fuzz.events import RARE_LABELS
 from fuzz.lockstep import Lockstep
-from fuzz.profiles import get_profile
 from fuzz.swarm import episode_setup
+from fuzz.workloads import get_profile
 from fuzz.world import LEAD_ACTIONS, Geometry, World
 
 _RARE = frozenset(RARE_LABELS)

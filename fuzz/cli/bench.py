@@ -296,7 +296,7 @@ def print_bench(rows: Sequence[dict[str, Any]], console: Any = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m fuzz.bench [trace ...]`: run and print every benchmark."""
+    """`python -m fuzz.cli.bench [trace ...]`: run and print every benchmark."""
     names = list(argv if argv is not None else sys.argv[1:]) or list(TRACES)
     try:
         rows = run_bench(names)

@@ -21,7 +21,7 @@ import pytest
 
 from fuzz.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HANGING = "tests.fuzz.distributed_impls:HangingLeak"
 CAMPAIGN = ("--impl", HANGING, "--steps", "3000", "--workers", "2", "--seed", "3")
 CAMPAIGN += ("--profile", "hibernate", "--episode-steps", "400", "--quiet")

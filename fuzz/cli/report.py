@@ -68,7 +68,8 @@ def labels_hit(labels: Counter[str]) -> tuple[int, int]:
 
 
 def throughput_rows(samples: list[tuple[float, int]]) -> list[list[float]]:
-    rows, prev_t, prev_s = [], 0.0, 0
+    rows: list[list[float]] = []
+    prev_t, prev_s = 0.0, 0
     for t, steps in samples:
         dt = t - prev_t
         if dt <= 0:  # a repeated sample (the final one, say) adds no interval, only its count

@@ -2,15 +2,15 @@
 
 Measures, in one process and one run, world actions per second of: a trivial
 RuleBasedStateMachine (the yardstick: one `@rule(data=st.data())` drawing five integers per
-step, the same settings), the differential Hypothesis machine (`fuzz.hypothesis_round`:
+step, the same settings), the differential Hypothesis machine (`fuzz.modes.hypothesis_round`:
 both implementations, state digests after every call, full snapshots and invariants every
-`fuzz.lockstep.FULL_EVERY` calls) under three world profiles, and fast mode (`fuzz.fast`:
+`fuzz.lockstep.FULL_EVERY` calls) under three world profiles, and fast mode (`fuzz.modes.fast`:
 reference step by step, the candidate in batch) with per-op state digests and with the
 chunk-end state check of earlier versions; plus Hypothesis draws per world step.  A warm-up
 compiles the candidate's kernels first.
 
-`swapdiff bench` prints the implementation benchmarks of `fuzz.bench` (when present) and
-then these rows, in `fuzz.bench`'s row format: `kind` ("harness"), `name`, `value`, `unit`,
+`swapdiff bench` prints the implementation benchmarks of `fuzz.cli.bench` (when present) and
+then these rows, in `fuzz.cli.bench`'s row format: `kind` ("harness"), `name`, `value`, `unit`,
 `target`, `ok`.  Rows "trivial_machine_steps_per_s", "hypothesis_steps_per_s" (and
 "hypothesis_steps_per_s:<profile>"), "fast_steps_per_s" and "fast_chunked_steps_per_s" (unit
 steps/s) add `steps`, `ops`, `seconds`, `ops_per_s`; "machine_vs_trivial" (unit x, target
@@ -39,7 +39,7 @@ def measure_fast(
     per_op_state: bool = True,
 ) -> dict:
     """Fast mode; `per_op_state=False` is the chunk-end state check of earlier versions."""
-    from fuzz.fast import run_episode
+    from fuzz.modes.fast import run_episode
 
     extra = {} if per_op_state else {"per_op_state": False}
     steps = ops = episodes = 0
@@ -56,7 +56,7 @@ def measure_fast(
 def measure_hypothesis(
     reference_cls: type, candidate_cls: type, *, seconds: float, profile: str, seed: int
 ) -> dict:
-    from fuzz.hypothesis_round import run_round
+    from fuzz.modes.hypothesis_round import run_round
 
     steps = ops = rounds = 0
     started = time.perf_counter()
@@ -70,13 +70,13 @@ def measure_hypothesis(
 
 def measure_trivial(*, seconds: float, seed: int) -> dict:
     """The yardstick: a RuleBasedStateMachine whose one rule draws five integers per step,
-    run like the differential machine (`fuzz.hypothesis_round` settings, 5 examples a round),
+    run like the differential machine (`fuzz.modes.hypothesis_round` settings, 5 examples a round),
     so the difference between the two rates is what the harness costs."""
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
     from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-    from fuzz.hypothesis_round import _settings
+    from fuzz.modes.hypothesis_round import _settings
 
     counter = {"steps": 0}
 
@@ -101,7 +101,7 @@ def measure_draws(reference_cls: type, candidate_cls: type, *, profile: str, see
     """Hypothesis draws per world step of the differential machine (one short round)."""
     from hypothesis.internal.conjecture import data as conjecture
 
-    from fuzz.hypothesis_round import run_round
+    from fuzz.modes.hypothesis_round import run_round
 
     # Count every primitive draw (integer, boolean, ...) the machine's steps make.
     counts = {"draws": 0}
@@ -279,7 +279,7 @@ def print_rows(rows: Sequence[dict]) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """`swapdiff bench [--seconds S] [--impl SPEC] [--profile NAME] [--json FILE] [--harness-only]`."""
-    from fuzz.args import OneLineParser, UsageError
+    from fuzz.cli.args import OneLineParser, UsageError
 
     parser = OneLineParser(prog="swapdiff bench", description="Implementation and harness benchmarks.")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per harness measurement")
@@ -305,9 +305,9 @@ def main(argv: Sequence[str]) -> int:
 
 def _implementation_rows() -> list[dict[str, Any]]:
     try:
-        from fuzz import bench
+        from fuzz.cli import bench
     except ImportError:
-        print("fuzz.bench is not available: implementation benchmarks skipped", file=sys.stderr)
+        print("fuzz.cli.bench is not available: implementation benchmarks skipped", file=sys.stderr)
         return []
     rows = list(bench.run_bench())
     bench.print_bench(rows)

@@ -1,6 +1,6 @@
 """One campaign round of the Hypothesis state machine, with its failure turned into a trace.
 
-`run_round` runs the machine from `fuzz.machine` under the `campaign` settings profile
+`run_round` runs the machine from `fuzz.modes.machine` under the `campaign` settings profile
 (bounded to `max_examples` examples, no example database, seeded, and no shrinking, which
 takes minutes on world-sized examples: `swapdiff minimize` shrinks the trace far faster) and
 counts the world actions each example ran.  When Hypothesis reports a failure, the failing
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fuzz.fast import EpisodeResult
 from fuzz.lockstep import Divergence, Lockstep
+from fuzz.modes.fast import EpisodeResult
 from fuzz.replay import make_stepper, make_trace
 from fuzz.world import World
 
@@ -92,7 +92,7 @@ def run_round(
     from hypothesis import seed as hypothesis_seed
     from hypothesis.stateful import run_state_machine_as_test
 
-    from fuzz.machine import make_machine
+    from fuzz.modes.machine import make_machine
 
     started = time.perf_counter()
     result = RoundResult(seed=seed)
@@ -135,7 +135,7 @@ def run_round(
 def _settings(max_examples: int) -> Any:
     from hypothesis import HealthCheck, Phase, settings
 
-    from fuzz.settings import profile_settings
+    from fuzz.modes.hypothesis_settings import profile_settings
 
     return settings(
         profile_settings("campaign"),

@@ -17,7 +17,7 @@ from collections import Counter
 from fuzz.choosers import RandomChooser
 from fuzz.events import ALLOCATOR_LABELS
 from fuzz.lockstep import Lockstep
-from fuzz.profiles import PROFILES
+from fuzz.workloads import PROFILES
 from fuzz.world import ACTION_NAMES, NAMED_GEOMETRIES, World, draw_geometry
 from reference.model import ReferenceSwap
 

@@ -6,8 +6,8 @@ import buggy_impls
 import pytest
 from buggy_impls import HibernationLeak
 
-from fuzz.fast import run_episode
 from fuzz.impls import API_METHODS, batch_bypasses_overrides
+from fuzz.modes.fast import run_episode
 from fuzz.replay import replay_trace
 from fuzz.trace import dumps_trace
 from optimized import OptimizedSwap
@@ -100,7 +100,7 @@ def test_keep_going_stops_between_chunks():
 
 
 def test_every_chunk_runs_a_facade_window_through_the_methods():
-    from fuzz.fast import FACADE_SHARE, facade_window
+    from fuzz.modes.fast import FACADE_SHARE, facade_window
 
     for n in (1, 7, 64, 2000):
         for number in range(5):
@@ -124,7 +124,7 @@ def test_default_campaign_catches_a_facade_bug_that_apply_cannot_see(tmp_path):
 
     (mutant,) = select(["facade-dup-ignores-page"])
     write_copy(mutant, tmp_path)
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = dict(os.environ, PYTHONPATH=str(root), NUMBA_DISABLE_JIT="1")
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
     proc = subprocess.run(

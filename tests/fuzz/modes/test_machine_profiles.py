@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis.stateful import run_state_machine_as_test
 
-from fuzz.machine import make_machine
+from fuzz.modes.machine import make_machine
 from optimized import OptimizedSwap
 from reference.model import ReferenceSwap
 

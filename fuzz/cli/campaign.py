@@ -5,17 +5,17 @@ afresh); worker `w` derives every seed from `seed * 1000 + w`, so a campaign wit
 seed, worker count and step budget finds the same traces.  A worker runs rounds until the
 budget is spent or the parent says stop:
 
-- fast mode: one `fuzz.fast.run_episode` per round (episode seed `worker_seed * 100000 + k`);
+- fast mode: one `fuzz.modes.fast.run_episode` per round (episode seed `worker_seed * 100000 + k`);
   every `LABEL_EVERY`-th episode also computes coverage labels (they cost two allocator
   snapshots per op, so they are sampled; the report says which fraction);
-- hypothesis mode: one run of the state machine from `fuzz.machine` with the `campaign`
+- hypothesis mode: one run of the state machine from `fuzz.modes.machine` with the `campaign`
   settings profile (bounded examples per round), a failure turned into a trace from the
   failing example's lockstep history;
 - both: the two alternate round by round.
 
 Hang watchdog (`hang_timeout`, `--hang-timeout`, default `DEFAULT_HANG_TIMEOUT`; 0 turns it
 off): every worker is a process (with one worker too) and writes, into an array shared with the
-parent, the round it runs and the calls the candidate is running (`fuzz.fast`'s `watch`: one
+parent, the round it runs and the calls the candidate is running (`fuzz.modes.fast`'s `watch`: one
 call at a time on the method path, a batch part on the batch path, `first == last` while the
 candidate's snapshot and invariants are checked, -1 when the candidate is idle) plus a
 heartbeat.  When that array has not changed for `hang_timeout` seconds while the candidate
@@ -30,11 +30,11 @@ Workers send messages to the parent (steps done, rule and label counts, failures
 parent keeps one trace per divergence signature (op, kind), the one of the smallest seed so
 the result does not depend on message order, writes it atomically to `--out`, shows progress
 with rich, and on Ctrl-C tells the workers to stop, keeping everything found so far.  At the
-end it writes `report.json` and `report.png` (`fuzz.report`).  Exit code: 0 nothing
+end it writes `report.json` and `report.png` (`fuzz.cli.report`).  Exit code: 0 nothing
 diverged, 1 divergences found.
 
-With `--scheduler` the same rounds run as Dask tasks instead (`fuzz.distributed`); with
-`--corpus` known divergences are replayed first and new ones shared (`fuzz.corpus`).
+With `--scheduler` the same rounds run as Dask tasks instead (`fuzz.cli.distributed`); with
+`--corpus` known divergences are replayed first and new ones shared (`fuzz.cli.corpus`).
 """
 
 from __future__ import annotations
@@ -51,10 +51,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fuzz.cli import messages
 from fuzz.impls import resolve
 from fuzz.trace import atomic_write_text, dumps_trace
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_TIME = 60.0
 LABEL_EVERY = 4
@@ -97,9 +101,9 @@ class CampaignConfig:
     episode_steps: int = 2000
     quiet: bool = False
     hang_timeout: float = DEFAULT_HANG_TIMEOUT  # seconds; 0: no watchdog
-    scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.distributed)
+    scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.cli.distributed)
     connect_timeout: float = 10.0
-    corpus: str | None = None  # a shared corpus directory (fuzz.corpus)
+    corpus: str | None = None  # a shared corpus directory (fuzz.cli.corpus)
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -125,7 +129,7 @@ class CampaignConfig:
             corpus=getattr(args, "corpus", None),
         )
         if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
-            from fuzz.distributed import scheduler_address
+            from fuzz.cli.distributed import scheduler_address
 
             config.scheduler = scheduler_address(getattr(args, "scheduler", None))
             config.connect_timeout = getattr(args, "connect_timeout", None) or config.connect_timeout
@@ -157,7 +161,7 @@ class CampaignConfig:
 
 
 def _check_profile(name: str) -> None:
-    from fuzz.profiles import PROFILES
+    from fuzz.workloads import PROFILES
 
     if name not in PROFILES:
         raise CampaignError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
@@ -216,7 +220,7 @@ class _Worker:
         self,
         config: CampaignConfig,
         index: int,
-        send: Callable[[tuple], None],
+        send: Callable[[messages.Message], None],
         should_stop,
         *,
         watch: Any = None,
@@ -249,13 +253,13 @@ class _Worker:
 
     def progress(self, steps: int) -> bool:
         self.done += steps
-        self.send(("steps", self.index, steps))
+        self.send(messages.Steps(self.index, steps))
         if self.array is not None:
             self.array[W_BEAT] += 1
         return self.keep_going()
 
     def watch(self, first: int, last: int) -> None:
-        """`fuzz.fast`'s watch hook: the candidate is about to run calls first..last-1."""
+        """`fuzz.modes.fast`'s watch hook: the candidate is about to run calls first..last-1."""
         array = self.array
         array[W_FIRST] = first
         array[W_LAST] = last
@@ -277,7 +281,9 @@ class _Worker:
             except Exception as err:  # a harness bug: report it, carry on with the next round
                 errors += 1
                 self.send(
-                    ("error", self.index, f"{mode} round {round_no}: {type(err).__name__}: {_oneline(err)}")
+                    messages.Error(
+                        self.index, f"{mode} round {round_no}: {type(err).__name__}: {_oneline(err)}"
+                    )
                 )
             round_no += 1
 
@@ -285,7 +291,7 @@ class _Worker:
         return cap if self.budget is None else max(0, min(cap, self.budget - self.done))
 
     def fast_round(self, round_no: int) -> None:
-        from fuzz.fast import run_episode
+        from fuzz.modes.fast import run_episode
 
         seed = self.config.round_seed(self.index, round_no)
         labelled = round_no % LABEL_EVERY == 0
@@ -306,7 +312,7 @@ class _Worker:
         self._round_done("fast", seed, result, labelled)
 
     def hypothesis_round(self, round_no: int) -> None:
-        from fuzz.hypothesis_round import run_round
+        from fuzz.modes.hypothesis_round import run_round
 
         seed = self.config.round_seed(self.index, round_no)
         result = run_round(
@@ -324,7 +330,9 @@ class _Worker:
 
     def _round_done(self, mode: str, seed: int, result: Any, labelled: bool) -> None:
         """Report a finished round (an `EpisodeResult` or `RoundResult`) and keep its failure."""
-        self.send(("round", self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled))
+        self.send(
+            messages.Round(self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled)
+        )
         if result.divergence is not None and result.trace is not None:
             self.found(result.divergence, result.trace, seed)
 
@@ -338,10 +346,12 @@ class _Worker:
     def found(self, divergence: Any, trace: Any, seed: int) -> None:
         signature = divergence.signature
         if signature in self.seen:
-            self.send(("dup", self.index, list(signature)))
+            self.send(messages.Duplicate(self.index, tuple(signature)))
             return
         self.seen.add(signature)
-        self.send(("failure", self.index, list(signature), dumps_trace(trace), divergence.describe(), seed))
+        self.send(
+            messages.Failure(self.index, tuple(signature), dumps_trace(trace), divergence.describe(), seed)
+        )
 
 
 def _worker_process(
@@ -358,11 +368,11 @@ def _worker_process(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # Import what rounds need before the first heartbeat arms the watchdog.
-        import fuzz.fast
+        import fuzz.modes.fast
         import fuzz.world
 
         if config.mode != "fast":
-            import fuzz.hypothesis_round  # noqa: F401
+            import fuzz.modes.hypothesis_round  # noqa: F401
         worker = _Worker(
             config,
             index,
@@ -375,9 +385,9 @@ def _worker_process(
         )
         worker.run()
     except BaseException as err:  # reported to the parent, which shows one line
-        queue.put(("error", index, f"{type(err).__name__}: {_oneline(err)}"))
+        queue.put(messages.Error(index, f"{type(err).__name__}: {_oneline(err)}"))
     finally:
-        queue.put(("done", index))
+        queue.put(messages.Done(index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,7 +397,7 @@ def _worker_process(
 
 @dataclass
 class CampaignState:
-    """What the parent has gathered so far; `fuzz.report` turns it into report.json/png."""
+    """What the parent has gathered so far; `fuzz.cli.report` turns it into report.json/png."""
 
     config: CampaignConfig
     started: float = field(default_factory=time.monotonic)
@@ -412,34 +422,39 @@ class CampaignState:
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
 
-    def handle(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "steps":
-            self.steps += message[2]
-            self.worker_steps[message[1]] += message[2]
-        elif kind == "round":
-            _, _, mode, ops, rules, labels, labelled = message
-            self.rounds[mode] += 1
-            self.ops += ops
-            if labelled:
-                self.labelled_ops += ops
-            self.rules.update(rules)
-            self.labels.update(labels)
-        elif kind == "failure":
-            self._failure(message)
-        elif kind == "dup":
-            signature = tuple(message[2])
-            if signature in self.failures:
-                self.failures[signature]["hits"] += 1
-        elif kind == "error":
-            self.errors.append(f"worker {message[1]}: {message[2]}")
-        elif kind == "done":
-            self.finished_workers += 1
-            self.done_workers.add(message[1])
+    def handle(self, message: messages.Message) -> None:
+        match message:
+            case messages.Steps(worker, steps):
+                self.steps += steps
+                self.worker_steps[worker] += steps
+            case messages.Round(_, mode, ops, rules, labels, labelled):
+                self.rounds[mode] += 1
+                self.ops += ops
+                if labelled:
+                    self.labelled_ops += ops
+                self.rules.update(rules)
+                self.labels.update(labels)
+            case messages.Failure():
+                self._failure(message)
+            case messages.Duplicate(_, signature):
+                if signature in self.failures:
+                    self.failures[signature]["hits"] += 1
+            case messages.Error(worker, text):
+                self.errors.append(f"worker {worker}: {text}")
+            case messages.Done(worker):
+                self.finished_workers += 1
+                self.done_workers.add(worker)
+            case _:
+                raise TypeError(f"not a campaign message: {message!r}")
 
-    def _failure(self, message: tuple) -> None:
-        _, worker, signature, text, described, seed = message
-        signature = tuple(signature)
+    def _failure(self, message: messages.Failure) -> None:
+        worker, signature, text, described, seed = (
+            message.worker,
+            message.signature,
+            message.trace,
+            message.described,
+            message.seed,
+        )
         known = self.failures.get(signature)
         # Workers race to report; keep the trace of the smallest seed (worker, then round) so
         # the same campaign writes the same bytes whatever order the messages arrive in.
@@ -478,7 +493,7 @@ class CampaignState:
             except Exception as err:  # a harness bug: keep the hang, say why it has no trace
                 self.errors.append(f"worker {worker}: cannot rebuild the hang's trace: {_oneline(err)}")
             else:
-                self._failure(("failure", worker, [op, "hang"], text, described, seed))
+                self._failure(messages.Failure(worker, (op, "hang"), text, described, seed))
                 return
         signature = (f"{mode}-round", "hang")
         known = self.failures.get(signature)
@@ -501,7 +516,7 @@ class CampaignState:
 
 def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tuple[str, str, str]:
     """(trace text, description, op) of a fast episode that hung in calls first..last-1."""
-    from fuzz.fast import episode_calls
+    from fuzz.modes.fast import episode_calls
     from fuzz.replay import StepDivergence, make_trace
     from fuzz.world import Geometry
 
@@ -536,9 +551,9 @@ def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tup
 def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -> int:
     """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors).
 
-    With `config.scheduler` the rounds run on that Dask cluster (`fuzz.distributed`), which can
+    With `config.scheduler` the rounds run on that Dask cluster (`fuzz.cli.distributed`), which can
     also continue an interrupted campaign from its state file (`resume`)."""
-    from fuzz.report import write_report
+    from fuzz.cli.report import write_report
 
     out = Path(config.out)
     try:
@@ -550,12 +565,12 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
         _recheck_corpus(state)
     client = None
     if config.scheduler:
-        from fuzz.distributed import connect
+        from fuzz.cli.distributed import connect
 
         client = connect(config.scheduler, config.connect_timeout)  # a bad address: exit 2 here
     with _Display(state) as display:
         if client is not None:
-            from fuzz.distributed import run_distributed
+            from fuzz.cli.distributed import run_distributed
 
             run_distributed(client, state, display, resume)
         elif config.workers == 1 and not config.hang_timeout:
@@ -565,7 +580,7 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
     state.sample()
     state.ended = time.monotonic()
     if state.corpus is not None:
-        from fuzz.corpus import add
+        from fuzz.cli.corpus import add
 
         state.corpus["added"] = add(config.corpus, state.failures, config)
     write_report(state)
@@ -576,8 +591,8 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
 
 
 def _recheck_corpus(state: CampaignState) -> None:
-    """Replay the shared corpus against the candidate first (`fuzz.corpus`)."""
-    from fuzz.corpus import recheck
+    """Replay the shared corpus against the candidate first (`fuzz.cli.corpus`)."""
+    from fuzz.cli.corpus import recheck
 
     config = state.config
     try:
@@ -600,7 +615,7 @@ def _oneline(err: BaseException) -> str:
 def _run_inline(state: CampaignState, display: _Display) -> None:
     """One worker in this process (no watchdog): no spawn cost; Ctrl-C ends the current round."""
 
-    def send(message: tuple) -> None:
+    def send(message: messages.Message) -> None:
         state.handle(message)
         display.tick()
 
@@ -745,8 +760,8 @@ class _Display:
 
     def __init__(self, state: CampaignState) -> None:
         self.state = state
-        self.progress = None
-        self.task = None
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
         self.last_sample = 0.0
 
     def __enter__(self) -> _Display:
@@ -788,7 +803,7 @@ class _Display:
         self.last_sample = now
         if self.progress is None:
             return
-        from fuzz.report import labels_hit
+        from fuzz.cli.report import labels_hit
 
         hit, total = labels_hit(state.labels)
         completed = state.steps if state.config.steps else min(now, state.config.time or now)
@@ -817,7 +832,7 @@ def _print_summary(state: CampaignState) -> None:
         )
     for error in state.errors:
         print(f"  error: {error}", file=out)
-    from fuzz.report import labels_hit, wanted_labels
+    from fuzz.cli.report import labels_hit, wanted_labels
 
     hit, total = labels_hit(state.labels)
     if state.labelled_ops:  # no labelled round, no label line (e.g. a few steps)

@@ -11,7 +11,7 @@ import pytest
 from fuzz.mutants.catalogue import Edit, Mutant
 from fuzz.mutants.runner import RunConfig, all_caught, run_mutant, summarize
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from fuzz.lockstep import Divergence
-from fuzz.machine import make_machine
+from fuzz.modes.machine import make_machine
 from fuzz.world import DeviceSpec, Geometry
 from optimized import OptimizedSwap
 from optimized import kernels as k

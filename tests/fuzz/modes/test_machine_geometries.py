@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from fuzz.machine import make_machine
+from fuzz.modes.machine import make_machine
 from fuzz.world import NAMED_GEOMETRIES
 from optimized import OptimizedSwap
 from reference.model import ReferenceSwap
