@@ -139,6 +139,12 @@ def main(argv: Sequence[str]) -> int:
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
         f"{result.learned_frees} fault-time slot frees learned from Used"
     )
+    if result.mthp is not None:
+        m = result.mthp
+        print(
+            f"large folios: {m['anon_fault_alloc']} faulted in, {m['swpout']} swapped out whole, "
+            f"{m['swpout_fallback']} fell back to order 0 (split)"
+        )
     if result.paused_reclaimers:
         print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")
     if result.divergence is None:

@@ -100,6 +100,7 @@ class LaneResult:
     trace_path: str | None
     learned_frees: int
     paused_reclaimers: int = 0
+    mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
 
 
 def kernel_header(
@@ -572,7 +573,8 @@ def run_lane(
         header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
-    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused)
+    mthp = dict(lane.world.mthp) if lane.world.large else None
+    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused, mthp)
 
 
 def shrink(
