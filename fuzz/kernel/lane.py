@@ -3,10 +3,13 @@
 Actions (helper = the pinned process owning the tracked pages): ``pageout`` [start, n),
 ``zap`` [start, n), ``read`` / ``write`` fault of one page, ``fork`` of a child sharing the
 mapping, ``child_exit``, ``swapon`` of another lane device at a priority, ``swapoff`` of a lane
-device (the kernel's try_to_unuse brings every page back).  After every step `Lane.compare`
-checks the kernel's observables against the model's (see README "The kernel lane" for the list
-and for what is excluded and why).  Asynchronous kernel work is waited for (Writeback drains to
-0 after a pageout); host reclaimers that would page out on their own are paused (`reclaimers`).
+device (the kernel's try_to_unuse brings every page back); with an mTHP size (`--mthp`),
+``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
+whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too.  After
+every step `Lane.compare` checks the kernel's observables against the model's (see README
+"The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
+is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
+their own are paused (`reclaimers`).
 
 One kernel choice is not a function of the swap state: whether a fault (do_swap_page /
 do_wp_page) frees the count-0 swap-cache slot of the page it maps (should_try_to_free_swap and
