@@ -2,6 +2,7 @@
 
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
                     [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
+                    [--mthp SIZE [--large-folios N]]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
 host cannot run the lane (one line saying why).
@@ -17,6 +18,15 @@ from pathlib import Path
 
 from fuzz.cli.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
 from fuzz.kernel.world import SEMANTICS
+
+
+def mthp_size(text: str) -> int:
+    """An mTHP size as sysfs names it: 64K, 64kB or 64 (KiB); the size's existence is checked
+    against the running kernel by `main`."""
+    digits = text.strip().removesuffix("kB").removesuffix("K").removesuffix("k")
+    if not digits.isdigit() or int(digits) < 8 or int(digits) & (int(digits) - 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an mTHP size such as 16K, 64K or 1024K")
+    return int(digits)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the kernel rules the lane's translation follows (default: the running kernel's, "
         "if the lane knows them; see README 'Kernel versions')",
     )
+    p.add_argument(
+        "--mthp",
+        type=mthp_size,
+        metavar="SIZE",
+        help="also drive large folios of this anonymous mTHP size (e.g. 64K): its per-size THP "
+        'switch is set to "madvise" for the run, every other size to "never"',
+    )
+    p.add_argument(
+        "--large-folios",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="folios in the large region with --mthp, at most 64 (default: %(default)s)",
+    )
     return p
 
 
@@ -64,7 +88,7 @@ def semantics_for(release: str, chosen: str | None) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    from fuzz.kernel.device import KernelUnavailable
+    from fuzz.kernel.device import KernelUnavailable, mthp_order
     from fuzz.kernel.lane import kernel_header, run_lane, shrink
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
@@ -73,14 +97,25 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError("--pages and --shm-pages are at most 1024", prog="swapdiff kernel")
     replay = None
     npages, shm_pages = args.pages, args.shm_pages
+    mthp_kb, large_folios = args.mthp or 0, args.large_folios
     if args.replay:
         header, replay = read_kernel_trace(args.replay)
         npages, shm_pages = header["pages"], header.get("shm_pages", 0)
+        mthp = header.get("mthp")
+        mthp_kb, large_folios = (mthp["size_kb"], mthp["folios"]) if mthp else (0, 0)
+    if large_folios > 64:
+        raise UsageError("--large-folios is at most 64", prog="swapdiff kernel")
+    if mthp_kb:
+        try:
+            mthp_order(mthp_kb)
+        except KernelUnavailable as err:
+            raise UsageError(f"--mthp {mthp_kb}K: {err}", prog="swapdiff kernel") from None
     semantics = semantics_for(platform.release(), args.semantics)
     seconds = args.time if args.time is not None else (None if args.steps or replay else 30.0)
     print(
         f"swapdiff kernel: Linux {platform.release()} ({semantics} rules), vm.page-cluster=0, "
         f"THP never, CPU 0, {npages} anonymous and {shm_pages} shmem pages"
+        + (f", {large_folios} large folios of {mthp_kb}K (mTHP madvise)" if mthp_kb else "")
     )
     try:
         result = run_lane(
@@ -93,6 +128,8 @@ def main(argv: Sequence[str]) -> int:
             out=Path(args.out),
             replay=replay,
             semantics=semantics,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -102,6 +139,12 @@ def main(argv: Sequence[str]) -> int:
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
         f"{result.learned_frees} fault-time slot frees learned from Used"
     )
+    if result.mthp is not None:
+        m = result.mthp
+        print(
+            f"large folios: {m['anon_fault_alloc']} faulted in, {m['swpout']} swapped out whole, "
+            f"{m['swpout_fallback']} fell back to order 0 (split)"
+        )
     if result.paused_reclaimers:
         print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")
     if result.divergence is None:
@@ -110,8 +153,12 @@ def main(argv: Sequence[str]) -> int:
     print(f"DIVERGENCE at {result.divergence}")
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
-        small = shrink(actions, npages=npages, shm_pages=shm_pages)
-        header = kernel_header(args.seed, npages, result.paused_reclaimers, semantics, shm_pages)
+        small = shrink(
+            actions, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+        )
+        header = kernel_header(
+            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios
+        )
         header["divergence"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
         print(f"shrunk to {len(small)} actions")

@@ -3,8 +3,8 @@
 Everything created lives in LANE_DIR and carries LABEL in the header's volume label; at start
 `cleanup_stale` removes only such devices left by an earlier crash.  `KernelHost` is a context
 manager holding the host-wide flock for the whole run and restoring every setting it changed
-(vm.page-cluster, THP enabled, paused DAMON pageout schemes: see `reclaimers`) and every device
-it created, on success, failure, exception, Ctrl-C and SIGTERM.
+(vm.page-cluster, THP enabled and every per-size mTHP switch, paused DAMON pageout schemes: see
+`reclaimers`) and every device it created, on success, failure, exception, Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ SWAP_FLAG_DISCARD_ONCE = 0x20000
 SWAP_FLAG_DISCARD_PAGES = 0x40000
 MAX_DEVICE_BYTES = 64 << 20
 PAGE_CLUSTER = Path("/proc/sys/vm/page-cluster")
-THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+THP_DIR = Path("/sys/kernel/mm/transparent_hugepage")
+THP_ENABLED = THP_DIR / "enabled"
+PMD_KB = 2048  # PMD-sized THP (order 9) is mapped by a PMD, not by ptes: not an mTHP size
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.swapon.argtypes = [ctypes.c_char_p, ctypes.c_int]
@@ -46,6 +48,28 @@ _libc.swapoff.argtypes = [ctypes.c_char_p]
 
 class KernelUnavailable(Exception):
     """The lane cannot run on this host; the message is one line saying why (exit 2)."""
+
+
+def mthp_switches() -> dict[int, Path]:
+    """size in KiB -> the per-size anonymous THP switch (hugepages-<size>kB/enabled) of every
+    size this kernel offers (a size without one, e.g. 8kB on x86, has no anonymous mTHP)."""
+    found = {}
+    for d in THP_DIR.glob("hugepages-*kB"):
+        size = d.name.removeprefix("hugepages-").removesuffix("kB")
+        if size.isdigit() and (d / "enabled").exists():
+            found[int(size)] = d / "enabled"
+    return dict(sorted(found.items()))
+
+
+def mthp_order(size_kb: int) -> int:
+    """The folio order of an mTHP size, or KernelUnavailable saying why it cannot be used."""
+    switches = mthp_switches()
+    if size_kb >= PMD_KB or size_kb not in switches:
+        usable = ", ".join(f"{k}K" for k in switches if k < PMD_KB) or "none"
+        raise KernelUnavailable(
+            f"this kernel has no pte-mapped anonymous mTHP size {size_kb}K (usable here: {usable})"
+        )
+    return (size_kb // (PAGE // 1024)).bit_length() - 1
 
 
 def swap_header(pages: int, bad: Sequence[int] = (), label: bytes = LABEL) -> bytes:
@@ -214,10 +238,16 @@ class OwnedDevice:
 class KernelHost:
     """Exclusive, self-cleaning ownership of the kernel's swap state for one run."""
 
-    def __init__(self, *, allow_existing: bool = False, page_cluster: int = 0, thp: str = "never") -> None:
+    def __init__(
+        self, *, allow_existing: bool = False, page_cluster: int = 0, thp: str = "never", mthp_kb: int = 0
+    ) -> None:
+        """`mthp_kb`: the one anonymous mTHP size switched to "madvise" for the run (0: none);
+        every other per-size switch is "never", so a MADV_HUGEPAGE region faults in folios of
+        exactly that size."""
         self.allow_existing = allow_existing
         self.page_cluster = page_cluster
         self.thp = thp
+        self.mthp_kb = mthp_kb
         self.devices: list[OwnedDevice] = []
         self.saved: dict[Path, str] = {}
         self.stale: list[str] = []
@@ -244,6 +274,10 @@ class KernelHost:
             self._set(PAGE_CLUSTER, str(self.page_cluster))
             if THP_ENABLED.exists():
                 self._set(THP_ENABLED, self.thp)
+            if self.mthp_kb:
+                mthp_order(self.mthp_kb)
+            for size, switch in mthp_switches().items():
+                self._set(switch, "madvise" if size == self.mthp_kb else "never")
             self._pause_reclaimers()
         except BaseException:
             self.close()

@@ -6,7 +6,11 @@ pages of a memfd (shmem), fills each page with distinct data, then obeys one-lin
 commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED), read and write faults,
 the same on the shmem mapping (``s``-prefixed) plus a hole punch in the memfd, fork of a child
 sharing the mappings and that child's exit, and mincore(2) of both mappings (in itself or,
-forwarded, in a child).  The lane reads the pages' swap entries from /proc/PID/pagemap of the
+forwarded, in a child).  With `large_pages`, a third mapping, aligned to its folio size, MADV_HUGEPAGE
+and MADV_DONTFORK (children never see it), holds the large folios (the per-size mTHP switch the
+host set to "madvise" decides their order): ``l``-prefixed pageout/zap/read/write act on it,
+and a write there is a plain store (no read first, which would map the zero page and make the
+fault order 0).  The lane reads the pages' swap entries from /proc/PID/pagemap of the
 helper and of every child.
 """
 
@@ -25,10 +29,16 @@ from typing import Any
 
 PAGE = 4096
 MADV_DONTNEED = 4
+MADV_DONTFORK = 10
+MADV_HUGEPAGE = 14
 MADV_NOHUGEPAGE = 15
 MADV_PAGEOUT = 21
 PM_SWAP = 1 << 62
 PM_PRESENT = 1 << 63
+PM_PFN = (1 << 55) - 1
+KPF_COMPOUND_HEAD = 1 << 15
+KPF_COMPOUND_TAIL = 1 << 16
+KPF_ZERO_PAGE = 1 << 24
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
@@ -116,6 +126,69 @@ def probe_pageout() -> str | None:
         scratch.close()
 
 
+def page_kinds(words: list[int]) -> list[tuple[str, int] | None]:
+    """For each present page of a pagemap read: ("head" | "tail" | "small" | "zero", pfn) from
+    /proc/kpageflags (which folio shape maps it), None for a page that is not present."""
+    out: list[tuple[str, int] | None] = []
+    with open("/proc/kpageflags", "rb") as f:
+        for word in words:
+            if not word & PM_PRESENT:
+                out.append(None)
+                continue
+            pfn = word & PM_PFN
+            f.seek(pfn * 8)
+            (flags,) = struct.unpack("<Q", f.read(8))
+            kind = "zero" if flags & KPF_ZERO_PAGE else "small"
+            if flags & KPF_COMPOUND_HEAD:
+                kind = "head"
+            elif flags & KPF_COMPOUND_TAIL:
+                kind = "tail"
+            out.append((kind, pfn))
+    return out
+
+
+class AlignedRegion:
+    """A private anonymous mapping whose start is aligned to `align_pages` pages (mTHP faults
+    only allocate naturally aligned folios), MADV_HUGEPAGE and MADV_DONTFORK."""
+
+    def __init__(self, npages: int, align_pages: int) -> None:
+        self.raw = mmap.mmap(-1, (npages + align_pages) * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.offset = -address(self.raw) % (align_pages * PAGE)
+        self.addr = address(self.raw) + self.offset
+        self.npages = npages
+        self.raw.madvise(MADV_HUGEPAGE)
+        self.raw.madvise(MADV_DONTFORK)
+
+    def madvise(self, advice: int, start: int, n: int) -> None:
+        self.raw.madvise(advice, self.offset + start * PAGE, n * PAGE)
+
+    def read(self, page: int) -> int:
+        return self.raw[self.offset + page * PAGE]
+
+    def store(self, page: int) -> None:
+        """Never a zero byte: a zero-filled page is not written to swap (the swap zeromap) and a
+        split remaps it to the shared zero page, neither of which the model follows."""
+        self.raw[self.offset + page * PAGE] = page % 255 + 1
+
+    def write(self, page: int, align_pages: int) -> None:
+        """A write fault; if it mapped a large folio, every page of it gets data too (stores to
+        pages the folio already maps: no fault, no swap-state change)."""
+        self.store(page)
+        start = page - page % align_pages
+        words = pagemap_words(os.getpid(), self.addr + start * PAGE, align_pages)
+        kind = page_kinds([words[page - start]])[0]
+        if kind is not None and kind[0] in ("head", "tail"):
+            for p in range(start, start + align_pages):
+                self.store(p)
+
+    def mincore(self) -> list[int]:
+        vec = ctypes.create_string_buffer(self.npages)
+        if self.npages and _libc.mincore(self.addr, self.npages * PAGE, vec) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"mincore: {os.strerror(e)}")
+        return [b & 1 for b in vec.raw]
+
+
 def punch_hole(fd: int, start: int, n: int) -> None:
     if _libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start * PAGE, n * PAGE) != 0:
         e = ctypes.get_errno()
@@ -131,6 +204,7 @@ class Mappings:
     shm: mmap.mmap
     shm_fd: int
     shm_pages: int
+    large: AlignedRegion
 
 
 def _touch(region: mmap.mmap, page: int, write: bool) -> int:
@@ -163,10 +237,18 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             maps.shm.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
         elif op in ("sread", "swrite"):
             reply = _touch(maps.shm, cmd["page"], op == "swrite")
+        elif op == "lpageout":
+            maps.large.madvise(MADV_PAGEOUT, cmd["start"], cmd["n"])
+        elif op == "lzap":
+            maps.large.madvise(MADV_DONTNEED, cmd["start"], cmd["n"])
+        elif op == "lread":
+            reply = maps.large.read(cmd["page"])
+        elif op == "lwrite":
+            maps.large.write(cmd["page"], cmd["nr"])
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
         elif op == "hello":
-            reply = address(maps.shm)
+            reply = [address(maps.shm), maps.large.addr]
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -187,6 +269,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             reply = pid
         elif op == "mincore":
             reply = {"anon": mincore(region, npages), "shm": mincore(maps.shm, maps.shm_pages)}
+            if cmd.get("large"):
+                reply["large"] = maps.large.mincore()
         elif op == "child":
             _, cw, cr = children[cmd["child"]]
             cw.write(json.dumps(cmd["cmd"]) + "\n")
@@ -215,9 +299,12 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
 class Helper:
     """The pinned helper process owning the tracked mapping."""
 
-    def __init__(self, npages: int, cpu: int, shm_pages: int = 0) -> None:
+    def __init__(
+        self, npages: int, cpu: int, shm_pages: int = 0, large_pages: int = 0, large_align: int = 1
+    ) -> None:
         self.npages = npages
         self.shm_pages = shm_pages
+        self.large_npages = large_pages
         self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.region.madvise(MADV_NOHUGEPAGE)
         self.addr = address(self.region)
@@ -239,7 +326,10 @@ class Helper:
                 shm = mmap.mmap(shm_fd, max(1, shm_pages) * PAGE, flags=mmap.MAP_SHARED)
                 for i in range(shm_pages):
                     shm[i * PAGE : i * PAGE + 8] = struct.pack("<Q", (1 << 32) + i)
-                _serve(c_r, c_w, Mappings(self.region, npages, shm, shm_fd, shm_pages))
+                large = AlignedRegion(large_pages, large_align)  # made here: MADV_DONTFORK
+                for i in range(large_pages):
+                    large.store(i)  # a write fault: every aligned block becomes one folio
+                _serve(c_r, c_w, Mappings(self.region, npages, shm, shm_fd, shm_pages, large))
             except BaseException:
                 code = 1
             os._exit(code)
@@ -248,7 +338,7 @@ class Helper:
         self.pid = pid
         self._w = os.fdopen(p_w, "w")
         self._r = os.fdopen(p_r, "r")
-        self.shm_addr = self.call("hello")
+        self.shm_addr, self.large_addr = self.call("hello")
 
     def call(self, op: str, **args: Any) -> Any:
         self._w.write(json.dumps({"op": op, **args}) + "\n")
@@ -283,10 +373,15 @@ class Helper:
             for proc, pid in self._pids().items()
         }
 
+    def large_pages(self) -> tuple[list[tuple[int, int] | None], list[tuple[str, int] | None]]:
+        """The helper's large-folio region: each page's swap entry, and its folio shape."""
+        words = pagemap_words(self.pid, self.large_addr, self.large_npages)
+        return [swap_entry(w) for w in words], page_kinds(words)
+
     def residency(self) -> dict[str, dict[str, list[int]]]:
         """mincore residency of every page of both mappings ({'anon': [...], 'shm': [...]}),
         per process ('helper' and each child id)."""
-        out = {"helper": self.call("mincore")}
+        out = {"helper": self.call("mincore", large=True)}
         for child in self.children:
             out[str(child)] = self.call("child", child=child, cmd={"op": "mincore"})
         return out

@@ -3,10 +3,13 @@
 Actions (helper = the pinned process owning the tracked pages): ``pageout`` [start, n),
 ``zap`` [start, n), ``read`` / ``write`` fault of one page, ``fork`` of a child sharing the
 mapping, ``child_exit``, ``swapon`` of another lane device at a priority, ``swapoff`` of a lane
-device (the kernel's try_to_unuse brings every page back).  After every step `Lane.compare`
-checks the kernel's observables against the model's (see README "The kernel lane" for the list
-and for what is excluded and why).  Asynchronous kernel work is waited for (Writeback drains to
-0 after a pageout); host reclaimers that would page out on their own are paused (`reclaimers`).
+device (the kernel's try_to_unuse brings every page back); with an mTHP size (`--mthp`),
+``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
+whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too.  After
+every step `Lane.compare` checks the kernel's observables against the model's (see README
+"The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
+is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
+their own are paused (`reclaimers`).
 
 One kernel choice is not a function of the swap state: whether a fault (do_swap_page /
 do_wp_page) frees the count-0 swap-cache slot of the page it maps (should_try_to_free_swap and
@@ -26,7 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fuzz.kernel.device import CLUSTER, LANE_DIR, KernelHost, KernelUnavailable, meminfo, proc_swaps, vmstat
+from fuzz.kernel.device import (
+    CLUSTER,
+    LANE_DIR,
+    THP_DIR,
+    KernelHost,
+    KernelUnavailable,
+    meminfo,
+    mthp_order,
+    proc_swaps,
+    vmstat,
+)
 from fuzz.kernel.driver import Helper, LruDrainer, probe_pageout
 from fuzz.kernel.trace import (
     EXTRA_DEVICE_PAGES,
@@ -41,10 +54,25 @@ from reference.api import Entry, SwapContractError
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
 DEFAULT_PAGES = 128
 DEFAULT_SHM_PAGES = 32
+DEFAULT_LARGE_FOLIOS = 4
 DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
 PRIORITY = 5
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
+
+
+MTHP_COMPARED = ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin")
+
+
+def mthp_stats_dir(size_kb: int) -> Path:
+    return THP_DIR / f"hugepages-{size_kb}kB" / "stats"
+
+
+def read_mthp_stats(stats: Path | None) -> dict[str, int]:
+    """The per-size mTHP event counters the lane compares (global sums over CPUs)."""
+    if stats is None:
+        return dict.fromkeys(MTHP_COMPARED, 0)
+    return {name: int((stats / name).read_text()) for name in MTHP_COMPARED}
 
 
 def refreshed_meminfo() -> dict[str, int]:
@@ -75,6 +103,7 @@ class LaneResult:
     trace_path: str | None
     learned_frees: int
     paused_reclaimers: int = 0
+    mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
 
 
 def kernel_header(
@@ -83,7 +112,12 @@ def kernel_header(
     paused_reclaimers: int = 0,
     semantics: str = "6.18",
     shm_pages: int = DEFAULT_SHM_PAGES,
+    mthp_kb: int = 0,
+    large_folios: int = 0,
 ) -> dict[str, Any]:
+    mthp = None
+    if mthp_kb:
+        mthp = {"size_kb": mthp_kb, "order": mthp_order(mthp_kb), "folios": large_folios}
     return {
         TRACE_KEY: 1,
         "kernel": platform.release(),
@@ -95,9 +129,11 @@ def kernel_header(
             "device_pages": DEVICE_PAGES,
             "extra_device_pages": EXTRA_DEVICE_PAGES,
             "priority": PRIORITY,
-            "kind": "file",
+            "kind": "blkdev" if mthp_kb else "file",
             "damon_pageout_paused": paused_reclaimers,
+            "mthp_enabled": {f"{mthp_kb}kB": "madvise", "other sizes": "never"} if mthp_kb else "never",
         },
+        "mthp": mthp,
         "pages": npages,
         "shm_pages": shm_pages,
         "seed": seed,
@@ -118,7 +154,28 @@ def random_swapon(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def large_pages(mthp_kb: int, large_folios: int) -> tuple[int, int]:
+    """(pages, folio pages) of the large region, (0, 1) without one: what check_actions needs."""
+    if not mthp_kb or not large_folios:
+        return (0, 1)
+    nr = 1 << mthp_order(mthp_kb)
+    return (large_folios * nr, nr)
+
+
+def random_large_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
+    """An action on the large region: pageout and zap of whole aligned blocks only."""
+    nr, nblocks = world.large_nr, world.large_folios
+    roll = rng.random()
+    if roll < 0.35 or roll >= 0.85:
+        start = rng.randrange(nblocks)
+        n = rng.randint(1, min(2, nblocks - start))
+        return {"op": "lpageout" if roll < 0.35 else "lzap", "start": start * nr, "n": n * nr}
+    return {"op": "lread" if roll < 0.6 else "lwrite", "page": rng.randrange(len(world.large))}
+
+
 def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
+    if world.large and rng.random() < 0.3:
+        return random_large_action(rng, world)
     n = world.npages
     children = sorted(int(c) for c in world.procs if c != HELPER)
     roll = rng.random()
@@ -146,18 +203,33 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
 class Lane:
     """One kernel-lane run: the host, the lane devices, the helper and the model, in step."""
 
-    def __init__(self, host: KernelHost, npages: int, shm_pages: int = DEFAULT_SHM_PAGES) -> None:
+    def __init__(
+        self, host: KernelHost, npages: int, shm_pages: int = DEFAULT_SHM_PAGES, large_folios: int = 0
+    ) -> None:
+        """`large_folios`: folios of the host's mTHP size (`host.mthp_kb`) in the large region;
+        the first device is then a block device (a swap file takes no large folio)."""
         self.host = host
         self.npages = npages
-        self.world = ModelWorld(npages, shm_pages=shm_pages)
+        self.large_order = mthp_order(host.mthp_kb) if host.mthp_kb and large_folios else 0
+        self.mthp_stats = mthp_stats_dir(host.mthp_kb) if self.large_order else None
+        self.mthp_base = read_mthp_stats(self.mthp_stats)
+        self.world = ModelWorld(
+            npages,
+            shm_pages=shm_pages,
+            large_order=self.large_order,
+            large_folios=large_folios if self.large_order else 0,
+        )
         others = proc_swaps()
         self.others_total = sum(r["size"] for r in others)
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
         self._probe()
-        self.swapon(PRIORITY, pages=DEVICE_PAGES)
-        self.helper = Helper(npages, cpu=0, shm_pages=shm_pages)
+        self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        nr = 1 << self.large_order
+        self.helper = Helper(
+            npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
+        )
         self.drainer = LruDrainer()
         self.learned = 0
         io = vmstat()
@@ -240,7 +312,7 @@ class Lane:
         op = action["op"]
         w = self.world
         learn: int | None = None
-        if op in ("pageout", "spageout"):
+        if op in ("pageout", "spageout", "lpageout"):
             self.drainer.drain()  # no folio may hold a batch reference on another CPU
         if op == "pageout":
             self.helper.call("pageout", start=action["start"], n=action["n"])
@@ -258,6 +330,16 @@ class Lane:
         elif op == "child_exit":
             self.helper.child_exit(action["child"])
             w.child_exit(action["child"])
+        elif op == "lpageout":
+            self.helper.call(op, start=action["start"], n=action["n"])
+            self._settle()
+            w.large_pageout(action["start"], action["n"])
+        elif op in ("lread", "lwrite"):
+            self.helper.call(op, page=action["page"], nr=w.large_nr)
+            learn = w.large_fault(action["page"], op == "lwrite")
+        elif op == "lzap":
+            self.helper.call(op, start=action["start"], n=action["n"])
+            w.large_zap(action["start"], action["n"])
         elif op == "spageout":
             self.helper.call(op, start=action["start"], n=action["n"])
             self._settle()
@@ -280,7 +362,7 @@ class Lane:
         else:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
-        if learn is not None and op == "write":
+        if learn is not None and op in ("write", "lwrite"):
             self._learn_fault_free(learn)
         self.compare()
 
@@ -291,7 +373,7 @@ class Lane:
         entry = self.world.ref.folio_entry(f)
         if entry is None:
             return
-        if self._row(entry.type)["used"] // KIB == self.world.inuse(entry.type) - 1:
+        if self._row(entry.type)["used"] // KIB == self.world.inuse(entry.type) - self.world.nr(f):
             if not self.world.ref.folio_free_swap(f):
                 raise KernelDivergence("the kernel freed a slot the model cannot free")
             self.learned += 1
@@ -338,7 +420,31 @@ class Lane:
                         f"{proc} page {p}: kernel mincore {residency[proc]['anon'][p]}, "
                         f"model {self._resident(mpages[p])}"
                     )
-        return problems + self._compare_shm(residency)
+        return problems + self._compare_shm(residency) + self._compare_large(residency)
+
+    def _compare_large(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:
+        """The large region: each page's swap entry, mincore, and the folio shape kpageflags
+        shows (head/tail of one physically contiguous folio, order 0, the zero page)."""
+        w = self.world
+        if not w.large:
+            return []
+        problems = []
+        entries, kinds = self.helper.large_pages()
+        for p, st in enumerate(w.large):
+            ment, mshape = self._model_entry(st), w.large_shape(p)
+            kshape = kinds[p][0] if kinds[p] else None
+            if entries[p] != ment or kshape != mshape:
+                problems.append(f"large page {p}: kernel entry {entries[p]} {kshape}, model {ment} {mshape}")
+            elif residency[HELPER]["large"][p] != self._resident(st):
+                kres = residency[HELPER]["large"][p]
+                problems.append(f"large page {p}: kernel mincore {kres}, model {self._resident(st)}")
+            elif mshape == "tail":
+                head = kinds[p - p % w.large_nr]
+                if head is None or kinds[p][1] - head[1] != p % w.large_nr:
+                    problems.append(
+                        f"large page {p}: not in its block's contiguous folio (kernel {kinds[p]})"
+                    )
+        return problems
 
     def _compare_shm(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:
         """The shmem pages: no pte ever holds their swap entries (the file does), the helper's
@@ -393,6 +499,11 @@ class Lane:
                 f"swap I/O since start: kernel pswpin {reads} pswpout {writes}, "
                 f"model reads {w.reads} writes {w.writes} (another task swapping?)"
             )
+        if self.mthp_stats is not None:
+            now = read_mthp_stats(self.mthp_stats)
+            kernel = {k: now[k] - self.mthp_base[k] for k in MTHP_COMPARED}
+            if kernel != w.mthp:
+                problems.append(f"mTHP stats since start: kernel {kernel}, model {w.mthp}")
         mi = refreshed_meminfo()
         if mi["SwapCached"] != w.swap_cached_pages() * KIB:
             problems.append(f"SwapCached: kernel {mi['SwapCached']} KiB, model {w.swap_cached_pages()} pages")
@@ -418,8 +529,11 @@ def run_lane(
     out: Path | None = None,
     replay: list[dict[str, Any]] | None = None,
     semantics: str = "6.18",
+    mthp_kb: int = 0,
+    large_folios: int = DEFAULT_LARGE_FOLIOS,
 ) -> LaneResult:
-    """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence."""
+    """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence.
+    With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size."""
     if semantics not in SEMANTICS:
         raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
     rng = random.Random(seed)
@@ -427,9 +541,11 @@ def run_lane(
     t0 = time.monotonic()
     divergence = None
     trace_path = None
-    with KernelHost(allow_existing=allow_existing) as host:
+    if not mthp_kb:
+        large_folios = 0
+    with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
-        lane = Lane(host, npages, shm_pages)
+        lane = Lane(host, npages, shm_pages, large_folios)
         try:
             lane.compare()
             next_child = 1
@@ -457,10 +573,11 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused, semantics, shm_pages)
+        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
-    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused)
+    mthp = dict(lane.world.mthp) if lane.world.large else None
+    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused, mthp)
 
 
 def shrink(
@@ -469,14 +586,20 @@ def shrink(
     npages: int = DEFAULT_PAGES,
     shm_pages: int = DEFAULT_SHM_PAGES,
     max_seconds: float = 120.0,
+    mthp_kb: int = 0,
+    large_folios: int = 0,
 ) -> list[dict[str, Any]]:
     """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)."""
     t0 = time.monotonic()
 
     def diverges(cand: list[dict[str, Any]]) -> bool:
-        if check_actions(cand, npages, shm_pages) is not None:
+        large = large_pages(mthp_kb, large_folios)
+        if check_actions(cand, npages, shm_pages, large) is not None:
             return False
-        return run_lane(replay=cand, npages=npages, shm_pages=shm_pages).divergence is not None
+        run = run_lane(
+            replay=cand, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+        )
+        return run.divergence is not None
 
     cur = list(actions)
     chunk = max(1, len(cur) // 2)

@@ -41,6 +41,10 @@ OPS: dict[str, dict[str, str]] = {
     "spunch": {"start": "int", "n": "int"},
     "sread": {"page": "int"},
     "swrite": {"page": "int"},
+    "lpageout": {"start": "int", "n": "int"},
+    "lzap": {"start": "int", "n": "int"},
+    "lread": {"page": "int"},
+    "lwrite": {"page": "int"},
 }
 
 
@@ -89,19 +93,41 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     shm_pages = header.get("shm_pages", 0)
     if not isinstance(shm_pages, int) or not 0 <= shm_pages <= 1024:
         raise TraceError(f"{path}:1: header shm_pages must be an integer in 0..1024")
-    problem = check_actions(actions, pages, shm_pages)
+    large = _large_region(path, header.get("mthp"))
+    problem = check_actions(actions, pages, shm_pages, large)
     if problem is not None:
         index, why = problem
         raise TraceError(f"{path}:{index + 2}: {why}")
     return header, actions
 
 
+def _large_region(path: str, mthp: Any) -> tuple[int, int]:
+    """(pages, folio pages) of the header's large region ({"size_kb", "order", "folios"})."""
+    if mthp is None:
+        return (0, 1)
+    fields = ("size_kb", "order", "folios")
+    if (
+        not isinstance(mthp, dict)
+        or not all(type(mthp.get(k)) is int for k in fields)
+        or not 1 <= mthp["order"] < 9
+        or mthp["size_kb"] != 4 << mthp["order"]
+        or not 1 <= mthp["folios"] <= 64
+    ):
+        raise TraceError(f"{path}:1: header mthp must be null or {{size_kb, order 1..8, folios 1..64}}")
+    nr = 1 << mthp["order"]
+    return (mthp["folios"] * nr, nr)
+
+
 def _range_ok(a: dict[str, Any], npages: int) -> bool:
     return a["start"] >= 0 and a["n"] >= 1 and a["start"] + a["n"] <= npages
 
 
-def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 0) -> tuple[int, str] | None:
-    """(index, reason) of the first action the lane cannot run, or None."""
+def check_actions(
+    actions: list[dict[str, Any]], npages: int, shm_pages: int = 0, large: tuple[int, int] = (0, 1)
+) -> tuple[int, str] | None:
+    """(index, reason) of the first action the lane cannot run, or None.  `large` is the large
+    region's (pages, folio pages): its pageouts and zaps cover whole aligned folio blocks."""
+    large_pages, nr = large
     children: set[int] = set()
     types = {0}  # the lane's first device; later ones take the first free type, as swapon does
     for i, a in enumerate(actions):
@@ -115,6 +141,14 @@ def check_actions(actions: list[dict[str, Any]], npages: int, shm_pages: int = 0
                 i,
                 f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {shm_pages} shmem pages",
             )
+        if op in ("lpageout", "lzap") and (not _range_ok(a, large_pages) or a["start"] % nr or a["n"] % nr):
+            return (
+                i,
+                f"{op} range [{a['start']}, {a['start'] + a['n']}) is not whole {nr}-page blocks "
+                f"within {large_pages} large-region pages",
+            )
+        if op in ("lread", "lwrite") and not 0 <= a["page"] < large_pages:
+            return i, f"{op} page {a['page']} is not within {large_pages} large-region pages"
         if op in ("sread", "swrite") and not 0 <= a["page"] < shm_pages:
             return i, f"{op} page {a['page']} is not within {shm_pages} shmem pages"
         if op == "fork":

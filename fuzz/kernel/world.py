@@ -14,6 +14,19 @@ each swap entry.  Writeout = folio_alloc_swap + folio_dup_swap (the mapping's re
 folio stays in the swap cache after writeback, as anon does); a fault or swapoff's unuse = the
 swap-cache folio (read unless cached) + folio_put_swap + swap_cache_del_folio, so the slot is
 freed at once and the folio goes back to the page cache; a hole punch = swap_put_entries_direct.
+
+The large-folio region (`large_order` > 0, helper only: MADV_DONTFORK) holds folios of one
+mTHP order.  Kernel facts measured on 6.18 (README "Large folios"): a write fault on a page
+whose naturally aligned block has no pte at all allocates one folio of that order mapping the
+whole block (alloc_anon_folio; a block with any pte, e.g. the zero page a read fault maps,
+gets order 0).  MADV_PAGEOUT of a whole large folio asks folio_alloc_swap for one aligned
+range of the folio's order (a swap file never has one); when that fails, shrink_folio_list
+splits the folio and pages its pieces out as order 0: the head page first, then the tail
+pages from the last to the second (counted as swpout_fallback and split).  A fault on a page
+of a large folio still in the swap cache maps the whole folio (do_swap_page); otherwise
+swap-in is order 0 (this device is not SWP_SYNCHRONOUS_IO).  The lane never zaps or pages out
+part of a large folio (that splits it, or queues it for a deferred split, at times of the
+kernel's choosing), so a large folio is always mapped whole or swapped whole.
 """
 
 from __future__ import annotations
@@ -32,7 +45,10 @@ SEMANTICS = {
     "6.18": (
         "swap_map with SWAP_HAS_CACHE; MADV_PAGEOUT skips shared folios and leaves written folios "
         "in the swap cache; fault-time freeing of a count-0 slot depends on the page refcount "
-        "(learned from Used); a write to a page whose slot a child holds copies it"
+        "(learned from Used); a write to a page whose slot a child holds copies it; an mTHP "
+        "write fault on an empty aligned block maps one folio of the order; a failed large "
+        "folio_alloc_swap splits (head, then tails last to first); a fault on a cached large "
+        "folio maps it whole, other swap-ins are order 0"
     ),
 }
 
@@ -54,12 +70,28 @@ class ModelWorld:
     # shmem page -> None (a hole) | ("c", folio) (page cache) | ("s", Entry)
     shm: list[Any] = field(default_factory=list)
     shm_mapped: list[bool] = field(default_factory=list)  # the helper's pte is present
+    large_order: int = 0
+    large_folios: int = 0
+    large: list[Any] = field(default_factory=list)  # the large region's pages, as `procs`
+    # per-size mTHP events the model predicts (the kernel's hugepages-*/stats counters)
+    mthp: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin"), 0
+        )
+    )
+
+    @property
+    def large_nr(self) -> int:
+        return 1 << self.large_order
 
     def __post_init__(self) -> None:
         self.procs[HELPER] = [("r", self._new_folio({HELPER})) for _ in range(self.npages)]
         for _ in range(self.shm_pages):
             self.shm.append(("c", self._new_shm_folio()))
             self.shm_mapped.append(True)
+        self.large = [None] * (self.large_folios * self.large_nr)
+        for block in range(self.large_folios):
+            self._large_fault_in(block * self.large_nr)
 
     # ---- folios ----
     def _new_shm_folio(self) -> int:
@@ -70,9 +102,12 @@ class ModelWorld:
         self.ref.folio_set(f, mapped=True)
         return f
 
-    def _new_folio(self, mappers: set[str]) -> int:
+    def _new_folio(self, mappers: set[str], order: int = 0) -> int:
         """A new anonymous folio, mapped by `mappers` and dirty."""
-        f = self._new_shm_folio()
+        f = self.next_folio
+        self.next_folio += 1
+        self.ref.folio_new(f, order)
+        self.ref.folio_set(f, mapped=True)
         self.maps[f] = set(mappers)
         self.dirty.add(f)
         return f
@@ -116,8 +151,11 @@ class ModelWorld:
     def cached(self, entry: Entry) -> bool:
         return self.ref.swap_cache_folio(entry) != 0
 
+    def nr(self, f: int) -> int:
+        return self.ref.folios[f].nr
+
     def swap_cached_pages(self) -> int:
-        anon = sum(1 for f in self.maps if self.ref.folio_entry(f) is not None)
+        anon = sum(self.nr(f) for f in self.maps if self.ref.folio_entry(f) is not None)
         return anon + sum(1 for st in self.shm if st is not None and st[0] == "s" and self.cached(st[1]))
 
     def shm_resident(self, page: int) -> int:
@@ -142,16 +180,24 @@ class ModelWorld:
             fresh = self.ref.folio_entry(f) is None
             if fresh and self.ref.folio_alloc_swap(f) != 0:
                 continue
-            self.ref.folio_dup_swap(f)
-            entry = self.ref.folio_entry(f)
-            self.ref.folio_set(f, mapped=False)
-            self.maps[f] = set()
-            if fresh or f in self.dirty:
-                self.writes += 1  # written out; the now clean folio stays in the swap cache
-                self.dirty.discard(f)
-            else:
-                self.ref.swap_cache_del_folio(f)  # clean: reclaimed at once
-            pages[p] = ("s", entry)
+            self._swap_out(pages, p, f, fresh)
+
+    def _swap_out(self, pages: list[Any], first: int, f: int, fresh: bool) -> None:
+        """try_to_unmap (folio_dup_swap of every page) and pageout of a folio that has its slots;
+        its pages from `first` on become swap ptes."""
+        self.ref.folio_dup_swap(f)
+        entry = self.ref.folio_entry(f)
+        self.ref.folio_set(f, mapped=False)
+        self.maps[f] = set()
+        nr = self.nr(f)
+        if fresh or f in self.dirty:
+            self.writes += nr  # written out; the now clean folio stays in the swap cache
+            self.mthp["swpout"] += nr > 1
+            self.dirty.discard(f)
+        else:
+            self.ref.swap_cache_del_folio(f)  # clean: reclaimed at once
+        for i in range(nr):
+            pages[first + i] = ("s", Entry(entry.type, entry.offset + i))
 
     def fault(self, page: int, write: bool) -> int | None:
         """Returns the folio whose count-0 slot the kernel may have freed (to be learned)."""
@@ -206,6 +252,152 @@ class ModelWorld:
     def child_exit(self, child: int) -> None:
         self.zap(str(child), 0, self.npages)
         del self.procs[str(child)]
+
+    # ---- the large-folio region (helper only) ----
+    def _block(self, page: int) -> range:
+        start = page - page % self.large_nr
+        return range(start, start + self.large_nr)
+
+    def _large_fault_in(self, page: int) -> None:
+        """A write fault on an unpopulated page: one folio of the region's order if its aligned
+        block has no pte at all, else an order-0 folio."""
+        block = self._block(page)
+        if all(self.large[p] is None for p in block):
+            f = self._new_folio({HELPER}, self.large_order)
+            for p in block:
+                self.large[p] = ("r", f)
+            self.mthp["anon_fault_alloc"] += 1
+        else:
+            self.large[page] = ("r", self._new_folio({HELPER}))
+
+    def large_pageout(self, start: int, n: int) -> None:
+        """MADV_PAGEOUT of whole blocks: the folios in address order; a large one without a slot
+        that gets no aligned range is split and its pieces paged out as order 0."""
+        p = start
+        while p < start + n:
+            st = self.large[p]
+            if st is None or st[0] != "r":
+                p += 1
+                continue
+            f, nr = st[1], self.nr(st[1])
+            first = p if nr == 1 else self._block(p).start
+            fresh = self.ref.folio_entry(f) is None
+            if fresh and self.ref.folio_alloc_swap(f) != 0:
+                if nr > 1:
+                    self._split_and_pageout(f, self._block(p))
+            else:
+                self._swap_out(self.large, first, f, fresh)
+            p = first + nr
+
+    def _split_and_pageout(self, f: int, block: range) -> None:
+        """shrink_folio_list's fallback: split_folio_to_list, then the head page is retried first
+        and the tails follow from the last page to the second (the order measured on 6.18)."""
+        self.mthp["swpout_fallback"] += 1
+        self.mthp["split"] += 1
+        del self.maps[f]
+        self.dirty.discard(f)
+        self.ref.folio_drop(f)
+        for p in block:
+            self.large[p] = ("r", self._new_folio({HELPER}))
+        for p in [block[0], *reversed(block[1:])]:
+            g = self.large[p][1]
+            if self.ref.folio_alloc_swap(g) == 0:
+                self._swap_out(self.large, p, g, fresh=True)
+
+    def large_fault(self, page: int, write: bool) -> int | None:
+        """Like `fault`; a swapped page whose large folio is still cached maps the whole folio.
+        Returns the folio whose count-0 slots the kernel may have freed (to be learned)."""
+        pages = self.large
+        st = pages[page]
+        if st is None:
+            if write:
+                self._large_fault_in(page)
+            else:
+                pages[page] = ("z",)
+            return None
+        if st[0] == "z":
+            if write:  # copy-on-write of the zero page: order 0
+                pages[page] = ("r", self._new_folio({HELPER}))
+            return None
+        if st[0] == "r":
+            f = st[1]
+            if not write:
+                return None
+            self.dirty.add(f)
+            return f if self.ref.folio_entry(f) is not None else None
+        entry = st[1]
+        f = self.ref.swap_cache_folio(entry)
+        if f and self.nr(f) > 1:
+            block = self._block(page)
+            first = self.ref.folio_entry(f)
+            whole = [("s", Entry(first.type, first.offset + i)) for i in range(len(block))]
+            if [pages[p] for p in block] != whole:
+                raise AssertionError(f"large folio {f} is cached but its block is not all its swap ptes")
+            self.ref.folio_put_swap(f)
+            for p in block:
+                pages[p] = ("r", f)
+        else:
+            f = self._swapin_folio(entry)
+            self.ref.folio_put_swap(f)
+            pages[page] = ("r", f)
+        self._map(f, HELPER)
+        if write:
+            self.dirty.add(f)
+        return f
+
+    def large_zap(self, start: int, n: int) -> None:
+        """MADV_DONTNEED of whole blocks: runs of consecutive swap entries are put as one batch
+        (zap_nonpresent_ptes); unmapped folios leave the swap cache when the TLB batch is freed,
+        after the walk (free_pages_and_swap_cache)."""
+        run: list[Entry] = []
+        unmapped = []
+        for p in range(start, start + n):
+            st = self.large[p]
+            self.large[p] = None
+            if st is not None and st[0] == "s":
+                if run and (st[1].type != run[0].type or st[1].offset != run[0].offset + len(run)):
+                    self.ref.swap_put_entries_direct(run[0], len(run))
+                    run = []
+                run.append(st[1])
+                continue
+            if run:
+                self.ref.swap_put_entries_direct(run[0], len(run))
+                run = []
+            if st is not None and st[0] == "r" and self.maps[st[1]]:
+                self.maps[st[1]].discard(HELPER)
+                unmapped.append(st[1])
+        if run:
+            self.ref.swap_put_entries_direct(run[0], len(run))
+        for f in unmapped:
+            self.ref.folio_set(f, mapped=False)
+            if self.ref.folio_entry(f) is not None:
+                self.ref.folio_free_swap(f)
+
+    def large_shape(self, page: int) -> str | None:
+        """What /proc/kpageflags shows for a page: "head"/"tail" of a large folio, "small", the
+        "zero" page, or None (not present)."""
+        st = self.large[page]
+        if st is None or st[0] == "s":
+            return None
+        if st[0] == "z":
+            return "zero"
+        if self.nr(st[1]) == 1:
+            return "small"
+        return "head" if page % self.large_nr == 0 else "tail"
+
+    def _unuse_large(self, type: int) -> None:
+        """try_to_unuse on the large region: each swap pte gets its page of the cached folio (a
+        large folio is mapped back page by page) or an order-0 folio read from the device."""
+        for p, st in enumerate(self.large):
+            if st is None or st[0] != "s" or st[1].type != type:
+                continue
+            f = self._swapin_folio(st[1])
+            index = st[1].offset - self.ref.folio_entry(f).offset
+            self.ref.folio_put_swap(f, index if self.nr(f) > 1 else None)
+            self._map(f, HELPER)
+            self.large[p] = ("r", f)
+            if self.ref.swap_count(st[1]) == 0:
+                self.ref.folio_free_swap(f)
 
     # ---- shmem ----
     def shm_pageout(self, start: int, n: int) -> None:
@@ -275,6 +467,7 @@ class ModelWorld:
         for p, st in enumerate(self.shm):  # shmem_unuse comes first; pages stay unmapped
             if st is not None and st[0] == "s" and st[1].type == type:
                 self._shm_swapin(p)
+        self._unuse_large(type)
         for proc, pages in self.procs.items():
             for p, st in enumerate(pages):
                 if st is None or st[0] != "s" or st[1].type != type:

@@ -20,13 +20,16 @@ from fuzz.kernel.device import (
     THP_ENABLED,
     KernelUnavailable,
     check_host,
+    mthp_switches,
     proc_swaps,
 )
 from fuzz.kernel.reclaimers import describe as reclaimers_state
 
 
-def _thp() -> str | None:
-    return THP_ENABLED.read_text().strip() if THP_ENABLED.exists() else None
+def _thp() -> dict[str, str]:
+    """The top-level THP switch and every per-size anonymous mTHP switch."""
+    switches = {0: THP_ENABLED, **mthp_switches()} if THP_ENABLED.exists() else mthp_switches()
+    return {str(size): path.read_text().strip() for size, path in switches.items()}
 
 
 def _lane_files() -> list[Path]:

@@ -32,3 +32,24 @@ def test_cli_on_an_unvalidated_kernel_exits_2_with_one_line(monkeypatch, capsys)
 def test_unknown_rule_set_is_a_usage_error(capsys) -> None:
     assert main(["kernel", "--semantics", "7.0", "--steps", "5"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--mthp", "48K"], "is not an mTHP size"),
+        (["--mthp", "big"], "is not an mTHP size"),
+        (["--mthp", "2048K"], "no pte-mapped anonymous mTHP size 2048K"),
+        (["--mthp", "4096K"], "no pte-mapped anonymous mTHP size 4096K"),
+        (["--mthp", "64K", "--large-folios", "65"], "--large-folios is at most 64"),
+        (["--mthp", "64K", "--large-folios", "0"], "positive integer"),
+    ],
+)
+def test_bad_mthp_switch_exits_2_with_one_line(argv: list[str], message: str, capsys) -> None:
+    assert main(["kernel", "--steps", "5", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_mthp_sizes_parse_as_sysfs_names_them() -> None:
+    assert cli.mthp_size("64K") == cli.mthp_size("64kB") == cli.mthp_size("64") == 64

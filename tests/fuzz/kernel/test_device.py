@@ -118,3 +118,26 @@ def test_refuses_other_swap_unless_allowed(kernel_host_ok) -> None:
         if str(other) in {r["filename"] for r in proc_swaps()}:
             swapoff(other)
         other.unlink(missing_ok=True)
+
+
+def test_mthp_switches_set_for_the_run_and_restored_even_on_failure(kernel_host_ok) -> None:
+    switches = device.mthp_switches()
+    if 64 not in switches:
+        pytest.skip("this kernel has no 64K anonymous mTHP switch")
+    before = {size: path.read_text() for size, path in switches.items()}
+    with pytest.raises(RuntimeError), KernelHost(mthp_kb=64):
+        chosen = [size for size, path in switches.items() if "[madvise]" in path.read_text()]
+        others_never = all("[never]" in p.read_text() for s, p in switches.items() if s != 64)
+        assert chosen == [64] and others_never
+        raise RuntimeError("a failing run")
+    assert {size: path.read_text() for size, path in switches.items()} == before
+
+
+def test_mthp_orders_and_unusable_sizes() -> None:
+    switches = device.mthp_switches()
+    if 64 in switches:
+        assert device.mthp_order(64) == 4
+    with pytest.raises(KernelUnavailable, match="no pte-mapped anonymous mTHP size 2048K"):
+        device.mthp_order(2048)
+    with pytest.raises(KernelUnavailable, match="no pte-mapped anonymous mTHP size 12K"):
+        device.mthp_order(12)

@@ -263,3 +263,110 @@ def test_the_probe_passes_here_and_leaves_no_device(kernel_host_ok) -> None:
         finally:
             host.remove_device(path)
     assert proc_swaps() == []
+
+
+# ---- large folios (mTHP 64K: order 4, 16 pages) ----
+
+MTHP_KB = 64
+NR = 16
+
+
+@pytest.fixture
+def mthp_ok(kernel_host_ok) -> None:
+    try:
+        device.mthp_order(MTHP_KB)
+    except KernelUnavailable as err:
+        pytest.skip(str(err))
+
+
+def _large_lane(host: KernelHost, folios: int, npages: int = 8) -> Lane:
+    return Lane(host, npages, shm_pages=0, large_folios=folios)
+
+
+def _block_entries(lane: Lane, type: int, offsets: list[int]) -> list[tuple[int, int]]:
+    return [(lane.ktype(type), off) for off in offsets]
+
+
+def test_mthp_fault_maps_one_folio_per_aligned_block(mthp_ok) -> None:
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 2)
+        try:
+            entries, kinds = lane.helper.large_pages()
+            assert entries == [None] * 2 * NR
+            assert [k[0] for k in kinds] == (["head"] + ["tail"] * (NR - 1)) * 2
+            assert [k[1] - kinds[0][1] for k in kinds[:NR]] == list(range(NR))  # one contiguous folio
+            assert lane.world.mthp["anon_fault_alloc"] == 2
+        finally:
+            lane.close()
+
+
+def test_whole_folio_pageout_takes_one_aligned_range_of_a_free_cluster(mthp_ok) -> None:
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 2)
+        try:
+            lane.step({"op": "lpageout", "start": 0, "n": 2 * NR})
+            # Cluster 0 holds the header (nonfull, order 0): an order-4 range needs a free cluster.
+            assert lane.helper.large_pages()[0] == _block_entries(lane, 0, list(range(512, 512 + 2 * NR)))
+            assert lane._row(0)["used"] == 2 * NR * 4
+            assert (lane.world.writes, lane.world.mthp["swpout"]) == (2 * NR, 2)
+            lane.step({"op": "lzap", "start": 0, "n": 2 * NR})
+            assert lane._row(0)["used"] == 0
+        finally:
+            lane.close()
+
+
+def test_fault_on_a_cached_large_folio_maps_it_whole_else_swap_in_is_order_0(mthp_ok) -> None:
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 1)
+        try:
+            lane.step({"op": "lpageout", "start": 0, "n": NR})
+            lane.step({"op": "lread", "page": 3})  # still in the swap cache: all 16 ptes back
+            entries, kinds = lane.helper.large_pages()
+            assert entries == [None] * NR and kinds[0][0] == "head" and lane.world.reads == 0
+            assert lane._row(0)["used"] == NR * 4  # a read fault frees nothing
+            lane.step({"op": "lpageout", "start": 0, "n": NR})  # clean: dropped, not written
+            assert lane.world.writes == NR and lane.helper.residency()["helper"]["large"] == [0] * NR
+            lane.step({"op": "lread", "page": 3})  # not cached: one order-0 page read
+            entries, kinds = lane.helper.large_pages()
+            assert kinds[3][0] == "small" and entries[3] is None and lane.world.reads == 1
+            assert entries[:3] == _block_entries(lane, 0, [512, 513, 514])
+            assert lane.world.mthp["swpin"] == 0
+        finally:
+            lane.close()
+
+
+def test_a_swap_file_takes_no_large_folio_so_it_splits_head_first_then_tails_backwards(mthp_ok) -> None:
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 2)
+        try:
+            lane.step({"op": "swapon", "priority": 9, "blkdev": False, "bad": [], "discard": "none"})
+            lane.step({"op": "lpageout", "start": 0, "n": 2 * NR})
+            first = [1, *range(NR, 1, -1)]
+            assert lane.helper.large_pages()[0] == _block_entries(lane, 1, first + [NR + o for o in first])
+            assert lane.world.mthp == {**lane.world.mthp, "swpout": 0, "swpout_fallback": 2, "split": 2}
+            assert all(k[0] == "small" for k in lane.helper.large_pages()[1] if k)  # nothing left large
+        finally:
+            lane.close()
+
+
+def test_no_free_aligned_cluster_on_a_block_device_falls_back_to_order_0(mthp_ok) -> None:
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 1, npages=520)
+        try:
+            lane.step({"op": "swapoff", "type": 0})
+            lane.step({"op": "swapon", "priority": 5, "blkdev": True, "bad": [], "discard": "none"})
+            # 511 order-0 slots fill cluster 0, the other 9 make cluster 1 an order-0 cluster.
+            lane.step({"op": "pageout", "start": 0, "n": 520})
+            lane.step({"op": "lpageout", "start": 0, "n": NR})
+            first = 512 + 9
+            expect = [first, *range(first + NR - 1, first, -1)]
+            assert lane.helper.large_pages()[0] == _block_entries(lane, 0, expect)
+            assert (lane.world.mthp["swpout"], lane.world.mthp["swpout_fallback"]) == (0, 1)
+        finally:
+            lane.close()
+
+
+def test_random_mthp_run_agrees(mthp_ok) -> None:
+    result = run_lane(seed=4, steps=800, mthp_kb=MTHP_KB)
+    assert result.divergence is None and result.steps == 800
+    assert proc_swaps() == []

@@ -113,3 +113,51 @@ def test_trace_reader_rejects_bad_input(tmp_path) -> None:
     with pytest.raises(TraceError, match=r"read needs page \(int\)"):
         read_kernel_trace(str(good))
     assert main(["kernel", "--replay", str(bad)]) == 2
+
+
+MTHP_HEADER = {"size_kb": 64, "order": 4, "folios": 2}
+
+
+def test_large_folio_ops_round_trip_with_the_mthp_header(tmp_path) -> None:
+    actions = [
+        {"op": "lpageout", "start": 16, "n": 16},
+        {"op": "lread", "page": 20},
+        {"op": "lwrite", "page": 31},
+        {"op": "lzap", "start": 0, "n": 32},
+    ]
+    write_kernel_trace(tmp_path / "t.jsonl", {TRACE_KEY: 1, "pages": 8, "mthp": MTHP_HEADER}, actions)
+    header, read = read_kernel_trace(str(tmp_path / "t.jsonl"))
+    assert header["mthp"] == MTHP_HEADER and read == actions
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"op": "lpageout", "start": 8, "n": 16}, r"lpageout range \[8, 24\) is not whole 16-page blocks"),
+        (
+            {"op": "lzap", "start": 16, "n": 32},
+            r"lzap range \[16, 48\) is not whole 16-page blocks within 32",
+        ),
+        ({"op": "lread", "page": 32}, "lread page 32 is not within 32 large-region pages"),
+    ],
+)
+def test_large_folio_ops_must_cover_whole_blocks_of_the_region(action: dict, message: str) -> None:
+    problem = check_actions([action], 8, 0, (32, 16))
+    assert problem is not None and problem[0] == 0
+    assert __import__("re").search(message, problem[1])
+
+
+def test_large_folio_ops_need_a_large_region(tmp_path) -> None:
+    path = _write(tmp_path, [{"op": "lwrite", "page": 0}])
+    with pytest.raises(TraceError, match=":2: lwrite page 0 is not within 0 large-region pages"):
+        read_kernel_trace(path)
+
+
+@pytest.mark.parametrize(
+    "mthp", [{"size_kb": 64, "order": 3, "folios": 2}, {"size_kb": 2048, "order": 9, "folios": 1}, 5]
+)
+def test_a_bad_mthp_header_is_one_line(tmp_path, mthp) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({TRACE_KEY: 1, "pages": 8, "mthp": mthp}) + "\n")
+    with pytest.raises(TraceError, match=":1: header mthp must be null or"):
+        read_kernel_trace(str(path))

@@ -56,3 +56,52 @@ def test_shmem_swap_in_frees_the_slot_and_a_hole_frees_the_rest() -> None:
     assert w.ref.device(0).inuse == 0 and w.shm[1:] == [None, None]
     assert [w.shm_resident(p) for p in range(3)] == [1, 0, 0]
     w.ref.check_invariants()
+
+
+def _large_world(folios: int = 2, blkdev: bool = True) -> ModelWorld:
+    w = ModelWorld(1, large_order=4, large_folios=folios)
+    assert w.swapon(1024, 5, bad=[], solidstate=False, blkdev=blkdev, discard="none") == 0
+    return w
+
+
+def test_an_empty_block_faults_in_one_large_folio_and_a_touched_one_order_0() -> None:
+    w = _large_world(1)
+    f = w.large[0][1]
+    assert w.nr(f) == 16 and all(st == ("r", f) for st in w.large) and w.mthp["anon_fault_alloc"] == 1
+    w.large_zap(0, 16)
+    w.large_fault(5, write=False)  # the zero page: the block is no longer empty
+    w.large_fault(6, write=True)
+    assert w.large[5] == ("z",) and w.nr(w.large[6][1]) == 1
+    assert [w.large_shape(p) for p in (4, 5, 6)] == [None, "zero", "small"]
+    w.large_zap(0, 16)
+    w.large_fault(9, write=True)
+    assert w.large_shape(0) == "head" and w.large_shape(9) == "tail" and w.mthp["anon_fault_alloc"] == 2
+
+
+def test_a_large_pageout_takes_one_aligned_range_and_a_cached_fault_maps_it_whole() -> None:
+    w = _large_world(1)
+    w.large_pageout(0, 16)
+    assert [st[1].offset for st in w.large] == list(range(512, 528))
+    assert (w.writes, w.mthp["swpout"], w.swap_cached_pages()) == (16, 1, 16)
+    f = w.large_fault(7, write=False)
+    assert all(st == ("r", f) for st in w.large) and w.reads == 0
+    w.ref.check_invariants()
+
+
+def test_a_swap_file_splits_the_folio_head_first_then_tails_backwards() -> None:
+    w = _large_world(1, blkdev=False)
+    w.large_pageout(0, 16)
+    assert [st[1].offset for st in w.large] == [1, *range(16, 1, -1)]
+    assert (w.mthp["swpout"], w.mthp["swpout_fallback"], w.mthp["split"], w.writes) == (0, 1, 1, 16)
+    assert all(w.large_shape(p) is None for p in range(16))
+    w.ref.check_invariants()
+
+
+def test_zapping_a_cached_large_folio_frees_its_range_and_swapoff_maps_it_back() -> None:
+    w = _large_world(2)
+    w.large_pageout(0, 32)
+    w.large_zap(0, 16)
+    assert w.ref.device(0).inuse == 16  # the second folio only
+    assert w.swapoff(0) is None
+    f = w.large[16][1]
+    assert w.nr(f) == 16 and all(st == ("r", f) for st in w.large[16:]) and w.reads == 0
