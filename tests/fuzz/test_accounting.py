@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from fuzz.accounting import AccountingStepper
-from fuzz.modes.fast import run_episode
 from fuzz.lockstep import Divergence, Lockstep
+from fuzz.modes.fast import run_episode
 from fuzz.modes.machine import make_machine
 from fuzz.policy_examples import FreeClusterFirst, NoPercpuHint
 from fuzz.replay import replay_calls
