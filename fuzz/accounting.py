@@ -39,7 +39,7 @@ replaying a trace recorded at another level can ask that).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,9 +151,9 @@ class Pairing:
     allocation that created the pair."""
 
     def __init__(self) -> None:
-        self.fwd: dict[Entry, Entry] = {}
-        self.back: dict[Entry, Entry] = {}
-        self.order: dict[Entry, int] = {}
+        self.fwd: dict[tuple[int, int], Entry] = {}
+        self.back: dict[tuple[int, int], Entry] = {}
+        self.order: dict[tuple[int, int], int] = {}
 
     def __len__(self) -> int:
         return len(self.fwd)
@@ -163,7 +163,7 @@ class Pairing:
         self.back[cand] = ref
         self.order[ref] = order
 
-    def drop(self, ref: Entry) -> None:
+    def drop(self, ref: tuple[int, int]) -> None:
         cand = self.fwd.pop(ref)
         del self.back[cand]
         del self.order[ref]
@@ -585,6 +585,7 @@ class AccountingStepper:
         self, side: SideState, order: int, devices: list[int], reference_side: bool, hibernation: bool = False
     ) -> Entry | None:
         pairing = self.pairing
+        alloc_order: Callable[[Entry], int | None]
         if reference_side:
             alloc_order = pairing.order.get
         else:
@@ -800,13 +801,13 @@ class AccountingStepper:
             if ref.globals[k] != cand.globals.get(k)
         ]
         for t in sorted(set(ref.devices) | set(cand.devices)):
-            a, b = ref.devices.get(t, {}), cand.devices.get(t, {})
-            for key in sorted(set(a) | set(b)):
+            da, db = ref.devices.get(t, {}), cand.devices.get(t, {})
+            for key in sorted(set(da) | set(db)):
                 if key in ("inuse", "on_avail") and not self.same_device:
                     continue  # where entries live is the policy's choice
-                if a.get(key) != b.get(key):
-                    lines.append(f"device {t} {key}: {a.get(key)!r} != {b.get(key)!r}")
-        logical: dict[Entry, tuple] = {}
+                if da.get(key) != db.get(key):
+                    lines.append(f"device {t} {key}: {da.get(key)!r} != {db.get(key)!r}")
+        logical: dict[tuple[int, int], tuple] = {}
         for c, row in cand.slots.items():
             r = c if row[0] == SLOT_BAD else back.get(c)
             if r is None:
@@ -822,11 +823,12 @@ class AccountingStepper:
                     shown = self.pairing.fwd.get(r, r)
                     lines.append(f"slot {Entry(*r)} (candidate {Entry(*shown)}): {_row(a)} != {_row(b)}")
         for folio in sorted(set(ref.folios) | set(cand.folios)):
-            a, b = ref.folios.get(folio), cand.folios.get(folio)
-            if b is not None and b[1] is not None:
-                b = (b[0], back.get(b[1], f"unpaired {b[1]}"), *b[2:])
-            if a != b:
-                lines.append(f"folio {folio} (order, entry, locked, writeback, mapped): {a} != {b}")
+            fa: tuple | None = ref.folios.get(folio)
+            fb: tuple | None = cand.folios.get(folio)
+            if fb is not None and fb[1] is not None:
+                fb = (fb[0], back.get(fb[1], f"unpaired {fb[1]}"), *fb[2:])
+            if fa != fb:
+                lines.append(f"folio {folio} (order, entry, locked, writeback, mapped): {fa} != {fb}")
         return lines
 
     def _check_invariants(self, index: int, call: Call | None) -> StepDivergence | None:

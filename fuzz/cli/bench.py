@@ -168,9 +168,10 @@ def bench_trace(
     from optimized import OptimizedSwap
 
     config, ops_list = GENERATORS[name](scale, seed)
-    ops = np.asarray(ops_list, dtype=np.int64)
+    ops: Any = np.asarray(ops_list, dtype=np.int64)  # apply() takes an op array too
     n = _count_records(ops)
-    OptimizedSwap(**config).apply(np.asarray([25], dtype=np.int64))  # load the kernels first
+    warm_up: Any = np.asarray([25], dtype=np.int64)
+    OptimizedSwap(**config).apply(warm_up)  # load the kernels first
     ref_s, ref_results = _best_apply(ReferenceSwap, config, ops, reference_repeat)
     opt_s, opt_results = _best_apply(OptimizedSwap, config, ops, repeat)
     if list(opt_results) != list(ref_results):

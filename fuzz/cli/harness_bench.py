@@ -41,7 +41,7 @@ def measure_fast(
     """Fast mode; `per_op_state=False` is the chunk-end state check of earlier versions."""
     from fuzz.modes.fast import run_episode
 
-    extra = {} if per_op_state else {"per_op_state": False}
+    extra: dict[str, Any] = {} if per_op_state else {"per_op_state": False}
     steps = ops = episodes = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:

@@ -265,7 +265,7 @@ class Lane:
     ) -> int:
         """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
         bad = bad or []
-        kind = {"bad": bad, "blkdev": blkdev, "discard": discard}
+        kind: dict[str, Any] = {"bad": bad, "blkdev": blkdev, "discard": discard}
         try:
             path = self.host.add_device(pages, priority=priority, **kind)
         except OSError as err:
