@@ -22,7 +22,6 @@ from fuzz.world import (
     MisuseAccepted,
     World,
     action,
-    always,
     draw_geometry,
 )
 from reference.api import SLOT_BAD, decode_ops, encode_call
@@ -206,7 +205,7 @@ def test_registering_an_action_checks_its_name_and_condition():
     with pytest.raises(ValueError, match="not a registered condition"):
         action(when=room_for_anything)
     with pytest.raises(ValueError, match="_act_<unique name>"):
-        action(when=always)(World._act_zap)
+        action(when=CONDITIONS["always"])(World._act_zap)
     with pytest.raises(ValueError, match="_act_<unique name>"):
-        action(when=always)(room_for_anything)
+        action(when=CONDITIONS["always"])(room_for_anything)
     assert "room_for_anything" not in ACTIONS

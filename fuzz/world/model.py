@@ -1,4 +1,4 @@
-"""The world model: "the rest of mm" that drives the swap API the way the kernel does.
+"""The World: "the rest of mm" that drives the swap API the way the kernel does, and its actions.
 
 The world owns processes with page tables (each entry maps a folio page or holds a swap
 entry), shmem-like objects that own whole folios or whole-folio swap entries, hibernation
@@ -24,13 +24,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from fuzz.boundaries import (
     BOUNDARY_P,
     FOLIO_ID_LIMITS,
-    PRIORITY_LIMITS,
     WORD_BITS,
     draw_count_target,
     draw_int,
@@ -39,562 +37,67 @@ from fuzz.boundaries import (
 )
 from fuzz.choosers import Chooser, WeightTable
 from fuzz.workloads import get_profile
-from reference import api
+from fuzz.world.executors import Executor, MisuseAccepted
+from fuzz.world.geometry import DeviceSpec, Geometry, draw_device
+from fuzz.world.registry import (
+    ACTIONS,
+    CONDITIONS,
+    Condition,
+    action,
+    active_device,
+    always,
+    cached,
+    cached_mapped,
+    cached_unlocked,
+    can_fanout,
+    can_fork,
+    devices,
+    hib,
+    hib_misuse,
+    hib_room,
+    large_swap_ptes,
+    locked,
+    processes,
+    releasable,
+    room,
+    shmem,
+    shmem_folio,
+    shmem_swap,
+    startable,
+    swap_ptes,
+    swapping_off,
+    uncached,
+    uncached_mapped,
+    writeback,
+)
+from fuzz.world.state import (
+    _CACHED,
+    _CROWDED_BOOST,
+    _LOCKED,
+    _MAPPED,
+    _SHMEM,
+    _TABLE_CACHE_LIMIT,
+    _WRITEBACK,
+    HIB_FREED_MEMORY,
+    MAX_FANOUT_PROCESSES,
+    MAX_PROCESSES,
+    PAGE,
+    RECLAIMING_CALLS,
+    SWAP,
+    Device,
+    Folio,
+    Process,
+    Shmem,
+    Summary,
+)
 from reference.api import (
-    DISCARD_KINDS,
     EBUSY,
-    MAX_SWAP_PRIO,
     VALUE_LIMIT,
     Call,
     Entry,
     SwapContractError,
     pmd_order,
 )
-
-# --------------------------------------------------------------------------------------------
-# Geometry
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    """One device as swapon sees it: `size` slots (header included) and its kind."""
-
-    size: int
-    priority: int | None = None
-    bad: tuple[int, ...] = ()
-    solidstate: bool = True
-    blkdev: bool = True
-    discard: str = "none"
-
-    def swapon_call(self) -> Call:
-        return Call(
-            "swapon",
-            {
-                "size": self.size,
-                "priority": self.priority,
-                "bad": tuple(self.bad),
-                "solidstate": self.solidstate,
-                "blkdev": self.blkdev,
-                "discard": self.discard,
-            },
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "priority": self.priority,
-            "bad": list(self.bad),
-            "solidstate": self.solidstate,
-            "blkdev": self.blkdev,
-            "discard": self.discard,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> DeviceSpec:
-        if not isinstance(data, dict):
-            raise ValueError(f"a device must be an object, got {type(data).__name__}")
-        unknown = set(data) - {"size", "priority", "bad", "solidstate", "blkdev", "discard"}
-        if unknown:
-            raise ValueError(f"unknown device field(s): {', '.join(sorted(unknown))}")
-        size = _int_field(data, "size", required=True)
-        priority = data.get("priority")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            raise ValueError(f"device priority must be an integer or null, got {priority!r}")
-        bad = data.get("bad", [])
-        if not isinstance(bad, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in bad):
-            raise ValueError(f"device bad must be a list of integers, got {bad!r}")
-        flags = {}
-        for key in ("solidstate", "blkdev"):
-            value = data.get(key, True)
-            if not isinstance(value, bool):
-                raise ValueError(f"device {key} must be true or false, got {value!r}")
-            flags[key] = value
-        discard = data.get("discard", "none")
-        if discard not in DISCARD_KINDS:
-            raise ValueError(f"device discard must be one of {', '.join(DISCARD_KINDS)}, got {discard!r}")
-        return cls(size, priority, tuple(bad), flags["solidstate"], flags["blkdev"], discard)
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Cluster size, number of swap types and the devices swapped on at the start."""
-
-    cluster_size: int
-    max_swapfiles: int
-    devices: tuple[DeviceSpec, ...]
-
-    def impl_kwargs(self) -> dict[str, int]:
-        """Constructor keywords of every implementation."""
-        return {"cluster_size": self.cluster_size, "max_swapfiles": self.max_swapfiles}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cluster_size": self.cluster_size,
-            "max_swapfiles": self.max_swapfiles,
-            "devices": [d.to_dict() for d in self.devices],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Geometry:
-        """Parse the JSON form; ValueError with a one-line message on anything malformed."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a geometry must be an object, got {type(data).__name__}")
-        unknown = set(data) - {"cluster_size", "max_swapfiles", "devices"}
-        if unknown:
-            raise ValueError(f"unknown geometry field(s): {', '.join(sorted(unknown))}")
-        cluster_size = _int_field(data, "cluster_size", required=True)
-        devices = data.get("devices", [])
-        if not isinstance(devices, list):
-            raise ValueError("geometry devices must be a list")
-        specs = tuple(DeviceSpec.from_dict(d) for d in devices)
-        max_swapfiles = data.get("max_swapfiles", max(1, len(specs)))
-        if isinstance(max_swapfiles, bool):
-            raise ValueError(f"max_swapfiles must be an integer, got {max_swapfiles!r}")
-        # The constructors' own check, so a geometry that parses is one every implementation takes.
-        api.check_geometry(cluster_size, max_swapfiles)
-        return cls(cluster_size, max_swapfiles, specs)
-
-
-def _int_field(data: dict, key: str, *, required: bool = False) -> int:
-    if key not in data:
-        raise ValueError(f"missing field {key!r}")
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer, got {value!r}")
-    return value
-
-
-def draw_device(chooser: Chooser, cluster_size: int, *, small: bool = True) -> DeviceSpec:
-    """A device of 1-12 clusters (1-64 if not small), maybe with a short last cluster and bad
-    pages.  Every choice shrinks toward a plain, whole-cluster, SSD-like device."""
-    clusters = chooser.integer(1, 12 if small else 64)
-    # The short tail's ends (1 and cluster_size - 1) are the padding's boundaries.
-    short = draw_int(chooser, 1, cluster_size - 1) if chooser.boolean(0.3) else 0
-    size = max(2, clusters * cluster_size - short)
-    bad: list[int] = []
-    if chooser.boolean(0.3):
-        # Bad pages around cluster starts and bitmap words: first/last slot of a cluster or a
-        # large folio's range, and the device's last slot.
-        edges = (*range(cluster_size, size, cluster_size), *range(WORD_BITS, size, WORD_BITS), size - 1)
-        for _ in range(min(chooser.integer(1, 3), size - 2)):
-            page = draw_int(chooser, 1, size - 1, edges)
-            if page not in bad:
-                bad.append(page)
-    priority = chooser.choice((None, None, 0, 1, 1, 2))
-    if chooser.boolean(BOUNDARY_P):
-        priority = chooser.choice(near(PRIORITY_LIMITS, 0, MAX_SWAP_PRIO))
-    solidstate = not chooser.boolean(0.25)
-    blkdev = not chooser.boolean(0.15)
-    if not blkdev:
-        bad = []  # read_swap_header: a swap file may not list bad pages
-    discard = chooser.weighted({"none": 2.0, "pages": 2.0, "once": 1.0})
-    return DeviceSpec(size, priority, tuple(sorted(bad)), solidstate, blkdev, discard)
-
-
-def draw_geometry(chooser: Chooser, *, small: bool = True) -> Geometry:
-    """Cluster size 4..64 (4..512 if not small), 1-4 devices, up to two spare swap types."""
-    cluster_size = 1 << chooser.integer(2, 6 if small else 9)
-    devices = tuple(draw_device(chooser, cluster_size, small=small) for _ in range(chooser.integer(1, 4)))
-    return Geometry(cluster_size, len(devices) + chooser.integer(0, 2), devices)
-
-
-# Named geometries that reach corners a drawn geometry rarely combines (used by the fixed-
-# geometry tests; campaigns may name them too).
-NAMED_GEOMETRIES: dict[str, Geometry] = {
-    # One rotational device that discards pages, smallest clusters: the discard list,
-    # synchronous discard and the per-device (not per-CPU) hint.
-    "hdd-discard": Geometry(4, 2, (DeviceSpec(37, discard="pages", solidstate=False),)),
-    # Memory pressure: one small discard-pages SSD that fills up, so order-0 allocation falls
-    # back to order stealing, reclaim inside the scan and synchronous discard.
-    "pressure": Geometry(8, 2, (DeviceSpec(40, discard="pages"),)),
-    # Two SSDs of equal priority: round robin (device rotation) per cluster.
-    "twin-ssds": Geometry(8, 3, (DeviceSpec(48, priority=1), DeviceSpec(40, priority=1, discard="once"))),
-    # Every kind at once and no spare type (swapon gets -EPERM): a swap file (no large
-    # folios), bad pages, a short last cluster, default and explicit priorities.
-    "mixed": Geometry(
-        16,
-        4,
-        (
-            DeviceSpec(61, bad=(5, 17, 40)),
-            DeviceSpec(48, priority=2, blkdev=False),
-            DeviceSpec(33, solidstate=False, discard="pages"),
-            DeviceSpec(20, priority=0, bad=(19,)),
-        ),
-    ),
-    # Cluster size 64: order-6 (PMD) folios that take a whole cluster, on two clusters.
-    "huge": Geometry(64, 2, (DeviceSpec(128),)),
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Executors
-# --------------------------------------------------------------------------------------------
-
-
-class Executor(Protocol):
-    """Runs one API call: returns the Python result, re-raises `SwapContractError`."""
-
-    def call(self, call: Call) -> Any: ...
-
-
-class DirectExecutor:
-    """An executor over a single implementation (no comparison)."""
-
-    def __init__(self, impl: Any) -> None:
-        self.impl = impl
-        self.calls = 0
-
-    def call(self, call: Call) -> Any:
-        self.calls += 1
-        return call.invoke(self.impl)
-
-
-class MisuseAccepted(AssertionError):
-    """A misuse call the contract forbids returned normally instead of raising."""
-
-
-# --------------------------------------------------------------------------------------------
-# World state
-# --------------------------------------------------------------------------------------------
-
-PAGE = 0  # page-table entry maps (folio id, page index)
-SWAP = 1  # page-table entry holds a swap entry (type, offset)
-
-# Calls after which the implementation may have dropped folios from the swap cache on its own
-# (reclaim in the allocator's scan, zap reclaim, reclaim work, hibernation free).
-RECLAIMING_CALLS = frozenset(
-    {
-        "folio_alloc_swap",
-        "swap_put_entries_direct",
-        "swap_reclaim_work",
-        "swap_alloc_hibernation_slot",
-        "swap_free_hibernation_slot",
-    }
-)
-MAX_PROCESSES = 12
-# Actions whose weight is multiplied by 4 when the world holds its page budget (free memory).
-_CROWDED_BOOST = frozenset({"zap", "exit", "reclaim_full", "shmem_truncate"})
-_TABLE_CACHE_LIMIT = 4096
-MAX_FANOUT_PROCESSES = 40
-HIB_FREED_MEMORY = 8
-
-
-@dataclass
-class Process:
-    pid: int
-    pt: dict[int, tuple[int, int, int]] = field(default_factory=dict)
-    next_vpn: int = 0
-    nswap: int = 0  # page-table entries that hold a swap entry
-
-
-# A folio's state as the enabled-predicates see it: one bit per property they read.  The world
-# keeps a Counter of the states of its folios, updated on every change (see `Folio`), so the
-# per-step summary costs O(number of distinct states), not O(number of folios).
-_CACHED, _MAPPED, _LOCKED, _WRITEBACK, _SHMEM = 1, 2, 4, 8, 16
-_STATE_FIELDS = frozenset({"entry", "shmem", "locked", "writeback"})
-
-
-class _Rmap(dict):
-    """A folio's reverse map that reports to its folio when it turns empty or non-empty."""
-
-    __slots__ = ("folio",)
-
-    def __init__(self, folio: Folio, items: Any = ()) -> None:
-        super().__init__(items)
-        self.folio = folio
-
-    def __setitem__(self, key: tuple[int, int], value: int) -> None:
-        if self:
-            dict.__setitem__(self, key, value)
-        else:
-            self.folio._change(dict.__setitem__, self, key, value)
-
-    def __delitem__(self, key: tuple[int, int]) -> None:
-        if len(self) > 1:
-            dict.__delitem__(self, key)
-        else:
-            self.folio._change(dict.__delitem__, self, key)
-
-    def clear(self) -> None:
-        self.folio._change(dict.clear, self)
-
-
-@dataclass(eq=False)
-class Folio:
-    """The world's view of one folio.  Changes to the fields the enabled-predicates read
-    (entry, rmap emptiness, shmem, locked, writeback) update the owning world's state
-    counter once the world has registered the folio."""
-
-    id: int
-    order: int
-    entry: Entry | None = None  # first entry while in the swap cache
-    rmap: dict[tuple[int, int], int] = field(default_factory=dict)  # (pid, vpn) -> page
-    shmem: int | None = None  # owning shmem object
-    locked: bool = False
-    writeback: bool = False
-    mapped: bool = False
-    # The owning world's state counter (set by `track`, not a dataclass field).
-    _states: ClassVar[Counter[int] | None]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rmap", _Rmap(self, self.rmap))
-        object.__setattr__(self, "_states", None)
-
-    @property
-    def nr(self) -> int:
-        return 1 << self.order
-
-    @property
-    def state(self) -> int:
-        return (
-            (self.entry is not None) * _CACHED
-            | bool(self.rmap) * _MAPPED
-            | self.locked * _LOCKED
-            | self.writeback * _WRITEBACK
-            | (self.shmem is not None) * _SHMEM
-        )
-
-    def track(self, states: Counter[int] | None) -> None:
-        """Count this folio in `states` (a world's counter), or stop counting it (None)."""
-        if self._states is not None:
-            self._states[self.state] -= 1
-        object.__setattr__(self, "_states", states)
-        if states is not None:
-            states[self.state] += 1
-
-    def _change(self, mutate: Callable[..., Any], *args: Any) -> None:
-        states = self._states
-        if states is None:
-            mutate(*args)
-            return
-        old = self.state
-        mutate(*args)
-        new = self.state
-        if new != old:
-            states[old] -= 1
-            states[new] += 1
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _STATE_FIELDS and self.__dict__.get("_states") is not None:
-            self._change(object.__setattr__, self, name, value)
-        else:
-            object.__setattr__(self, name, value)
-
-
-@dataclass
-class Shmem:
-    """A shmem-like object of one folio's size: it owns a folio or a whole-folio swap entry."""
-
-    id: int
-    order: int
-    folio: int | None = None
-    entry: Entry | None = None
-    mmapped: bool = False
-
-
-@dataclass
-class Device:
-    type: int
-    spec: DeviceSpec
-    swapping_off: bool = False
-
-
-@dataclass
-class _Summary:
-    """Counts read by the enabled-predicates, computed in one pass per step."""
-
-    cached: int = 0
-    cached_mapped: int = 0
-    cached_unlocked: int = 0
-    uncached_mapped: int = 0
-    uncached: int = 0
-    writeback: int = 0
-    not_writeback_cached: int = 0
-    locked: int = 0
-    startable: int = 0  # cached, neither locked nor under writeback
-    releasable: int = 0
-    swap_ptes: int = 0
-    shmem_folio: int = 0
-    shmem_swap: int = 0
-
-
-# --------------------------------------------------------------------------------------------
-# The action registry
-# --------------------------------------------------------------------------------------------
-
-# An action is a World method registered with `@action(when=condition)`, the way Hypothesis
-# pairs `@rule` with `@precondition`: adding one is a one-place change.  A condition is a
-# named predicate over the world and its per-step `_Summary`; all of them are evaluated once
-# per step, and the tuple of their values keys the world's cache of weight tables.
-
-Condition = Callable[["World", _Summary], bool]
-CONDITIONS: dict[str, Condition] = {}
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """One registered action: its name, the method that runs it and when it is enabled."""
-
-    name: str
-    run: Callable[[World, Chooser], bool]
-    when: Condition
-
-
-ACTIONS: dict[str, ActionSpec] = {}
-
-
-def condition(fn: Condition) -> Condition:
-    """Register `fn` as the condition named after it."""
-    if fn.__name__ in CONDITIONS:
-        raise ValueError(f"condition {fn.__name__!r} registered twice")
-    CONDITIONS[fn.__name__] = fn
-    return fn
-
-
-def action(
-    *, when: Condition
-) -> Callable[[Callable[[World, Chooser], bool]], Callable[[World, Chooser], bool]]:
-    """Register a `World._act_<name>` method as the action `<name>`, enabled when `when` holds.
-
-    The method returns whether it did something (False: it found nothing to act on).
-    Registration order is pick order."""
-    if CONDITIONS.get(when.__name__) is not when:
-        raise ValueError(f"{when.__name__!r} is not a registered condition")
-
-    def register(fn: Callable[[World, Chooser], bool]) -> Callable[[World, Chooser], bool]:
-        name = fn.__name__.removeprefix("_act_")
-        if name == fn.__name__ or name in ACTIONS:
-            raise ValueError(f"{fn.__name__}: an action method is named _act_<unique name>")
-        ACTIONS[name] = ActionSpec(name, fn, when)
-        return fn
-
-    return register
-
-
-@condition
-def always(w: World, s: _Summary) -> bool:
-    return True
-
-
-@condition
-def room(w: World, s: _Summary) -> bool:
-    return w.live_pages < w.page_budget
-
-
-@condition
-def processes(w: World, s: _Summary) -> bool:
-    return bool(w.processes)
-
-
-@condition
-def can_fork(w: World, s: _Summary) -> bool:
-    return 0 < len(w.processes) < MAX_PROCESSES
-
-
-@condition
-def can_fanout(w: World, s: _Summary) -> bool:
-    return s.swap_ptes > 0 and len(w.processes) < MAX_PROCESSES
-
-
-@condition
-def uncached_mapped(w: World, s: _Summary) -> bool:
-    return s.uncached_mapped > 0
-
-
-@condition
-def cached_mapped(w: World, s: _Summary) -> bool:
-    return s.cached_mapped > 0
-
-
-@condition
-def startable(w: World, s: _Summary) -> bool:
-    return s.cached_unlocked > s.writeback
-
-
-@condition
-def writeback(w: World, s: _Summary) -> bool:
-    return s.writeback > 0
-
-
-@condition
-def releasable(w: World, s: _Summary) -> bool:
-    return s.releasable > 0
-
-
-@condition
-def cached_unlocked(w: World, s: _Summary) -> bool:
-    return s.cached_unlocked > 0
-
-
-@condition
-def swap_ptes(w: World, s: _Summary) -> bool:
-    return s.swap_ptes > 0
-
-
-@condition
-def large_swap_ptes(w: World, s: _Summary) -> bool:
-    return s.swap_ptes > 0 and w.pmd_order > 0
-
-
-@condition
-def shmem_folio(w: World, s: _Summary) -> bool:
-    return s.shmem_folio > 0
-
-
-@condition
-def shmem_swap(w: World, s: _Summary) -> bool:
-    return s.shmem_swap > 0
-
-
-@condition
-def shmem(w: World, s: _Summary) -> bool:
-    return bool(w.shmem)
-
-
-@condition
-def hib_room(w: World, s: _Summary) -> bool:
-    return len(w.hib) < 64
-
-
-@condition
-def hib(w: World, s: _Summary) -> bool:
-    return bool(w.hib)
-
-
-@condition
-def devices(w: World, s: _Summary) -> bool:
-    return bool(w.devices)
-
-
-@condition
-def active_device(w: World, s: _Summary) -> bool:
-    return any(not d.swapping_off for d in w.devices.values())
-
-
-@condition
-def swapping_off(w: World, s: _Summary) -> bool:
-    return any(d.swapping_off for d in w.devices.values())
-
-
-@condition
-def locked(w: World, s: _Summary) -> bool:
-    return s.locked > 0
-
-
-@condition
-def uncached(w: World, s: _Summary) -> bool:
-    return s.uncached > 0
-
-
-@condition
-def cached(w: World, s: _Summary) -> bool:
-    return s.cached > 0
-
-
-@condition
-def hib_misuse(w: World, s: _Summary) -> bool:
-    return bool(w.hib_freed) or s.swap_ptes > 0
 
 
 class World:
@@ -864,9 +367,9 @@ class World:
             return 0
         return draw_int(chooser, 1, self.pmd_order, (self.pmd_order,), p=self.boundary_p)
 
-    def _summary(self) -> _Summary:
+    def _summary(self) -> Summary:
         """The counts the enabled-predicates read, from the folio state counter."""
-        s = _Summary()
+        s = Summary()
         for state, n in self._folio_states.items():
             if not n:
                 continue
@@ -900,7 +403,7 @@ class World:
                 s.shmem_folio += 1
         return s
 
-    def _summary_from_scratch(self) -> _Summary:
+    def _summary_from_scratch(self) -> Summary:
         """`_summary` recomputed from the folios themselves (the tests compare the two)."""
         states = Counter(f.state for f in self.folios.values())
         saved, self._folio_states = self._folio_states, states
