@@ -293,8 +293,8 @@ CATALOGUE: tuple[Mutant, ...] = (
             K,
             "swap_put(S, t, off + k)",
             "swap_put(S, t, off + k)\n"
-            "            if (SL[s0 + k] & COUNT_BITS) == 0:\n"
-            "                swap_entries_free(S, t, off + k, 1)",
+            "        if (SL[s0 + k] & COUNT_BITS) == 0:\n"
+            "            swap_entries_free(S, t, off + k, 1)",
         ),
     ),
     _m(
