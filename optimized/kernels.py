@@ -34,7 +34,21 @@ and decrefs all eight arrays, which halved batch speed.  Only the invariant chec
 A call that does not get inlined passes the state tuple as ~60 flattened array fields, about
 20 ns.  So `exec_op` and the small helpers on the hot paths (slot free/put/dup, cache add and
 delete, the hinted scan) are marked `inline="always"` (numba IR inlining); the big rare paths
-stay calls, which also keeps cold compile time in check.
+stay calls.  `exec_op` dispatches on the named op codes of `reference.api.OP_SPECS` to one
+kernel per API call, `op_<call>` (`op_swap_put_entries_direct`, ...), which decodes its
+record and runs the contract checks; the op kernels are calls, not inlined.  Measured (one
+process, empty NUMBA_CACHE_DIR, the `fuzz.cli.bench` startup script; batch ns/op of the bench
+traces usemem / churn / hibernation, best of 7, on the shared 2-core host):
+
+    exec_op one 233-line function inlined into run_ops (before)   45.6 s   35 / 41 / 62 ns
+    op_* kernels inlined into exec_op                               46.7 s   35 / 65 / 55 ns
+    op_* kernels called (this file)                                 41.5 s   31 / 47 / 47 ns
+    op_* and the hot helpers called                                 52.8 s   65 / 93 / 106 ns
+
+Inlining is not what dominates the cold compile: each of the ~110 jitted functions pays
+numba's per-function pipeline (0.05 s for a one-line accessor, up to ~2 s for a kernel with
+inlined callees, whose callees' code is linked into it), NUMBA_OPT=0 saves only 5 s, and the
+digest kernels (`run_ops_digest`, `state_digest` with numba's tuple hash) cost ~7 s.
 
 This module holds every jitted function because numba's on-disk cache only checks the file a
 function is defined in: kernels spread over several files could load a stale callee.
@@ -73,6 +87,33 @@ from reference.api import (
     LIST_NONFULL,
     MAX_SWAP_BADPAGES,
     MAX_SWAP_PRIO,
+    OP_FOLIO_ALLOC_SWAP,
+    OP_FOLIO_DROP,
+    OP_FOLIO_DUP_SWAP,
+    OP_FOLIO_ENTRY,
+    OP_FOLIO_FREE_SWAP,
+    OP_FOLIO_NEW,
+    OP_FOLIO_PUT_SWAP,
+    OP_FOLIO_SET,
+    OP_NR_SWAP_PAGES,
+    OP_SET_PM_SUSPENDED_STORAGE,
+    OP_SPECS,
+    OP_SWAP_ALLOC_HIBERNATION_SLOT,
+    OP_SWAP_CACHE_ALLOC_FOLIO,
+    OP_SWAP_CACHE_DEL_FOLIO,
+    OP_SWAP_CACHE_FOLIO,
+    OP_SWAP_COUNT,
+    OP_SWAP_DISCARD_WORK,
+    OP_SWAP_DUP_ENTRY_DIRECT,
+    OP_SWAP_FREE_HIBERNATION_SLOT,
+    OP_SWAP_PUT_ENTRIES_DIRECT,
+    OP_SWAP_RECLAIM_WORK,
+    OP_SWAP_SHADOW,
+    OP_SWAPIN_FOLIO,
+    OP_SWAPOFF_ABORT,
+    OP_SWAPOFF_BEGIN,
+    OP_SWAPOFF_END,
+    OP_SWAPON,
     R_AVAIL,
     R_CLUSTER,
     R_DEVICE,
@@ -498,7 +539,7 @@ def move_cluster(G, CL, d, c, flag):
 
 
 @njit(cache=True, _nrt=False)
-def isolate_cluster(G, CL, d, lid):
+def isolate_lock_cluster(G, CL, d, lid):
     """Take the first cluster of a list for allocation (flag NONE), or -1."""
     c = G[d + D_LHEAD + lid]
     if c >= 0:
@@ -783,7 +824,7 @@ def try_to_reclaim_swap(S, t, off, flags):
 
 
 @njit(cache=True, _nrt=False)
-def range_state(S, s0, nr):
+def cluster_scan_range(S, s0, nr):
     """0 free, 1 needs reclaim (cached count-0 slots, vm_swap_full() holds), 2 busy."""
     SL = S[1]
     state = 0
@@ -798,7 +839,7 @@ def range_state(S, s0, nr):
 
 
 @njit(cache=True, _nrt=False)
-def reclaim_range(S, t, off, nr):
+def cluster_reclaim_range(S, t, off, nr):
     G, SL = S[0], S[1]
     s0 = G[dev(t) + D_CBASE] * G[G_CS] + off
     for k in range(nr):
@@ -861,9 +902,9 @@ def alloc_swap_scan_cluster(S, t, c, row, start, order):
                     break
                 off = base + i
             else:
-                state = range_state(S, s_base + off, nr)
+                state = cluster_scan_range(S, s_base + off, nr)
                 if state == 1:
-                    reclaim_range(S, t, off, nr)
+                    cluster_reclaim_range(S, t, off, nr)
                     if not cluster_is_usable(CL, c, order):
                         break
                     state = 0 if range_all_free(SL, s_base + off, nr) else 2
@@ -908,13 +949,13 @@ def list_length(G, CL, d, lid):
 
 
 @njit(cache=True, _nrt=False)
-def scan_list(S, t, lid, row, order, scan_all):
+def alloc_swap_scan_list(S, t, lid, row, order, scan_all):
     G, CL = S[0], S[3]
     d = dev(t)
     # A scan-all pass visits each cluster that was on the list at most once (MODEL.md).
     budget = list_length(G, CL, d, lid) if scan_all else 1
     while budget > 0:
-        c = isolate_cluster(G, CL, d, lid)
+        c = isolate_lock_cluster(G, CL, d, lid)
         if c < 0:
             return 0
         found = alloc_swap_scan_cluster(S, t, c, row, (c - G[d + D_CBASE]) << G[G_SHIFT], order)
@@ -937,7 +978,7 @@ def swap_reclaim_full_clusters(S, t, force):
     to_scan = max(G[d + D_INUSE] // cs, 1) if force else 1
     s_base = G[d + D_CBASE] * cs
     while G[d + D_LHEAD + L_FULL] >= 0:
-        c = isolate_cluster(G, CL, d, L_FULL)
+        c = isolate_lock_cluster(G, CL, d, L_FULL)
         off = (c - G[d + D_CBASE]) * cs
         end = min(G[d + D_MAX], off + cs)
         to_scan -= 1
@@ -968,32 +1009,32 @@ def cluster_alloc_swap_entry(S, t, order, row):
         if found:
             return found
     if page_discard:
-        found = scan_list(S, t, L_FREE, row, order, FIRST_ONLY)
+        found = alloc_swap_scan_list(S, t, L_FREE, row, order, FIRST_ONLY)
         if found:
             return found
     if order < pmd:
         # Every nonfull cluster that fails moves on to frag, so this ends.
         while G[d + D_LHEAD + L_NONFULL + order] >= 0:
-            found = scan_list(S, t, L_NONFULL + order, row, order, FIRST_ONLY)
+            found = alloc_swap_scan_list(S, t, L_NONFULL + order, row, order, FIRST_ONLY)
             if found:
                 return found
     if not page_discard:
-        found = scan_list(S, t, L_FREE, row, order, FIRST_ONLY)
+        found = alloc_swap_scan_list(S, t, L_FREE, row, order, FIRST_ONLY)
         if found:
             return found
     if vm_swap_full(G):
         swap_reclaim_full_clusters(S, t, FIRST_ONLY)
     if order < pmd:
-        found = scan_list(S, t, L_FRAG + order, row, order, FIRST_ONLY)
+        found = alloc_swap_scan_list(S, t, L_FRAG + order, row, order, FIRST_ONLY)
         if found:
             return found
     if order > 0:
         return 0
     for o in range(1, pmd + 1):  # order 0 steals from higher-order clusters
-        found = scan_list(S, t, L_FRAG + o, row, order, SCAN_ALL)
+        found = alloc_swap_scan_list(S, t, L_FRAG + o, row, order, SCAN_ALL)
         if found:
             return found
-        found = scan_list(S, t, L_NONFULL + o, row, order, SCAN_ALL)
+        found = alloc_swap_scan_list(S, t, L_NONFULL + o, row, order, SCAN_ALL)
         if found:
             return found
     return 0
@@ -1379,13 +1420,383 @@ def add_folio(S, t, fid, order, start):
 
 
 # ============================================================================================
-# one op
+# the API ops: one kernel per call of reference.api.OP_SPECS, named op_<call>
 # ============================================================================================
 
+# Each op_<call>(S, ops, p) reads its arguments from the op record at p, runs the contract
+# checks of reference/MODEL.md in order, and returns the encoded result (or a NEED_* status,
+# before anything changed).  The record layout comes from reference.api.OP_SPECS.
 
-OP_NARGS = np.array(
-    [4, 1, 1, 1, 1, 1, 2, 4, 1, 1, 2, 3, 2, 1, 2, 3, 4, 3, 3, 1, 2, 1, 2, 2, 2, 0, 0], dtype=np.int64
-)
+OP_NARGS = np.array([len(spec.params) for spec in OP_SPECS], dtype=np.int64)
+OP_LAST = np.int64(len(OP_SPECS) - 1)
+
+
+@njit(cache=True, _nrt=False)
+def op_swapon(S, ops, p):
+    nbad = ops[p + 4]
+    return swapon(S, ops[p + 1], ops[p + 2], ops[p + 3], ops[p + 5 : p + 5 + nbad])
+
+
+@njit(cache=True, _nrt=False)
+def op_swapoff_begin(S, ops, p):
+    return swapoff_begin(S[0], ops[p + 1])
+
+
+@njit(cache=True, _nrt=False)
+def op_swapoff_end(S, ops, p):
+    return swapoff_end(S[0], S[3], ops[p + 1])
+
+
+@njit(cache=True, _nrt=False)
+def op_swapoff_abort(S, ops, p):
+    return swapoff_abort(S[0], ops[p + 1])
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_discard_work(S, ops, p):
+    G, CL = S[0], S[3]
+    t = ops[p + 1]
+    if not type_in_use(G, t):
+        return E_INVALID_TYPE
+    swap_do_scheduled_discard(G, CL, t)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_reclaim_work(S, ops, p):
+    t = ops[p + 1]
+    if not type_in_use(S[0], t):
+        return E_INVALID_TYPE
+    swap_reclaim_full_clusters(S, t, FORCE)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_new(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    fid = ops[p + 1]
+    order = ops[p + 2]
+    err = check_new_folio(G, FO, FH, fid)
+    if err:
+        return err
+    if order < 0 or order > G[G_PMD]:
+        return E_FOLIO_ORDER
+    if not folio_room(G):
+        return NEED_BASE - NEED_FOLIO
+    folio_insert(G, FO, FH, fid, order)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_set(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    row = folio_lookup(G, FO, FH, ops[p + 1])
+    if row < 0:
+        return E_FOLIO_UNKNOWN
+    for k in range(3):
+        v = ops[p + 2 + k]
+        bit = 1 << k  # FL_LOCKED, FL_WRITEBACK, FL_MAPPED
+        if v > 0:
+            FO[row, F_FLAGS] |= bit
+        elif v == 0:
+            FO[row, F_FLAGS] &= ~bit
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_drop(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    row = folio_lookup(G, FO, FH, ops[p + 1])
+    if row < 0:
+        return E_FOLIO_UNKNOWN
+    if FO[row, F_TYPE] >= 0:
+        return E_IN_CACHE
+    folio_remove(G, FO, FH, row)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_entry(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    row = folio_lookup(G, FO, FH, ops[p + 1])
+    if row < 0:
+        return E_FOLIO_UNKNOWN
+    if FO[row, F_TYPE] < 0:
+        return 0
+    return (FO[row, F_TYPE] << ENTRY_SHIFT) | FO[row, F_OFF]
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_alloc_swap(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    row = folio_lookup(G, FO, FH, ops[p + 1])
+    if row < 0:
+        return E_FOLIO_UNKNOWN
+    if FO[row, F_TYPE] >= 0:
+        return E_IN_CACHE
+    return folio_alloc_swap(S, row, ops[p + 2] != 0)
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_dup_swap(S, ops, p):
+    G, FO, FH = S[0], S[5], S[6]
+    row, err = cached_folio(G, FO, FH, ops[p + 1])
+    if err:
+        return err
+    off, n = selected(FO, row, ops[p + 2])
+    if off < 0:
+        return n
+    return swap_dup(S, FO[row, F_TYPE], off, n, ops[p + 3] != 0)
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_put_swap(S, ops, p):
+    G, SL, FO, FH = S[0], S[1], S[5], S[6]
+    row, err = cached_folio(G, FO, FH, ops[p + 1])
+    if err:
+        return err
+    off, n = selected(FO, row, ops[p + 2])
+    if off < 0:
+        return n
+    t = FO[row, F_TYPE]
+    s0 = G[dev(t) + D_CBASE] * G[G_CS] + off
+    for k in range(n):
+        if (SL[s0 + k] & COUNT_BITS) == 0:
+            return E_PUT_ZERO
+    for k in range(n):
+        swap_put(S, t, off + k)  # a cached slot at 0 stays cached: freed with the folio
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_folio_free_swap(S, ops, p):
+    G, SL, FO, FH = S[0], S[1], S[5], S[6]
+    row = folio_lookup(G, FO, FH, ops[p + 1])
+    if row < 0:
+        return E_FOLIO_UNKNOWN
+    if FO[row, F_TYPE] < 0 or (FO[row, F_FLAGS] & FL_WRITEBACK) != 0 or G[G_PM] != 0:
+        return 0
+    s0 = G[dev(FO[row, F_TYPE]) + D_CBASE] * G[G_CS] + FO[row, F_OFF]
+    for k in range(1 << FO[row, F_ORDER]):
+        if SL[s0 + k] & COUNT_BITS:
+            return 0
+    swap_cache_del_folio(S, row, ZERO)
+    return 1
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_cache_del_folio(S, ops, p):
+    G, FO, FH, BIG = S[0], S[5], S[6], S[7]
+    row, err = cached_folio(G, FO, FH, ops[p + 1])
+    if err:
+        return err
+    if FO[row, F_FLAGS] & FL_WRITEBACK:
+        return E_WRITEBACK
+    shadow = ops[p + 2]
+    if shadow < 0 or shadow >= VALUE_LIMIT:
+        return E_INVALID_ARGUMENT
+    payload = shadow
+    if shadow >= SHADOW_BIG:
+        if G[G_BIGN] >= G[G_BIGCAP]:
+            return NEED_BASE - NEED_BIG
+        BIG[G[G_BIGN]] = shadow
+        payload = SHADOW_BIG + G[G_BIGN]
+        G[G_BIGN] += 1
+    swap_cache_del_folio(S, row, payload)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def check_swapin(S, t, off, fid):
+    """The checks swap_cache_alloc_folio and swapin_folio share: entry, then new folio id."""
+    G, FO, FH = S[0], S[5], S[6]
+    err = check_entry(G, t, off)
+    if err:
+        return err
+    return check_new_folio(G, FO, FH, fid)
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_cache_alloc_folio(S, ops, p):
+    G, SL, FO = S[0], S[1], S[5]
+    t = ops[p + 1]
+    off = ops[p + 2]
+    err = check_swapin(S, t, off, ops[p + 3])
+    if err:
+        return err
+    w = SL[G[dev(t) + D_CBASE] * G[G_CS] + off]
+    if w & TAG_MASK == TAG_CACHED:
+        return FO[w >> PAYLOAD_SHIFT, F_ID]
+    if w & TAG_MASK == TAG_BAD or (w & COUNT_BITS) == 0:  # not swapped: nothing to read
+        return 0
+    if not folio_room(G):
+        return NEED_BASE - NEED_FOLIO
+    return add_folio(S, t, ops[p + 3], ZERO, off)
+
+
+@njit(cache=True, _nrt=False)
+def op_swapin_folio(S, ops, p):
+    G, SL, FO = S[0], S[1], S[5]
+    t = ops[p + 1]
+    off = ops[p + 2]
+    err = check_swapin(S, t, off, ops[p + 3])
+    if err:
+        return err
+    order = ops[p + 4]
+    if order < 0 or order > G[G_PMD]:
+        return E_FOLIO_ORDER
+    s_base = G[dev(t) + D_CBASE] * G[G_CS]
+    nr = 1 << order
+    start = off - off % nr
+    mx = G[dev(t) + D_MAX]
+    for o in range(start, start + nr):
+        if o >= mx or SL[s_base + o] & TAG_MASK == TAG_BAD:
+            return E_BAD_SLOT
+    for o in range(start, start + nr):
+        w = SL[s_base + o]
+        if w & TAG_MASK == TAG_CACHED:
+            return FO[w >> PAYLOAD_SHIFT, F_ID] if order == 0 else 0
+        if (w & COUNT_BITS) == 0:
+            return 0
+    if not folio_room(G):
+        return NEED_BASE - NEED_FOLIO
+    return add_folio(S, t, ops[p + 3], order, start)
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_put_entries_direct(S, ops, p):
+    G = S[0]
+    t = ops[p + 1]
+    start = ops[p + 2]
+    nr = ops[p + 3]
+    err = check_entry(G, t, start)
+    if err:
+        return err
+    if nr < 1:
+        return E_INVALID_ARGUMENT
+    if nr > G[dev(t) + D_MAX] - start:
+        return E_OFFSET
+    for off in range(start, start + nr):
+        c = used_slot(S, t, off)
+        if c < 0:
+            return c
+    off = start
+    while off < start + nr:
+        chunk_end = min(start + nr, ((off >> G[G_SHIFT]) + 1) << G[G_SHIFT])
+        swap_put_entries_cluster(S, t, off, chunk_end)
+        off = chunk_end
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_dup_entry_direct(S, ops, p):
+    t = ops[p + 1]
+    off = ops[p + 2]
+    err = check_entry(S[0], t, off)
+    if err:
+        return err
+    c = used_slot(S, t, off)
+    if c < 0:
+        return c
+    return swap_dup(S, t, off, ONE, ops[p + 3] != 0)
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_alloc_hibernation_slot(S, ops, p):
+    G = S[0]
+    t = ops[p + 1]
+    if not type_in_use(G, t) or G[dev(t) + D_WRITEOK] == 0:
+        return 0
+    found = 0
+    if G[G_PCPU] == t and G[G_PCPU + 1] != 0:
+        found = scan_from_hint(S, t, G[G_PCPU + 1], NO_FOLIO, ZERO)
+    if not found:
+        found = cluster_alloc_swap_entry(S, t, ZERO, NO_FOLIO)
+    return (t << ENTRY_SHIFT) | found if found else 0
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_free_hibernation_slot(S, ops, p):
+    G, SL = S[0], S[1]
+    t = ops[p + 1]
+    off = ops[p + 2]
+    err = check_entry(G, t, off)
+    if err:
+        return err
+    c = used_slot(S, t, off)
+    if c < 0:
+        return c
+    if c != 1:
+        return E_NOT_HIB
+    swap_put(S, t, off)
+    if SL[G[dev(t) + D_CBASE] * G[G_CS] + off] & TAG_MASK != TAG_CACHED:
+        swap_entries_free(S, t, off, ONE)
+    else:  # only a cached slot has a folio to reclaim
+        try_to_reclaim_swap(S, t, off, TTRS_ANYWAY)
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def op_set_pm_suspended_storage(S, ops, p):
+    S[0][G_PM] = 1 if ops[p + 1] != 0 else 0
+    return 0
+
+
+@njit(cache=True, _nrt=False)
+def slot_word(S, ops, p):
+    """(the slot word of the entry in the record, 0), or (0, contract error)."""
+    G, SL = S[0], S[1]
+    t = ops[p + 1]
+    off = ops[p + 2]
+    err = check_entry(G, t, off)
+    if err:
+        return ZERO, err
+    return SL[G[dev(t) + D_CBASE] * G[G_CS] + off], ZERO
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_count(S, ops, p):
+    G, CL, EXT = S[0], S[3], S[4]
+    w, err = slot_word(S, ops, p)
+    if err:
+        return err
+    if w & TAG_MASK == TAG_BAD:
+        return 0
+    t = ops[p + 1]
+    off = ops[p + 2]
+    cs = G[G_CS]
+    return slot_count(CL, EXT, cs, w, G[dev(t) + D_CBASE] + (off >> G[G_SHIFT]), off & (cs - 1))
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_cache_folio(S, ops, p):
+    w, err = slot_word(S, ops, p)
+    if err:
+        return err
+    return S[5][w >> PAYLOAD_SHIFT, F_ID] if w & TAG_MASK == TAG_CACHED else 0
+
+
+@njit(cache=True, _nrt=False)
+def op_swap_shadow(S, ops, p):
+    w, err = slot_word(S, ops, p)
+    if err:
+        return err
+    return shadow_of(S[7], w) if w & TAG_MASK == TAG_SWAPPED else 0
+
+
+@njit(cache=True, _nrt=False)
+def op_nr_swap_pages(S, ops, p):
+    return S[0][G_NR]
+
+
+@njit(cache=True, _nrt=False)
+def op_total_swap_pages(S, ops, p):
+    return S[0][G_TOTAL]
+
+
+# ============================================================================================
+# op records and the batch loop
+# ============================================================================================
 
 
 @njit(cache=True, _nrt=False)
@@ -1393,12 +1804,12 @@ def op_length(ops, p):
     """Length of the op record at p, or -1 for an unknown op, -2 for a cut-off record."""
     n = ops.shape[0]
     code = ops[p]
-    if code < 0 or code > 26:
+    if code < 0 or code > OP_LAST:
         return -1
     ln = OP_NARGS[code] + 1
     if p + ln > n:
         return -2
-    if code == 0:
+    if code == OP_SWAPON:
         nbad = ops[p + 4]
         if nbad < 0 or p + ln + nbad > n:
             return -2
@@ -1425,237 +1836,61 @@ def count_ops(ops):
 @njit(cache=True, _nrt=False, inline="always")
 def exec_op(S, ops, p):
     """Run the op record at p; its encoded result, or NEED_BASE - need (nothing changed)."""
-    G, SL, BM, CL, EXT, FO, FH, BIG = S
     code = ops[p]
-    cs = G[G_CS]
-    if code == 0:  # swapon
-        nbad = ops[p + 4]
-        return swapon(S, ops[p + 1], ops[p + 2], ops[p + 3], ops[p + 5 : p + 5 + nbad])
-    if code == 1:
-        return swapoff_begin(G, ops[p + 1])
-    if code == 2:
-        return swapoff_end(G, CL, ops[p + 1])
-    if code == 3:
-        return swapoff_abort(G, ops[p + 1])
-    if code == 4 or code == 5:
-        t = ops[p + 1]
-        if not type_in_use(G, t):
-            return E_INVALID_TYPE
-        if code == 4:
-            swap_do_scheduled_discard(G, CL, t)
-        else:
-            swap_reclaim_full_clusters(S, t, FORCE)
-        return 0
-    if code == 6:  # folio_new
-        fid = ops[p + 1]
-        order = ops[p + 2]
-        err = check_new_folio(G, FO, FH, fid)
-        if err:
-            return err
-        if order < 0 or order > G[G_PMD]:
-            return E_FOLIO_ORDER
-        if not folio_room(G):
-            return NEED_BASE - NEED_FOLIO
-        folio_insert(G, FO, FH, fid, order)
-        return 0
-    if code == 7:  # folio_set
-        row = folio_lookup(G, FO, FH, ops[p + 1])
-        if row < 0:
-            return E_FOLIO_UNKNOWN
-        for k in range(3):
-            v = ops[p + 2 + k]
-            bit = 1 << k  # FL_LOCKED, FL_WRITEBACK, FL_MAPPED
-            if v > 0:
-                FO[row, F_FLAGS] |= bit
-            elif v == 0:
-                FO[row, F_FLAGS] &= ~bit
-        return 0
-    if code == 8:  # folio_drop
-        row = folio_lookup(G, FO, FH, ops[p + 1])
-        if row < 0:
-            return E_FOLIO_UNKNOWN
-        if FO[row, F_TYPE] >= 0:
-            return E_IN_CACHE
-        folio_remove(G, FO, FH, row)
-        return 0
-    if code == 9:  # folio_entry
-        row = folio_lookup(G, FO, FH, ops[p + 1])
-        if row < 0:
-            return E_FOLIO_UNKNOWN
-        if FO[row, F_TYPE] < 0:
-            return 0
-        return (FO[row, F_TYPE] << ENTRY_SHIFT) | FO[row, F_OFF]
-    if code == 10:  # folio_alloc_swap
-        row = folio_lookup(G, FO, FH, ops[p + 1])
-        if row < 0:
-            return E_FOLIO_UNKNOWN
-        if FO[row, F_TYPE] >= 0:
-            return E_IN_CACHE
-        return folio_alloc_swap(S, row, ops[p + 2] != 0)
-    if code == 11 or code == 12:  # folio_dup_swap / folio_put_swap
-        row, err = cached_folio(G, FO, FH, ops[p + 1])
-        if err:
-            return err
-        off, n = selected(FO, row, ops[p + 2])
-        if off < 0:
-            return n
-        t = FO[row, F_TYPE]
-        if code == 11:
-            return swap_dup(S, t, off, n, ops[p + 3] != 0)
-        s0 = G[dev(t) + D_CBASE] * cs + off
-        for k in range(n):
-            if (SL[s0 + k] & COUNT_BITS) == 0:
-                return E_PUT_ZERO
-        for k in range(n):
-            swap_put(S, t, off + k)  # a cached slot at 0 stays cached: freed with the folio
-        return 0
-    if code == 13:  # folio_free_swap
-        row = folio_lookup(G, FO, FH, ops[p + 1])
-        if row < 0:
-            return E_FOLIO_UNKNOWN
-        if FO[row, F_TYPE] < 0 or (FO[row, F_FLAGS] & FL_WRITEBACK) != 0 or G[G_PM] != 0:
-            return 0
-        s0 = G[dev(FO[row, F_TYPE]) + D_CBASE] * cs + FO[row, F_OFF]
-        for k in range(1 << FO[row, F_ORDER]):
-            if SL[s0 + k] & COUNT_BITS:
-                return 0
-        swap_cache_del_folio(S, row, ZERO)
-        return 1
-    if code == 14:  # swap_cache_del_folio
-        row, err = cached_folio(G, FO, FH, ops[p + 1])
-        if err:
-            return err
-        if FO[row, F_FLAGS] & FL_WRITEBACK:
-            return E_WRITEBACK
-        shadow = ops[p + 2]
-        if shadow < 0 or shadow >= VALUE_LIMIT:
-            return E_INVALID_ARGUMENT
-        payload = shadow
-        if shadow >= SHADOW_BIG:
-            if G[G_BIGN] >= G[G_BIGCAP]:
-                return NEED_BASE - NEED_BIG
-            BIG[G[G_BIGN]] = shadow
-            payload = SHADOW_BIG + G[G_BIGN]
-            G[G_BIGN] += 1
-        swap_cache_del_folio(S, row, payload)
-        return 0
-    if code == 15 or code == 16:  # swap_cache_alloc_folio / swapin_folio
-        t = ops[p + 1]
-        off = ops[p + 2]
-        fid = ops[p + 3]
-        err = check_entry(G, t, off)
-        if err:
-            return err
-        err = check_new_folio(G, FO, FH, fid)
-        if err:
-            return err
-        s_base = G[dev(t) + D_CBASE] * cs
-        if code == 15:
-            w = SL[s_base + off]
-            if w & TAG_MASK == TAG_CACHED:
-                return FO[w >> PAYLOAD_SHIFT, F_ID]
-            if w & TAG_MASK == TAG_BAD or (w & COUNT_BITS) == 0:  # not swapped: nothing to read
-                return 0
-            if not folio_room(G):
-                return NEED_BASE - NEED_FOLIO
-            return add_folio(S, t, fid, ZERO, off)
-        order = ops[p + 4]
-        if order < 0 or order > G[G_PMD]:
-            return E_FOLIO_ORDER
-        nr = 1 << order
-        start = off - off % nr
-        mx = G[dev(t) + D_MAX]
-        for o in range(start, start + nr):
-            if o >= mx or SL[s_base + o] & TAG_MASK == TAG_BAD:
-                return E_BAD_SLOT
-        for o in range(start, start + nr):
-            w = SL[s_base + o]
-            if w & TAG_MASK == TAG_CACHED:
-                return FO[w >> PAYLOAD_SHIFT, F_ID] if order == 0 else 0
-            if (w & COUNT_BITS) == 0:
-                return 0
-        if not folio_room(G):
-            return NEED_BASE - NEED_FOLIO
-        return add_folio(S, t, fid, order, start)
-    if code == 17:  # swap_put_entries_direct
-        t = ops[p + 1]
-        start = ops[p + 2]
-        nr = ops[p + 3]
-        err = check_entry(G, t, start)
-        if err:
-            return err
-        if nr < 1:
-            return E_INVALID_ARGUMENT
-        if nr > G[dev(t) + D_MAX] - start:
-            return E_OFFSET
-        for off in range(start, start + nr):
-            c = used_slot(S, t, off)
-            if c < 0:
-                return c
-        off = start
-        while off < start + nr:
-            chunk_end = min(start + nr, ((off >> G[G_SHIFT]) + 1) << G[G_SHIFT])
-            swap_put_entries_cluster(S, t, off, chunk_end)
-            off = chunk_end
-        return 0
-    if code == 18:  # swap_dup_entry_direct
-        t = ops[p + 1]
-        off = ops[p + 2]
-        err = check_entry(G, t, off)
-        if err:
-            return err
-        c = used_slot(S, t, off)
-        if c < 0:
-            return c
-        return swap_dup(S, t, off, ONE, ops[p + 3] != 0)
-    if code == 19:  # swap_alloc_hibernation_slot
-        t = ops[p + 1]
-        if not type_in_use(G, t) or G[dev(t) + D_WRITEOK] == 0:
-            return 0
-        found = 0
-        if G[G_PCPU] == t and G[G_PCPU + 1] != 0:
-            found = scan_from_hint(S, t, G[G_PCPU + 1], NO_FOLIO, ZERO)
-        if not found:
-            found = cluster_alloc_swap_entry(S, t, ZERO, NO_FOLIO)
-        return (t << ENTRY_SHIFT) | found if found else 0
-    if code == 20:  # swap_free_hibernation_slot
-        t = ops[p + 1]
-        off = ops[p + 2]
-        err = check_entry(G, t, off)
-        if err:
-            return err
-        c = used_slot(S, t, off)
-        if c < 0:
-            return c
-        if c != 1:
-            return E_NOT_HIB
-        swap_put(S, t, off)
-        if SL[G[dev(t) + D_CBASE] * cs + off] & TAG_MASK != TAG_CACHED:
-            swap_entries_free(S, t, off, ONE)
-        else:  # only a cached slot has a folio to reclaim
-            try_to_reclaim_swap(S, t, off, TTRS_ANYWAY)
-        return 0
-    if code == 21:
-        G[G_PM] = 1 if ops[p + 1] != 0 else 0
-        return 0
-    if code >= 22 and code <= 24:  # swap_count / swap_cache_folio / swap_shadow
-        t = ops[p + 1]
-        off = ops[p + 2]
-        err = check_entry(G, t, off)
-        if err:
-            return err
-        w = SL[G[dev(t) + D_CBASE] * cs + off]
-        tag = w & TAG_MASK
-        if code == 22:
-            if tag == TAG_BAD:
-                return 0
-            return slot_count(CL, EXT, cs, w, G[dev(t) + D_CBASE] + (off >> G[G_SHIFT]), off & (cs - 1))
-        if code == 23:
-            return FO[w >> PAYLOAD_SHIFT, F_ID] if tag == TAG_CACHED else 0
-        return shadow_of(BIG, w) if tag == TAG_SWAPPED else 0
-    if code == 25:
-        return G[G_NR]
-    return G[G_TOTAL]
+    # The most frequent ops of the world's traces first.
+    if code == OP_FOLIO_NEW:
+        return op_folio_new(S, ops, p)
+    if code == OP_FOLIO_ALLOC_SWAP:
+        return op_folio_alloc_swap(S, ops, p)
+    if code == OP_FOLIO_DUP_SWAP:
+        return op_folio_dup_swap(S, ops, p)
+    if code == OP_FOLIO_PUT_SWAP:
+        return op_folio_put_swap(S, ops, p)
+    if code == OP_SWAP_CACHE_DEL_FOLIO:
+        return op_swap_cache_del_folio(S, ops, p)
+    if code == OP_SWAP_PUT_ENTRIES_DIRECT:
+        return op_swap_put_entries_direct(S, ops, p)
+    if code == OP_FOLIO_DROP:
+        return op_folio_drop(S, ops, p)
+    if code == OP_FOLIO_FREE_SWAP:
+        return op_folio_free_swap(S, ops, p)
+    if code == OP_SWAP_CACHE_ALLOC_FOLIO:
+        return op_swap_cache_alloc_folio(S, ops, p)
+    if code == OP_SWAPIN_FOLIO:
+        return op_swapin_folio(S, ops, p)
+    if code == OP_SWAP_DUP_ENTRY_DIRECT:
+        return op_swap_dup_entry_direct(S, ops, p)
+    if code == OP_FOLIO_SET:
+        return op_folio_set(S, ops, p)
+    if code == OP_FOLIO_ENTRY:
+        return op_folio_entry(S, ops, p)
+    if code == OP_SWAP_COUNT:
+        return op_swap_count(S, ops, p)
+    if code == OP_SWAP_CACHE_FOLIO:
+        return op_swap_cache_folio(S, ops, p)
+    if code == OP_SWAP_SHADOW:
+        return op_swap_shadow(S, ops, p)
+    if code == OP_SWAP_ALLOC_HIBERNATION_SLOT:
+        return op_swap_alloc_hibernation_slot(S, ops, p)
+    if code == OP_SWAP_FREE_HIBERNATION_SLOT:
+        return op_swap_free_hibernation_slot(S, ops, p)
+    if code == OP_SWAPON:
+        return op_swapon(S, ops, p)
+    if code == OP_SWAPOFF_BEGIN:
+        return op_swapoff_begin(S, ops, p)
+    if code == OP_SWAPOFF_END:
+        return op_swapoff_end(S, ops, p)
+    if code == OP_SWAPOFF_ABORT:
+        return op_swapoff_abort(S, ops, p)
+    if code == OP_SWAP_DISCARD_WORK:
+        return op_swap_discard_work(S, ops, p)
+    if code == OP_SWAP_RECLAIM_WORK:
+        return op_swap_reclaim_work(S, ops, p)
+    if code == OP_SET_PM_SUSPENDED_STORAGE:
+        return op_set_pm_suspended_storage(S, ops, p)
+    if code == OP_NR_SWAP_PAGES:
+        return op_nr_swap_pages(S, ops, p)
+    return op_total_swap_pages(S, ops, p)  # OP_TOTAL_SWAP_PAGES: count_ops checked every code
 
 
 @njit(cache=True, _nrt=False)

@@ -148,27 +148,27 @@ class OptimizedSwap:
         else:
             bad_list = []
             size_arg = 0  # the reference rejects a non-sequence after the free-type check
-        return self._run(0, size_arg, prio, flags, len(bad_list), *bad_list)
+        return self._run(api.OP_SWAPON, size_arg, prio, flags, len(bad_list), *bad_list)
 
     def swapoff_begin(self, type: int) -> int:
-        return self._run(1, _int(type, -1))
+        return self._run(api.OP_SWAPOFF_BEGIN, _int(type, -1))
 
     def swapoff_end(self, type: int) -> int:
-        return self._call(2, _int(type, -1))
+        return self._call(api.OP_SWAPOFF_END, _int(type, -1))
 
     def swapoff_abort(self, type: int) -> int:
-        return self._call(3, _int(type, -1))
+        return self._call(api.OP_SWAPOFF_ABORT, _int(type, -1))
 
     def swap_discard_work(self, type: int) -> int:
-        return self._call(4, _int(type, -1))
+        return self._call(api.OP_SWAP_DISCARD_WORK, _int(type, -1))
 
     def swap_reclaim_work(self, type: int) -> int:
-        return self._call(5, _int(type, -1))
+        return self._call(api.OP_SWAP_RECLAIM_WORK, _int(type, -1))
 
     # ---- folios ----
 
     def folio_new(self, folio: int, order: int) -> int:
-        return self._call(6, _int(folio, 0), _int(order, -1))
+        return self._call(api.OP_FOLIO_NEW, _int(folio, 0), _int(order, -1))
 
     def folio_set(
         self,
@@ -178,65 +178,72 @@ class OptimizedSwap:
         writeback: bool | None = None,
         mapped: bool | None = None,
     ) -> int:
-        return self._call(7, _int(folio, 0), _opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped))
+        return self._call(
+            api.OP_FOLIO_SET, _int(folio, 0), _opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped)
+        )
 
     def folio_drop(self, folio: int) -> int:
-        return self._call(8, _int(folio, 0))
+        return self._call(api.OP_FOLIO_DROP, _int(folio, 0))
 
     def folio_entry(self, folio: int) -> Entry | None:
-        return observe.entry_of(self._call(9, _int(folio, 0)))
+        return observe.entry_of(self._call(api.OP_FOLIO_ENTRY, _int(folio, 0)))
 
     # ---- entry management ----
 
     def folio_alloc_swap(self, folio: int, *, charge_fails: bool = False) -> int:
-        return self._call(10, _int(folio, 0), int(bool(charge_fails)))
+        return self._call(api.OP_FOLIO_ALLOC_SWAP, _int(folio, 0), int(bool(charge_fails)))
 
     def folio_dup_swap(self, folio: int, page: int | None = None, *, alloc_fails: bool = False) -> int:
-        return self._call(11, _int(folio, 0), -1 if page is None else _int(page, -2), int(bool(alloc_fails)))
+        return self._call(
+            api.OP_FOLIO_DUP_SWAP,
+            _int(folio, 0),
+            -1 if page is None else _int(page, -2),
+            int(bool(alloc_fails)),
+        )
 
     def folio_put_swap(self, folio: int, page: int | None = None) -> int:
-        return self._call(12, _int(folio, 0), -1 if page is None else _int(page, -2))
+        return self._call(api.OP_FOLIO_PUT_SWAP, _int(folio, 0), -1 if page is None else _int(page, -2))
 
     def folio_free_swap(self, folio: int) -> bool:
-        return bool(self._call(13, _int(folio, 0)))
+        return bool(self._call(api.OP_FOLIO_FREE_SWAP, _int(folio, 0)))
 
     def swap_cache_del_folio(self, folio: int, shadow: int = 0) -> int:
-        return self._call(14, _int(folio, 0), _int(shadow, -1))
+        return self._call(api.OP_SWAP_CACHE_DEL_FOLIO, _int(folio, 0), _int(shadow, -1))
 
     def swap_cache_alloc_folio(self, entry: Entry, folio: int) -> int:
-        return self._call(15, *self._entry(entry), _int(folio, 0))
+        return self._call(api.OP_SWAP_CACHE_ALLOC_FOLIO, *self._entry(entry), _int(folio, 0))
 
     def swapin_folio(self, entry: Entry, folio: int, order: int) -> int:
-        return self._call(16, *self._entry(entry), _int(folio, 0), _int(order, -1))
+        return self._call(api.OP_SWAPIN_FOLIO, *self._entry(entry), _int(folio, 0), _int(order, -1))
 
     def swap_put_entries_direct(self, entry: Entry, nr: int) -> int:
         type, offset = self._entry(entry)
         if isinstance(nr, int) and nr >= _BIG:
             nr = _BIG  # still >= 1, and beyond any max: offset-out-of-range, as in the reference
-        return self._call(17, type, offset, _int(nr, 0, low=1))
+        return self._call(api.OP_SWAP_PUT_ENTRIES_DIRECT, type, offset, _int(nr, 0, low=1))
 
     def swap_dup_entry_direct(self, entry: Entry, *, alloc_fails: bool = False) -> int:
-        return self._call(18, *self._entry(entry), int(bool(alloc_fails)))
+        return self._call(api.OP_SWAP_DUP_ENTRY_DIRECT, *self._entry(entry), int(bool(alloc_fails)))
 
     def swap_alloc_hibernation_slot(self, type: int) -> Entry | None:
-        return observe.entry_of(self._run(19, _int(type, -1)))
+        return observe.entry_of(self._run(api.OP_SWAP_ALLOC_HIBERNATION_SLOT, _int(type, -1)))
 
     def swap_free_hibernation_slot(self, entry: Entry) -> int:
-        return self._call(20, *self._entry(entry))
+        return self._call(api.OP_SWAP_FREE_HIBERNATION_SLOT, *self._entry(entry))
 
     def set_pm_suspended_storage(self, flag: bool) -> int:
-        return self._run(21, int(bool(flag)))
+        return self._run(api.OP_SET_PM_SUSPENDED_STORAGE, int(bool(flag)))
 
     # ---- observation ----
 
     def swap_count(self, entry: Entry) -> int:
-        return self._call(22, *self._entry(entry))
+        return self._call(api.OP_SWAP_COUNT, *self._entry(entry))
 
     def swap_cache_folio(self, entry: Entry) -> int:
-        return self._call(23, *self._entry(entry))
+        return self._call(api.OP_SWAP_CACHE_FOLIO, *self._entry(entry))
 
     def swap_shadow(self, entry: Entry) -> int:
-        return self._call(24, *self._entry(entry))
+        return self._call(api.OP_SWAP_SHADOW, *self._entry(entry))
 
     def nr_swap_pages(self) -> int:
         return int(self._S[0][k.G_NR])

@@ -366,39 +366,7 @@ class OpSpec(NamedTuple):
     result: str  # "int", "bool", "entry" or "none"
 
 
-OP_SPECS: tuple[OpSpec, ...] = (
-    OpSpec(0, "swapon", ("size", "priority", "flags", "nbad"), "int"),
-    OpSpec(1, "swapoff_begin", ("type",), "int"),
-    OpSpec(2, "swapoff_end", ("type",), "int"),
-    OpSpec(3, "swapoff_abort", ("type",), "int"),
-    OpSpec(4, "swap_discard_work", ("type",), "int"),
-    OpSpec(5, "swap_reclaim_work", ("type",), "int"),
-    OpSpec(6, "folio_new", ("folio", "order"), "int"),
-    OpSpec(7, "folio_set", ("folio", "locked", "writeback", "mapped"), "int"),
-    OpSpec(8, "folio_drop", ("folio",), "int"),
-    OpSpec(9, "folio_entry", ("folio",), "entry"),
-    OpSpec(10, "folio_alloc_swap", ("folio", "charge_fails"), "int"),
-    OpSpec(11, "folio_dup_swap", ("folio", "page", "alloc_fails"), "int"),
-    OpSpec(12, "folio_put_swap", ("folio", "page"), "int"),
-    OpSpec(13, "folio_free_swap", ("folio",), "bool"),
-    OpSpec(14, "swap_cache_del_folio", ("folio", "shadow"), "int"),
-    OpSpec(15, "swap_cache_alloc_folio", ("type", "offset", "folio"), "int"),
-    OpSpec(16, "swapin_folio", ("type", "offset", "folio", "order"), "int"),
-    OpSpec(17, "swap_put_entries_direct", ("type", "offset", "nr"), "int"),
-    OpSpec(18, "swap_dup_entry_direct", ("type", "offset", "alloc_fails"), "int"),
-    OpSpec(19, "swap_alloc_hibernation_slot", ("type",), "entry"),
-    OpSpec(20, "swap_free_hibernation_slot", ("type", "offset"), "int"),
-    OpSpec(21, "set_pm_suspended_storage", ("flag",), "int"),
-    OpSpec(22, "swap_count", ("type", "offset"), "int"),
-    OpSpec(23, "swap_cache_folio", ("type", "offset"), "int"),
-    OpSpec(24, "swap_shadow", ("type", "offset"), "int"),
-    OpSpec(25, "nr_swap_pages", (), "int"),
-    OpSpec(26, "total_swap_pages", (), "int"),
-)
-OPS_BY_NAME = {spec.name: spec for spec in OP_SPECS}
-OPS_BY_CODE = {spec.code: spec for spec in OP_SPECS}
-
-# Named op codes, for implementations that dispatch on them.
+# Named op codes, for implementations that dispatch on them; OP_SPECS below is the table.
 OP_SWAPON = 0
 OP_SWAPOFF_BEGIN = 1
 OP_SWAPOFF_END = 2
@@ -426,6 +394,38 @@ OP_SWAP_CACHE_FOLIO = 23
 OP_SWAP_SHADOW = 24
 OP_NR_SWAP_PAGES = 25
 OP_TOTAL_SWAP_PAGES = 26
+
+OP_SPECS: tuple[OpSpec, ...] = (
+    OpSpec(OP_SWAPON, "swapon", ("size", "priority", "flags", "nbad"), "int"),
+    OpSpec(OP_SWAPOFF_BEGIN, "swapoff_begin", ("type",), "int"),
+    OpSpec(OP_SWAPOFF_END, "swapoff_end", ("type",), "int"),
+    OpSpec(OP_SWAPOFF_ABORT, "swapoff_abort", ("type",), "int"),
+    OpSpec(OP_SWAP_DISCARD_WORK, "swap_discard_work", ("type",), "int"),
+    OpSpec(OP_SWAP_RECLAIM_WORK, "swap_reclaim_work", ("type",), "int"),
+    OpSpec(OP_FOLIO_NEW, "folio_new", ("folio", "order"), "int"),
+    OpSpec(OP_FOLIO_SET, "folio_set", ("folio", "locked", "writeback", "mapped"), "int"),
+    OpSpec(OP_FOLIO_DROP, "folio_drop", ("folio",), "int"),
+    OpSpec(OP_FOLIO_ENTRY, "folio_entry", ("folio",), "entry"),
+    OpSpec(OP_FOLIO_ALLOC_SWAP, "folio_alloc_swap", ("folio", "charge_fails"), "int"),
+    OpSpec(OP_FOLIO_DUP_SWAP, "folio_dup_swap", ("folio", "page", "alloc_fails"), "int"),
+    OpSpec(OP_FOLIO_PUT_SWAP, "folio_put_swap", ("folio", "page"), "int"),
+    OpSpec(OP_FOLIO_FREE_SWAP, "folio_free_swap", ("folio",), "bool"),
+    OpSpec(OP_SWAP_CACHE_DEL_FOLIO, "swap_cache_del_folio", ("folio", "shadow"), "int"),
+    OpSpec(OP_SWAP_CACHE_ALLOC_FOLIO, "swap_cache_alloc_folio", ("type", "offset", "folio"), "int"),
+    OpSpec(OP_SWAPIN_FOLIO, "swapin_folio", ("type", "offset", "folio", "order"), "int"),
+    OpSpec(OP_SWAP_PUT_ENTRIES_DIRECT, "swap_put_entries_direct", ("type", "offset", "nr"), "int"),
+    OpSpec(OP_SWAP_DUP_ENTRY_DIRECT, "swap_dup_entry_direct", ("type", "offset", "alloc_fails"), "int"),
+    OpSpec(OP_SWAP_ALLOC_HIBERNATION_SLOT, "swap_alloc_hibernation_slot", ("type",), "entry"),
+    OpSpec(OP_SWAP_FREE_HIBERNATION_SLOT, "swap_free_hibernation_slot", ("type", "offset"), "int"),
+    OpSpec(OP_SET_PM_SUSPENDED_STORAGE, "set_pm_suspended_storage", ("flag",), "int"),
+    OpSpec(OP_SWAP_COUNT, "swap_count", ("type", "offset"), "int"),
+    OpSpec(OP_SWAP_CACHE_FOLIO, "swap_cache_folio", ("type", "offset"), "int"),
+    OpSpec(OP_SWAP_SHADOW, "swap_shadow", ("type", "offset"), "int"),
+    OpSpec(OP_NR_SWAP_PAGES, "nr_swap_pages", (), "int"),
+    OpSpec(OP_TOTAL_SWAP_PAGES, "total_swap_pages", (), "int"),
+)
+OPS_BY_NAME = {spec.name: spec for spec in OP_SPECS}
+OPS_BY_CODE = {spec.code: spec for spec in OP_SPECS}
 
 # swapon `flags` bits
 SWAPON_SOLIDSTATE = 1

@@ -656,9 +656,33 @@ class _Slot:
         return now - self.changed > timeout
 
 
+WARM_UP_STEPS = 200
+
+
+def _warm_up(reference: str, impl: str, level: str) -> None:
+    """A short fast episode, run before the workers start: a JIT candidate compiles (and
+    caches) every kernel the workers run here once, instead of in every worker at once."""
+    from fuzz.modes.fast import run_episode
+
+    run_episode(resolve(reference), resolve(impl), seed=0, steps=WARM_UP_STEPS, level=level)
+
+
+def _warm_candidate(ctx: Any, config: CampaignConfig) -> None:
+    # In a child process, so a candidate that hangs or crashes here cannot take the parent
+    # with it: the workers then meet it under the watchdog as usual.
+    proc = ctx.Process(target=_warm_up, args=(config.reference, config.impl, config.level), daemon=True)
+    proc.start()
+    proc.join(timeout=max(config.hang_timeout or 0.0, IDLE_TIMEOUT))
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+
+
 def _run_processes(state: CampaignState, display: _Display) -> None:
     config = state.config
     ctx = multiprocessing.get_context("spawn")
+    if config.workers > 1:
+        _warm_candidate(ctx, config)
     queue = ctx.Queue()
     stop = ctx.Event()
     wall_deadline = None if config.time is None else time.time() + config.time

@@ -53,6 +53,13 @@ def mutate_sources(mutant: Mutant, package_dir: Path) -> dict[str, str]:
         if edit.snippet == edit.replacement:
             raise MutantError(f"mutant {mutant.name} edit {number}: the replacement changes nothing")
         texts[edit.file] = apply_edit(texts[edit.file], edit, f"mutant {mutant.name} edit {number}")
+    for name, text in texts.items():  # a snippet that still matches may now sit at another depth
+        try:
+            compile(text, name, "exec")
+        except SyntaxError as err:
+            raise MutantError(
+                f"mutant {mutant.name}: the edited {name} does not parse: {err.msg} (line {err.lineno})"
+            ) from None
     return texts
 
 

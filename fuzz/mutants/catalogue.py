@@ -81,10 +81,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         vm_swap_full() turns true early.""",
         Edit(
             K,
-            "        return (t << ENTRY_SHIFT) | found if found else 0\n",
-            "        if found:\n"
-            "            G[G_NR] -= 1\n"
-            "        return (t << ENTRY_SHIFT) | found if found else 0\n",
+            "    return (t << ENTRY_SHIFT) | found if found else 0\n",
+            "    if found:\n        G[G_NR] -= 1\n    return (t << ENTRY_SHIFT) | found if found else 0\n",
         ),
         profile="hibernate",
     ),
@@ -146,8 +144,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         staying CACHED with count 0 until the folio leaves the cache.""",
         Edit(
             K,
-            "        if SL[G[dev(t) + D_CBASE] * cs + off] & TAG_MASK != TAG_CACHED:\n",
-            "        if True:\n",
+            "    if SL[G[dev(t) + D_CBASE] * G[G_CS] + off] & TAG_MASK != TAG_CACHED:\n",
+            "    if True:\n",
         ),
         profile="hibernate",
     ),
@@ -169,7 +167,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         "#12 mm, swap: speed up hibernation allocation and writeout",
         """Hibernation allocation always took the per-device slow path instead of first trying
         the per-CPU cluster hint, rotating clusters and scattering the image's offsets.""",
-        Edit(K, "        if G[G_PCPU] == t and G[G_PCPU + 1] != 0:\n", "        if False:\n"),
+        Edit(K, "    if G[G_PCPU] == t and G[G_PCPU + 1] != 0:\n", "    if False:\n"),
         profile="hibernate",
     ),
     _m(
@@ -270,7 +268,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         """swapin_folio used the faulting entry as the start of the folio's range instead of
         rounding it down to the folio size: the folio caches an unaligned range that may cross
         into the next cluster.""",
-        Edit(K, "        start = off - off % nr\n", "        start = off\n"),
+        Edit(K, "    start = off - off % nr\n", "    start = off\n"),
         profile="mthp",
     ),
     _m(
@@ -295,8 +293,8 @@ CATALOGUE: tuple[Mutant, ...] = (
             K,
             "swap_put(S, t, off + k)",
             "swap_put(S, t, off + k)\n"
-            "            if (SL[s0 + k] & COUNT_BITS) == 0:\n"
-            "                swap_entries_free(S, t, off + k, 1)",
+            "        if (SL[s0 + k] & COUNT_BITS) == 0:\n"
+            "            swap_entries_free(S, t, off + k, 1)",
         ),
     ),
     _m(
@@ -447,7 +445,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         """The escape test of the shadow payload was written with > instead of >=, so a shadow
         of exactly SHADOW_BIG is stored inline, where its payload reads as the flag "index 0
         of the big-shadow table": the slot reports whatever that cell holds.""",
-        Edit(K, "        if shadow >= SHADOW_BIG:\n", "        if shadow > SHADOW_BIG:\n"),
+        Edit(K, "    if shadow >= SHADOW_BIG:\n", "    if shadow > SHADOW_BIG:\n"),
     ),
     _m(
         "big-compaction-skips-first-cell",
@@ -532,8 +530,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         large range is not refused with bad-slot: the call returns 0 instead.""",
         Edit(
             K,
-            "        for o in range(start, start + nr):\n            if o >= mx",
-            "        for o in range(start, start + nr, max(1, nr - 1)):\n            if o >= mx",
+            "    for o in range(start, start + nr):\n        if o >= mx",
+            "    for o in range(start, start + nr, max(1, nr - 1)):\n        if o >= mx",
         ),
         profile="mthp",
     ),
@@ -545,8 +543,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         not refused with bad-slot.""",
         Edit(
             K,
-            "        for o in range(start, start + nr):\n            if o >= mx",
-            "        for o in range(off, start + nr):\n            if o >= mx",
+            "    for o in range(start, start + nr):\n        if o >= mx",
+            "    for o in range(off, start + nr):\n        if o >= mx",
         ),
         profile="mthp",
     ),
@@ -561,8 +559,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         pages.  The kernels (and so `apply`) are right: only a method call shows the bug.""",
         Edit(
             F,
-            "_int(folio, 0), -1 if page is None else _int(page, -2), int(bool(alloc_fails)))",
-            "_int(folio, 0), -1, int(bool(alloc_fails)))",
+            "            -1 if page is None else _int(page, -2),\n            int(bool(alloc_fails)),\n",
+            "            -1,\n            int(bool(alloc_fails)),\n",
         ),
         profile="mthp",
     ),
@@ -574,8 +572,8 @@ CATALOGUE: tuple[Mutant, ...] = (
         right: only a method call shows the bug.""",
         Edit(
             F,
-            "_opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped))",
-            "_opt_bool(locked), _opt_bool(mapped), _opt_bool(writeback))",
+            "_opt_bool(locked), _opt_bool(writeback), _opt_bool(mapped)\n",
+            "_opt_bool(locked), _opt_bool(mapped), _opt_bool(writeback)\n",
         ),
     ),
 )

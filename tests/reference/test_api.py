@@ -67,6 +67,14 @@ def test_samples_cover_every_op():
     assert {c.name for c in SAMPLES} == {spec.name for spec in OP_SPECS}
 
 
+def test_op_table_codes_are_positions_and_named_constants():
+    """OP_SPECS is the one op table: codes 0..n-1 in order, each also OP_<NAME>."""
+    assert [spec.code for spec in OP_SPECS] == list(range(len(OP_SPECS)))
+    for spec in OP_SPECS:
+        assert getattr(api, f"OP_{spec.name.upper()}") == spec.code
+        assert spec.result in ("int", "bool", "entry")
+
+
 @pytest.mark.parametrize("call", SAMPLES, ids=str)
 def test_encode_decode_round_trip(call):
     record = encode_call(call)

@@ -60,6 +60,7 @@ def test_edits_apply_in_order_on_the_edited_text(fake_pkg: Path) -> None:
         (Edit("__init__.py", "return a / b", "x"), "occurs 0 times"),
         (Edit("missing.py", "a", "b"), "no file missing.py"),
         (Edit("__init__.py", "return a + b", "return a + b"), "changes nothing"),
+        (Edit("__init__.py", "return a + b", "return a + b\n            pass"), "does not parse"),
     ],
 )
 def test_bad_edits_are_reported(fake_pkg: Path, edit: Edit, problem: str) -> None:
