@@ -37,7 +37,7 @@ delete, the hinted scan) are marked `inline="always"` (numba IR inlining); the b
 stay calls.  `exec_op` dispatches on the named op codes of `reference.api.OP_SPECS` to one
 kernel per API call, `op_<call>` (`op_swap_put_entries_direct`, ...), which decodes its
 record and runs the contract checks; the op kernels are calls, not inlined.  Measured (one
-process, empty NUMBA_CACHE_DIR, the `fuzz.cli.bench` startup script; batch ns/op of the bench
+process, empty NUMBA_CACHE_DIR, the `fuzz.cli.bench.implementations` startup script; batch ns/op of the bench
 traces usemem / churn / hibernation, best of 7, on the shared 2-core host):
 
     exec_op one 233-line function inlined into run_ops (before)   45.6 s   35 / 41 / 62 ns

@@ -257,7 +257,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(argv: Sequence[str]) -> int:
-    from fuzz.cli.harness_bench import main as bench_main
+    from fuzz.cli.bench import main as bench_main
 
     return bench_main(list(argv))
 

@@ -1,7 +1,7 @@
-"""Benchmarks of the optimized model against the reference (`swapdiff bench`; not timed tests).
+"""Implementation benchmarks: the optimized model against the reference (not timed tests).
 
-`run_bench()` returns one dict per measurement; `print_bench(rows)` shows them as a rich table.
-Every row has `kind`, `name`, `value`, `unit`, `target` (None when there is none) and `ok`
+`run_bench()` returns one dict per measurement (`fuzz.cli.bench` prints them).  Every row has
+`kind`, `name`, `value`, `unit`, `target` (None when there is none) and `ok`
 (True/False against the target, None without one).  Kinds:
 
 - `"trace"`: one generated trace replayed by `ReferenceSwap.apply` and `OptimizedSwap.apply`
@@ -271,42 +271,3 @@ def run_bench(
     if startup:
         rows.extend(bench_startup())
     return rows
-
-
-def print_bench(rows: Sequence[dict[str, Any]], console: Any = None) -> None:
-    """A rich table of `run_bench` rows."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="swapdiff bench: optimized vs reference")
-    for column in ("measure", "ops", "reference ops/s", "optimized ops/s", "value", "target", "ok"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for row in rows:
-        trace = row["kind"] == "trace"
-        target = row["target"]
-        table.add_row(
-            f"{row['kind']}: {row['name']}",
-            f"{row['ops']:,}" if trace else "",
-            f"{row['reference_ops_per_s']:,.0f}" if trace else "",
-            f"{row['optimized_ops_per_s']:,.0f}" if trace else "",
-            f"{row['value']:,.2f} {row['unit']}",
-            "" if target is None else f"{'>=' if trace else '<='} {target:g} {row['unit']}",
-            {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[row["ok"]],
-        )
-    (console or Console()).print(table)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m fuzz.cli.bench [trace ...]`: run and print every benchmark."""
-    names = list(argv if argv is not None else sys.argv[1:]) or list(TRACES)
-    try:
-        rows = run_bench(names)
-    except ValueError as err:
-        print(f"swapdiff bench: {err}", file=sys.stderr)
-        return 2
-    print_bench(rows)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Harness throughput, and the `swapdiff bench` command.
+"""Harness benchmarks: world steps per second of the machine, its yardstick and fast mode.
 
 Measures, in one process and one run, world actions per second of: a trivial
 RuleBasedStateMachine (the yardstick: one `@rule(data=st.data())` drawing five integers per
@@ -9,9 +9,9 @@ reference step by step, the candidate in batch) with per-op state digests and wi
 chunk-end state check of earlier versions; plus Hypothesis draws per world step.  A warm-up
 compiles the candidate's kernels first.
 
-`swapdiff bench` prints the implementation benchmarks of `fuzz.cli.bench` (when present) and
-then these rows, in `fuzz.cli.bench`'s row format: `kind` ("harness"), `name`, `value`, `unit`,
-`target`, `ok`.  Rows "trivial_machine_steps_per_s", "hypothesis_steps_per_s" (and
+`harness_rows()` returns them in the row format of `fuzz.cli.bench.implementations`: `kind`
+("harness"), `name`, `value`, `unit`, `target`, `ok`.  Rows "trivial_machine_steps_per_s",
+"hypothesis_steps_per_s" (and
 "hypothesis_steps_per_s:<profile>"), "fast_steps_per_s" and "fast_chunked_steps_per_s" (unit
 steps/s) add `steps`, `ops`, `seconds`, `ops_per_s`; "machine_vs_trivial" (unit x, target
 0.6) and "fast_vs_hypothesis" (unit x, no target) are ratios; "draws_per_step:<profile>"
@@ -20,10 +20,7 @@ steps/s) add `steps`, `ops`, `seconds`, `ops_per_s`; "machine_vs_trivial" (unit 
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from fuzz.impls import resolve
@@ -149,7 +146,8 @@ SHOWN = {
 }
 
 
-def _shown(name: str) -> str:
+def shown(name: str) -> str:
+    """How the bench table names a harness row."""
     base, _, profile = name.partition(":")
     if base == "draws_per_step":
         return f"draws per world step ({profile})"
@@ -240,79 +238,3 @@ def harness_rows(
         "ok": None,
     }
     return [trivial, hyp, *others, vs_trivial, draws, fast, chunked, summary]
-
-
-def print_rows(rows: Sequence[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="swapdiff bench: harness throughput (world actions, same run)")
-    for column in ("measure", "steps", "ops", "seconds", "steps/s", "ops/s", "target", "ok"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for row in rows:
-        if row["unit"] == "x":
-            if row["target"] is None:
-                table.add_row(_shown(row["name"]), "", "", "", f"{row['value']:.2f}x", "", "", "-")
-                continue
-            ok = "[green]yes[/]" if row["ok"] else "[red]NO[/]"
-            table.add_row(
-                _shown(row["name"]), "", "", "", f"{row['value']:.2f}x", "", f">= {row['target']:g}x", ok
-            )
-            continue
-        if row["unit"] == "draws/step":
-            table.add_row(
-                _shown(row["name"]), f"{row['steps']:,}", f"{row['ops']:,} draws", "", f"{row['value']:.1f}"
-            )
-            continue
-        table.add_row(
-            _shown(row["name"]),
-            f"{row['steps']:,}",
-            f"{row['ops']:,}",
-            f"{row['seconds']:.1f}",
-            f"{row['value']:,.0f}",
-            f"{row['ops_per_s']:,.0f}",
-            "",
-            "-",
-        )
-    Console().print(table)
-
-
-def main(argv: Sequence[str]) -> int:
-    """`swapdiff bench [--seconds S] [--impl SPEC] [--profile NAME] [--json FILE] [--harness-only]`."""
-    from fuzz.cli.args import OneLineParser, UsageError
-
-    parser = OneLineParser(prog="swapdiff bench", description="Implementation and harness benchmarks.")
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per harness measurement")
-    parser.add_argument("--impl", default="optimized", metavar="SPEC", help="candidate for the harness rows")
-    parser.add_argument("--profile", default="default")
-    parser.add_argument("--json", default=None, metavar="FILE", help="also write every row as JSON")
-    parser.add_argument("--harness-only", action="store_true", help="skip the implementation benchmarks")
-    args = parser.parse_args(list(argv))
-    if not args.seconds > 0:
-        raise UsageError("--seconds must be positive", prog="swapdiff bench")
-    rows: list[dict[str, Any]] = []
-    if not args.harness_only:
-        rows.extend(_implementation_rows())
-    harness = harness_rows(impl=args.impl, profile=args.profile, seconds=args.seconds)
-    print_rows(harness)
-    rows.extend(harness)
-    if args.json:
-        from fuzz.trace import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
-    return 0
-
-
-def _implementation_rows() -> list[dict[str, Any]]:
-    try:
-        from fuzz.cli import bench
-    except ImportError:
-        print("fuzz.cli.bench is not available: implementation benchmarks skipped", file=sys.stderr)
-        return []
-    rows = list(bench.run_bench())
-    bench.print_bench(rows)
-    return rows
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
