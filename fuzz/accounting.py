@@ -57,6 +57,7 @@ from reference.api import (
     SLOT_BAD,
     Call,
     Entry,
+    SwapImpl,
     contract_code_of_result,
     diff,
     encode_result,
@@ -106,7 +107,7 @@ class SideState:
     globals: dict[str, Any]
 
     @classmethod
-    def of(cls, impl: Any) -> SideState:
+    def of(cls, impl: SwapImpl) -> SideState:
         snap = impl.snapshot("contract")
         data = snap.data
         # Keyed by plain (type, offset) tuples: equal to (and hashed as) the Entry of the same
@@ -281,8 +282,8 @@ class AccountingStepper:
 
     def __init__(
         self,
-        reference: Any,
-        candidate: Any,
+        reference: SwapImpl,
+        candidate: SwapImpl,
         *,
         invariants: bool = True,
         full_every: int = 1,

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from reference.api import OPS_BY_NAME
+from reference.api import OPS_BY_NAME, SwapImpl
 from reference.digest import snapshot_digest
 
 BUILTIN_SPECS = {
@@ -79,7 +79,7 @@ def build(cls: type, *, cluster_size: int, max_swapfiles: int) -> Any:
         ) from None
 
 
-def digest_reader(impl: Any, level: str) -> Callable[[], int]:
+def digest_reader(impl: SwapImpl, level: str) -> Callable[[], int]:
     """A function returning `impl`'s state digest at `level` (`reference.digest`): its own
     `state_digest` when it has one, else the digest of a fresh snapshot (slow, but any
     implementation of the API works)."""

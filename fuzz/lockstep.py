@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from fuzz import events
 from fuzz.replay import FULL_EVERY, QUERY_CALLS, StepDivergence, make_stepper
-from reference.api import OPS_BY_NAME, Call, Snapshot
+from reference.api import OPS_BY_NAME, Call, Snapshot, SwapImpl
 from reference.digest import digest_hex
 
 __all__ = ["FULL_EVERY", "QUERY_CALLS", "Divergence", "Lockstep", "Step"]
@@ -84,8 +84,8 @@ class Lockstep:
 
     def __init__(
         self,
-        reference_impl: Any,
-        candidate_impl: Any,
+        reference_impl: SwapImpl,
+        candidate_impl: SwapImpl,
         *,
         level: str = "allocator",
         check_invariants: bool = True,

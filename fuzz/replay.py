@@ -31,6 +31,7 @@ from reference.api import (
     OPS_BY_NAME,
     Call,
     SwapContractError,
+    SwapImpl,
     contract_code_of_result,
     contract_error_result,
     diff,
@@ -62,7 +63,7 @@ class _Timed:
     that loops while holding the GIL (a numba function without `nogil`) defeats the limit.
     """
 
-    def __init__(self, impl: Any, timeout: float) -> None:
+    def __init__(self, impl: SwapImpl, timeout: float) -> None:
         self._impl = impl
         self._timeout = timeout
 
@@ -176,7 +177,7 @@ class Ran(NamedTuple):
     contract: SwapContractError | None = None  # the contract error it raised
 
 
-def _run_full(impl: Any, call: Call) -> Ran:
+def _run_full(impl: SwapImpl, call: Call) -> Ran:
     try:
         value = call.invoke(impl)
     except SwapContractError as err:
@@ -189,7 +190,7 @@ def _run_full(impl: Any, call: Call) -> Ran:
         return Ran(None, f"unencodable result {value!r}: {type(err).__name__}", value)
 
 
-def _run(impl: Any, call: Call) -> tuple[int | None, str | None]:
+def _run(impl: SwapImpl, call: Call) -> tuple[int | None, str | None]:
     """(encoded result, None) or (None, exception description) for a non-contract exception."""
     ran = _run_full(impl, call)
     return ran.result, ran.error
@@ -202,7 +203,7 @@ def _contract_kind(ref: int, cand: int) -> str | None:
     return f"contract:{ref_code or 'ok'}!={cand_code or 'ok'}"
 
 
-def _invariants(impl: Any) -> str | None:
+def _invariants(impl: SwapImpl) -> str | None:
     try:
         impl.check_invariants()
     except Exception as err:
@@ -220,8 +221,8 @@ class Stepper:
 
     def __init__(
         self,
-        reference: Any,
-        candidate: Any,
+        reference: SwapImpl,
+        candidate: SwapImpl,
         *,
         level: str = "allocator",
         invariants: bool = True,
@@ -354,11 +355,12 @@ class Stepper:
                     return StepDivergence(index, call, f"invariant:{side}", ref, cand, [], broken)
         return None
 
-    def _before_after(self, impl: Any) -> list[str]:
+    def _before_after(self, impl: SwapImpl) -> list[str]:
         """What the last call changed in `impl`: its state before (rebuilt by replaying the
         earlier calls on a fresh instance of its class) against now."""
         try:
-            fresh = type(impl)(cluster_size=impl.cluster_size, max_swapfiles=impl.max_swapfiles)
+            cls: Any = type(impl)  # SwapImpl says nothing of the constructor (DESIGN.md does)
+            fresh = cls(cluster_size=impl.cluster_size, max_swapfiles=impl.max_swapfiles)
             for past in self.calls[:-1]:
                 _run(fresh, past)
             return diff(fresh.snapshot(self.level), impl.snapshot(self.level))
@@ -372,8 +374,8 @@ class Stepper:
 
 
 def make_stepper(
-    reference: Any,
-    candidate: Any,
+    reference: SwapImpl,
+    candidate: SwapImpl,
     *,
     level: str = "allocator",
     invariants: bool = True,
@@ -397,8 +399,8 @@ def _json_diff(left: str, right: str) -> list[str]:
 
 def replay_calls(
     calls: Sequence[Call],
-    reference: Any,
-    candidate: Any,
+    reference: SwapImpl,
+    candidate: SwapImpl,
     *,
     level: str = "allocator",
     invariants: bool = True,
@@ -442,7 +444,12 @@ def replay_calls(
 
 
 def _pinpoint(
-    calls: Sequence[Call], reference: Any, candidate: Any, level: str, invariants: bool, same_device: bool
+    calls: Sequence[Call],
+    reference: SwapImpl,
+    candidate: SwapImpl,
+    level: str,
+    invariants: bool,
+    same_device: bool,
 ) -> StepDivergence | None:
     """The first divergence of `calls` with the full check after every call, on fresh
     instances of the two classes (None if they cannot be rebuilt that way)."""
@@ -509,7 +516,9 @@ def replay_trace(
     )
 
 
-def record_reference(calls: Sequence[Call], reference: Any, *, level: str = "allocator") -> list[TraceStep]:
+def record_reference(
+    calls: Sequence[Call], reference: SwapImpl, *, level: str = "allocator"
+) -> list[TraceStep]:
     """Run `calls` on the reference alone and record its results and digests."""
     steps = []
     for call in calls:
@@ -521,7 +530,7 @@ def record_reference(calls: Sequence[Call], reference: Any, *, level: str = "all
 
 
 def record_accounting(
-    calls: Sequence[Call], reference: Any, candidate: Any, *, same_device: bool = True
+    calls: Sequence[Call], reference: SwapImpl, candidate: SwapImpl, *, same_device: bool = True
 ) -> list[TraceStep]:
     """Run `calls` at the accounting level and record the results the caller saw (a fork
     the comparator closed shows its common outcome) and the reference's contract digests."""

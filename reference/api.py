@@ -446,7 +446,7 @@ class Call(NamedTuple):
     name: str
     kwargs: dict[str, Any]
 
-    def invoke(self, impl: Any) -> Any:
+    def invoke(self, impl: SwapImpl) -> Any:
         entry_first = "entry" in self.kwargs
         if entry_first:
             kwargs = dict(self.kwargs)
@@ -610,7 +610,7 @@ def decode_result(name: str, result: int) -> Any:
     return result
 
 
-def run_call(impl: Any, call: Call) -> int:
+def run_call(impl: SwapImpl, call: Call) -> int:
     """Invoke one call and encode its outcome, contract errors included."""
     try:
         value = call.invoke(impl)

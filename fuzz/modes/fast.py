@@ -49,6 +49,7 @@ from fuzz.trace import Trace
 from reference.api import (
     Call,
     SwapContractError,
+    SwapImpl,
     contract_error_result,
     encode_calls,
     encode_result,
@@ -71,7 +72,7 @@ class RecordingExecutor:
     """
 
     def __init__(
-        self, reference: Any, *, labels: Counter[str] | None = None, level: str | None = None
+        self, reference: SwapImpl, *, labels: Counter[str] | None = None, level: str | None = None
     ) -> None:
         self.reference = reference
         self.calls: list[Call] = []
@@ -220,14 +221,14 @@ _CRASH = object()
 _CRASH_DIGEST = -1  # never a digest (those are non-negative): a digest reader that raised
 
 
-def _run_or_crash(impl: Any, call: Call) -> Any:
+def _run_or_crash(impl: SwapImpl, call: Call) -> Any:
     try:
         return run_call(impl, call)
     except Exception:
         return _CRASH
 
 
-def _agree(reference: Any, candidate: Any, level: str) -> bool:
+def _agree(reference: SwapImpl, candidate: SwapImpl, level: str) -> bool:
     if reference.snapshot(level).to_json() != candidate.snapshot(level).to_json():
         return False
     try:
@@ -397,7 +398,7 @@ def _accounting_episode(
 
 
 def _flush(
-    executor: RecordingExecutor, candidate: _Candidate, reference: Any, start: int, level: str
+    executor: RecordingExecutor, candidate: _Candidate, reference: SwapImpl, start: int, level: str
 ) -> bool:
     calls = executor.calls[start:]
     watch = candidate.watch

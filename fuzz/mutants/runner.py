@@ -36,6 +36,7 @@ from typing import Any
 
 from fuzz.mutants.apply import PACKAGE, MutantError, mutated_copy
 from fuzz.mutants.catalogue import Mutant
+from reference.api import SwapImpl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EPISODE_SEED_STRIDE = 100_000
@@ -290,11 +291,11 @@ def _warm_up(candidate_cls: type, reference_cls: type) -> bool:
     return plain
 
 
-def _batch(candidate: Any, calls: list, encode_calls: Callable, run_call: Callable) -> None:
+def _batch(candidate: SwapImpl, calls: list, encode_calls: Callable, run_call: Callable) -> None:
     candidate.apply(encode_calls(calls))
 
 
-def _stepwise(candidate: Any, calls: list, encode_calls: Callable, run_call: Callable) -> None:
+def _stepwise(candidate: SwapImpl, calls: list, encode_calls: Callable, run_call: Callable) -> None:
     for call in calls:
         run_call(candidate, call)
 

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from reference.api import (
     Call,
+    SwapImpl,
 )
 
 
@@ -18,7 +19,7 @@ class Executor(Protocol):
 class DirectExecutor:
     """An executor over a single implementation (no comparison)."""
 
-    def __init__(self, impl: Any) -> None:
+    def __init__(self, impl: SwapImpl) -> None:
         self.impl = impl
         self.calls = 0
 
