@@ -29,6 +29,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,17 +312,16 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
         )
         pending[future] = index
 
-    for index, stream in enumerate(streams):
-        if not stream.finished:
-            submit(index)
-        else:
-            state.finished_workers += 1
-    write_state(state, streams, hosts, config.scheduler)
     # Ctrl-C sets a flag checked between rounds, so a round is never half counted in the state.
-    stop = threading.Event()
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if main_thread else None
-    try:
+    # The handler is in place before the first submission: a round may start (and the user may
+    # press Ctrl-C) while the remaining streams are still being submitted.
+    with _sigint_sets() as stop:
+        for index, stream in enumerate(streams):
+            if stream.finished:
+                state.finished_workers += 1
+            elif not stop.is_set():
+                submit(index)
+        write_state(state, streams, hosts, config.scheduler)
         while pending and not stop.is_set():
             try:
                 finished, _ = wait(list(pending), timeout=0.25, return_when="FIRST_COMPLETED")
@@ -337,16 +338,31 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
             if state.elapsed() - scaling.last >= SAMPLE_SECONDS:
                 state.distributed = scaling.sample(client, state, hosts, config.scheduler)
             display.tick()
-    except KeyboardInterrupt:
-        stop.set()
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
     if stop.is_set():
         state.interrupted = True
         client.cancel(list(pending))
     state.distributed = scaling.sample(client, state, hosts, config.scheduler)
     write_state(state, streams, hosts, config.scheduler)
+
+
+@contextmanager
+def _sigint_sets() -> Iterator[threading.Event]:
+    """Within the block, SIGINT (Ctrl-C) sets the yielded event instead of raising.
+
+    Off the main thread (a library caller's thread) signals cannot be handled; there a
+    KeyboardInterrupt raised in the block sets the event too."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield stop
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _accept(

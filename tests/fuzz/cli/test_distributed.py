@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -233,3 +234,20 @@ def test_missing_dask_says_which_extra_to_install(monkeypatch, capsys, tmp_path)
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "install swapdiff[distributed]" in err
+
+
+def test_ctrl_c_inside_the_client_loop_sets_the_stop_flag_and_the_handler_is_restored():
+    from fuzz.cli.distributed import _sigint_sets
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_sets() as stop:
+        assert not stop.is_set()
+        if threading.current_thread() is threading.main_thread():
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 5
+            while not stop.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            raise KeyboardInterrupt
+    assert stop.is_set()
+    assert signal.getsignal(signal.SIGINT) is before
