@@ -605,8 +605,10 @@ class AccountingStepper:
         failed_ref = ref.value is None
         side, other = (self._ref, self._cand) if failed_ref else (self._cand, self._ref)
         type_ = call.kwargs.get("type")
-        dev = other.devices.get(type_) if isinstance(type_, int) else None
-        found = self._usable(side, 0, [type_], failed_ref, hibernation=True) if dev is not None else None
+        dev = found = None
+        if isinstance(type_, int):
+            dev = other.devices.get(type_)
+            found = None if dev is None else self._usable(side, 0, [type_], failed_ref, hibernation=True)
         if dev is None or not dev["writeok"] or found is not None:
             failed, got = ("reference", "candidate") if failed_ref else ("candidate", "reference")
             detail = f"only the {got} got a hibernation slot on device {type_}, which cannot give one"

@@ -92,6 +92,8 @@ def digest_reader(impl: SwapImpl, level: str) -> Callable[[], int]:
 def batch_digests(cls: type) -> bool:
     """True when `cls.apply` takes `digests=` (returns the state digest after every op)."""
     apply = getattr(cls, "apply", None)
+    if apply is None:
+        return False
     try:
         return "digests" in inspect.signature(apply).parameters
     except (TypeError, ValueError):

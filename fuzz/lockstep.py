@@ -146,11 +146,11 @@ class Lockstep:
             # An unchanged reference digest means an unchanged state: label from the kept
             # snapshot instead of building an identical one (a third of the calls here).
             changed = self.comparator.reference_state_digest != self._labelled_digest
-            after = self.reference.snapshot(self._label_level) if changed else self._ref_snap
+            before = self._ref_snap
+            assert before is not None  # taken at the start whenever labels are tracked
+            after = self.reference.snapshot(self._label_level) if changed else before
             self._labelled_digest = self.comparator.reference_state_digest
-            found_labels = events.labels_for(
-                call, ran.result, self._ref_snap, after, cluster_size=self.cluster_size
-            )
+            found_labels = events.labels_for(call, ran.result, before, after, cluster_size=self.cluster_size)
             self.labels.update(found_labels)
             self.new_labels.extend(found_labels)
             self._ref_snap = after

@@ -287,7 +287,8 @@ class Stepper:
             return StepDivergence(index, call, "hang", ref, cand_exc, [], "")
         if ref_exc or cand_exc:
             side = "reference" if ref_exc else "candidate"
-            kind = f"exception:{side}:{(ref_exc or cand_exc).split(':')[0]}"
+            failure = ref_exc or cand_exc or ""
+            kind = f"exception:{side}:{failure.split(':')[0]}"
             return StepDivergence(index, call, kind, ref_exc or ref, cand_exc or cand, [], "")
         assert ref is not None and cand is not None
         if ref != cand:

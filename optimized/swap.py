@@ -80,8 +80,9 @@ class OptimizedSwap:
     def _call(self, *record: int) -> int:
         """Run one op; raise its contract error, if any."""
         result = self._run(*record)
-        if k.E_NOT_SWAPPING_OFF <= result <= k.E_INVALID_ARGUMENT:
-            raise SwapContractError(api.contract_code_of_result(result), "optimized kernel check")
+        code = api.contract_code_of_result(result)
+        if code is not None:
+            raise SwapContractError(code, "optimized kernel check")
         return result
 
     def _entry(self, entry: Any) -> tuple[int, int]:

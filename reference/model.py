@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reference import api, digest
 from reference.api import (
@@ -45,6 +45,8 @@ from reference.api import (
     SwapDevice,
 )
 
+T = TypeVar("T")
+
 # Reclaim policy flags of __try_to_reclaim_swap().
 TTRS_ANYWAY = 1
 TTRS_UNMAPPED = 2
@@ -63,6 +65,13 @@ class Folio(digest.Tracked):
     @property
     def nr(self) -> int:
         return 1 << self.order
+
+    @property
+    def swap(self) -> Entry:
+        """folio->swap of a folio its caller knows to be in the swap cache."""
+        if self.entry is None:
+            raise AssertionError(f"folio {self.id} is not in the swap cache")
+        return self.entry
 
 
 @dataclass
@@ -179,7 +188,7 @@ class ReferenceSwap:
         return order
 
     def _selected_offsets(self, f: Folio, page: Any) -> list[int]:
-        start = f.entry.offset
+        start = f.swap.offset
         if page is None:
             return list(range(start, start + f.nr))
         if not isinstance(page, int) or not 0 <= page < f.nr:
@@ -278,10 +287,8 @@ class ReferenceSwap:
         if new is not None:
             new.append(ci)
 
-    def _isolate_cluster(self, si: SwapInfo, lst: list[int]) -> int | None:
-        """Take the first cluster of a list for allocation (flag NONE, table allocated)."""
-        if not lst:
-            return None
+    def _isolate_cluster(self, si: SwapInfo, lst: list[int]) -> int:
+        """Take the first cluster of a non-empty list for allocation (flag NONE, table allocated)."""
         ci = lst.pop(0)
         si.clusters[ci].flag = CLUSTER_FLAG_NONE
         return ci
@@ -352,8 +359,8 @@ class ReferenceSwap:
     # ========================================================================================
 
     def _swap_cache_del_folio(self, f: Folio, shadow: int) -> None:
-        si = self.devices[f.entry.type]
-        start = f.entry.offset
+        si = self.devices[f.swap.type]
+        start = f.swap.offset
         offsets = range(start, start + f.nr)
         any_used = any(si.count(off) > 0 for off in offsets)
         zero = [off for off in offsets if si.count(off) == 0]
@@ -386,7 +393,7 @@ class ReferenceSwap:
         )
         if not eligible or f.writeback or self.pm_suspended:
             return -f.nr
-        start = f.entry.offset
+        start = f.swap.offset
         if any(si.count(o) > 0 for o in range(start, start + f.nr)):
             return -f.nr
         nr = f.nr
@@ -474,10 +481,8 @@ class ReferenceSwap:
     def _scan_list(self, si: SwapInfo, lst: list[int], f: Folio | None, order: int, scan_all: bool) -> int:
         # A scan-all pass visits each cluster that was on the list at most once (MODEL.md).
         budget = len(lst) if scan_all else 1
-        while budget > 0:
+        while budget > 0 and lst:
             ci = self._isolate_cluster(si, lst)
-            if ci is None:
-                return 0
             found = self._alloc_swap_scan_cluster(si, ci, f, self._cluster_base(ci), order)
             if found:
                 return found
@@ -623,12 +628,12 @@ class ReferenceSwap:
     def folio_dup_swap(self, folio: int, page: int | None = None, *, alloc_fails: bool = False) -> int:
         f = self._cached_folio(folio)
         offsets = self._selected_offsets(f, page)
-        return self._swap_dup(self.devices[f.entry.type], offsets, alloc_fails)
+        return self._swap_dup(self.devices[f.swap.type], offsets, alloc_fails)
 
     def folio_put_swap(self, folio: int, page: int | None = None) -> int:
         f = self._cached_folio(folio)
         offsets = self._selected_offsets(f, page)
-        si = self.devices[f.entry.type]
+        si = self.devices[f.swap.type]
         for off in offsets:
             if si.count(off) < 1:
                 raise SwapContractError("put-count-zero", f"slot {off} of folio {folio} has count 0")
@@ -798,15 +803,17 @@ class ReferenceSwap:
         type = next((t for t in range(self.max_swapfiles) if t not in self.devices), None)
         if type is None:
             return -EPERM
-        bad = list(bad) if isinstance(bad, (list, tuple)) else None
-        if not isinstance(size, int) or size < 1 or bad is None:
+        if not isinstance(size, int) or size < 1 or not isinstance(bad, (list, tuple)):
             return -EINVAL
-        if any(not isinstance(b, int) or not 0 < b < size for b in bad) or len(set(bad)) != len(bad):
+        bad_pages = list(bad)
+        if any(not isinstance(b, int) or not 0 < b < size for b in bad_pages):
+            return -EINVAL
+        if len(set(bad_pages)) != len(bad_pages):
             return -EINVAL
         # read_swap_header: a swap file may not list bad pages, and the list fits one page.
-        if (bad and not blkdev) or len(bad) > MAX_SWAP_BADPAGES:
+        if (bad_pages and not blkdev) or len(bad_pages) > MAX_SWAP_BADPAGES:
             return -EINVAL
-        pages = size - 1 - len(bad)
+        pages = size - 1 - len(bad_pages)
         if pages <= 0:
             return -EINVAL
         si = SwapInfo(
@@ -819,7 +826,7 @@ class ReferenceSwap:
             discard=discard,
             nr_orders=self.pmd_order + 1,
         )
-        self._setup_clusters(si, bad)
+        self._setup_clusters(si, bad_pages)
         self._digest.adopt_device(si)
         self.devices[type] = si
         self._nr_swap_pages += pages
@@ -958,21 +965,7 @@ class ReferenceSwap:
 
     def device(self, type: int) -> SwapDevice | None:
         si = self.devices.get(type) if isinstance(type, int) else None
-        if si is None:
-            return None
-        return SwapDevice(
-            type=si.type,
-            max=si.max,
-            pages=si.pages,
-            inuse=si.inuse,
-            priority=si.prio,
-            writeok=si.writeok,
-            on_avail=si.on_avail,
-            swapping_off=si.swapping_off,
-            solidstate=si.solidstate,
-            blkdev=si.blkdev,
-            discard=si.discard,
-        )
+        return None if si is None else _device_record(si)
 
     def apply(self, ops: Sequence[int], *, digests: str | None = None) -> Any:
         return api.apply(self, ops, digests=digests)
@@ -1017,8 +1010,7 @@ class ReferenceSwap:
         return Snapshot(data)
 
     def _device_data(self, si: SwapInfo, level: str) -> dict[str, Any]:
-        record = self.device(si.type)
-        data = api.device_snapshot(record)
+        data = api.device_snapshot(_device_record(si))
         if level == "allocator":
             data["clusters"] = [[c.count, CLUSTER_FLAG_NAMES[c.flag], c.order] for c in si.clusters]
             data["lists"] = {
@@ -1121,8 +1113,7 @@ class ReferenceSwap:
         for f in self.folios.values():
             if f.entry is None:
                 continue
-            si = self.devices.get(f.entry.type)
-            _require(si is not None, f"folio {f.id}: cached on a device that is gone")
+            si = _present(self.devices.get(f.entry.type), f"folio {f.id}: cached on a device that is gone")
             start = f.entry.offset
             _require(start % f.nr == 0, f"folio {f.id}: entry {start} not aligned to {f.nr}")
             _require(
@@ -1133,14 +1124,13 @@ class ReferenceSwap:
                 _require(si.swap_cache.get(off) == f.id, f"folio {f.id}: slot {off} does not hold it")
         for si in self.devices.values():
             for off, folio in si.swap_cache.items():
-                f = self.folios.get(folio)
+                where = f"type {si.type} slot {off}"
+                owner = _present(self.folios.get(folio), f"{where}: cached by folio {folio}, not live")
+                entry = _present(owner.entry, f"{where}: cached by folio {folio}, not in the swap cache")
+                _require(entry.type == si.type, f"{where}: cached by folio {folio} of type {entry.type}")
                 _require(
-                    f is not None and f.entry is not None and f.entry.type == si.type,
-                    f"type {si.type} slot {off}: cached by folio {folio} that does not own it",
-                )
-                _require(
-                    f.entry.offset <= off < f.entry.offset + f.nr,
-                    f"type {si.type} slot {off}: outside folio {folio}'s range",
+                    entry.offset <= off < entry.offset + owner.nr,
+                    f"{where}: outside folio {folio}'s range",
                 )
 
     def _check_globals(self) -> None:
@@ -1162,6 +1152,30 @@ class ReferenceSwap:
                 )
 
 
+def _device_record(si: SwapInfo) -> SwapDevice:
+    """The public record (`SwapImpl.device`) of a device."""
+    return SwapDevice(
+        type=si.type,
+        max=si.max,
+        pages=si.pages,
+        inuse=si.inuse,
+        priority=si.prio,
+        writeok=si.writeok,
+        on_avail=si.on_avail,
+        swapping_off=si.swapping_off,
+        solidstate=si.solidstate,
+        blkdev=si.blkdev,
+        discard=si.discard,
+    )
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
+
+
+def _present(value: T | None, message: str) -> T:
+    """`value`, which an invariant requires to exist."""
+    if value is None:
+        raise AssertionError(message)
+    return value

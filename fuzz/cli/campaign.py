@@ -562,7 +562,7 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
         raise CampaignError(f"cannot create --out {config.out!r}: {err.strerror}") from None
     state = CampaignState(config)
     if config.corpus:
-        _recheck_corpus(state)
+        _recheck_corpus(state, config.corpus)
     client = None
     if config.scheduler:
         from fuzz.cli.distributed import connect
@@ -579,7 +579,7 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
             _run_processes(state, display)
     state.sample()
     state.ended = time.monotonic()
-    if state.corpus is not None:
+    if state.corpus is not None and config.corpus:
         from fuzz.cli.corpus import add
 
         state.corpus["added"] = add(config.corpus, state.failures, config)
@@ -590,16 +590,16 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
     return EXIT_ERRORS if state.errors else 0
 
 
-def _recheck_corpus(state: CampaignState) -> None:
+def _recheck_corpus(state: CampaignState, corpus: str) -> None:
     """Replay the shared corpus against the candidate first (`fuzz.cli.corpus`)."""
     from fuzz.cli.corpus import recheck
 
     config = state.config
     try:
-        Path(config.corpus).mkdir(parents=True, exist_ok=True)
+        Path(corpus).mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CampaignError(f"cannot create --corpus {config.corpus!r}: {err.strerror}") from None
-    state.corpus = recheck(config.corpus, config.impl, config.reference)
+        raise CampaignError(f"cannot create --corpus {corpus!r}: {err.strerror}") from None
+    state.corpus = recheck(corpus, config.impl, config.reference)
     still = state.corpus["still_diverging"]
     print(
         f"corpus: {state.corpus['replayed']} known divergence(s) replayed, {len(still)} still diverge"
@@ -825,7 +825,7 @@ class _Display:
         if now - (state.throughput[-1][0] if state.throughput else 0.0) >= SAMPLE_SECONDS:
             state.sample()
         self.last_sample = now
-        if self.progress is None:
+        if self.progress is None or self.task is None:
             return
         from fuzz.cli.report import labels_hit
 

@@ -276,6 +276,7 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
     from distributed import wait
 
     config = state.config
+    scheduler = config.scheduler or ""  # set: run_campaign takes this path only with a scheduler
     hosts = _Hosts()
     if resume is not None:
         streams, before = _restore(state, resume)
@@ -321,7 +322,7 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
                 state.finished_workers += 1
             elif not stop.is_set():
                 submit(index)
-        write_state(state, streams, hosts, config.scheduler)
+        write_state(state, streams, hosts, scheduler)
         while pending and not stop.is_set():
             try:
                 finished, _ = wait(list(pending), timeout=0.25, return_when="FIRST_COMPLETED")
@@ -334,15 +335,15 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
                     state.handle(msg.Done(index))
                 else:
                     submit(index)
-                write_state(state, streams, hosts, config.scheduler)
+                write_state(state, streams, hosts, scheduler)
             if state.elapsed() - scaling.last >= SAMPLE_SECONDS:
-                state.distributed = scaling.sample(client, state, hosts, config.scheduler)
+                state.distributed = scaling.sample(client, state, hosts, scheduler)
             display.tick()
     if stop.is_set():
         state.interrupted = True
         client.cancel(list(pending))
-    state.distributed = scaling.sample(client, state, hosts, config.scheduler)
-    write_state(state, streams, hosts, config.scheduler)
+    state.distributed = scaling.sample(client, state, hosts, scheduler)
+    write_state(state, streams, hosts, scheduler)
 
 
 @contextmanager

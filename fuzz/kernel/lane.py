@@ -431,8 +431,8 @@ class Lane:
         problems = []
         entries, kinds = self.helper.large_pages()
         for p, st in enumerate(w.large):
-            ment, mshape = self._model_entry(st), w.large_shape(p)
-            kshape = kinds[p][0] if kinds[p] else None
+            ment, mshape, kind = self._model_entry(st), w.large_shape(p), kinds[p]
+            kshape = kind[0] if kind else None
             if entries[p] != ment or kshape != mshape:
                 problems.append(f"large page {p}: kernel entry {entries[p]} {kshape}, model {ment} {mshape}")
             elif residency[HELPER]["large"][p] != self._resident(st):
@@ -440,10 +440,8 @@ class Lane:
                 problems.append(f"large page {p}: kernel mincore {kres}, model {self._resident(st)}")
             elif mshape == "tail":
                 head = kinds[p - p % w.large_nr]
-                if head is None or kinds[p][1] - head[1] != p % w.large_nr:
-                    problems.append(
-                        f"large page {p}: not in its block's contiguous folio (kernel {kinds[p]})"
-                    )
+                if head is None or kind is None or kind[1] - head[1] != p % w.large_nr:
+                    problems.append(f"large page {p}: not in its block's contiguous folio (kernel {kind})")
         return problems
 
     def _compare_shm(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:

@@ -127,6 +127,13 @@ class ModelWorld:
         self.maps.setdefault(f, set())
         return f
 
+    def _cached_entry(self, f: int) -> Entry:
+        """The first entry of a folio the world knows to be in the swap cache."""
+        entry = self.ref.folio_entry(f)
+        if entry is None:
+            raise AssertionError(f"model folio {f} is not in the swap cache")
+        return entry
+
     def _unmap(self, f: int, proc: str) -> None:
         self.maps[f].discard(proc)
         if self.maps[f]:
@@ -186,7 +193,7 @@ class ModelWorld:
         """try_to_unmap (folio_dup_swap of every page) and pageout of a folio that has its slots;
         its pages from `first` on become swap ptes."""
         self.ref.folio_dup_swap(f)
-        entry = self.ref.folio_entry(f)
+        entry = self._cached_entry(f)
         self.ref.folio_set(f, mapped=False)
         self.maps[f] = set()
         nr = self.nr(f)
@@ -329,7 +336,7 @@ class ModelWorld:
         f = self.ref.swap_cache_folio(entry)
         if f and self.nr(f) > 1:
             block = self._block(page)
-            first = self.ref.folio_entry(f)
+            first = self._cached_entry(f)
             whole = [("s", Entry(first.type, first.offset + i)) for i in range(len(block))]
             if [pages[p] for p in block] != whole:
                 raise AssertionError(f"large folio {f} is cached but its block is not all its swap ptes")
@@ -392,7 +399,7 @@ class ModelWorld:
             if st is None or st[0] != "s" or st[1].type != type:
                 continue
             f = self._swapin_folio(st[1])
-            index = st[1].offset - self.ref.folio_entry(f).offset
+            index = st[1].offset - self._cached_entry(f).offset
             self.ref.folio_put_swap(f, index if self.nr(f) > 1 else None)
             self._map(f, HELPER)
             self.large[p] = ("r", f)

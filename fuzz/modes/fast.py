@@ -85,42 +85,39 @@ class RecordingExecutor:
             self._last_digest = self._digest_of()
             self.digests = []
         self.labels = labels
-        self._labels_for: Callable[..., list[str]] | None = None
         self._before: Any = None  # the reference's allocator snapshot after the last change
-        if labels is not None:
-            self._labels_for = labels_for
 
     def call(self, call: Call) -> Any:
         self.calls.append(call)
-        labelling = self._labels_for is not None
-        if labelling and self._before is None:
+        labels = self.labels
+        if labels is not None and self._before is None:
             self._before = self.reference.snapshot("allocator")
         try:
             value = call.invoke(self.reference)
         except SwapContractError as err:
             self.results.append(contract_error_result(err.code))
-            if labelling:  # misuse has labels too (a large swap-in over BAD slots)
-                self.labels.update(error_labels(call, err.code, self._before))
+            if labels is not None:  # misuse has labels too (a large swap-in over BAD slots)
+                labels.update(error_labels(call, err.code, self._before))
             self._record_digest(call)
             raise  # a rejected call changes nothing, so `_before` stays right
         encoded = encode_result(call.name, value)
         self.results.append(encoded)
         self._record_digest(call)
-        if labelling and call.name not in QUERY_CALLS:
+        if labels is not None and call.name not in QUERY_CALLS:
             after = self.reference.snapshot("allocator")
-            found = self._labels_for(
-                call, encoded, self._before, after, cluster_size=self.reference.cluster_size
+            labels.update(
+                labels_for(call, encoded, self._before, after, cluster_size=self.reference.cluster_size)
             )
-            self.labels.update(found)
             self._before = after
         return value
 
     def _record_digest(self, call: Call) -> None:
-        if self.digests is None:
+        digests, digest_of = self.digests, self._digest_of
+        if digests is None or digest_of is None:
             return
         if call.name not in QUERY_CALLS:
-            self._last_digest = self._digest_of()
-        self.digests.append(self._last_digest)
+            self._last_digest = digest_of()
+        digests.append(self._last_digest)
 
 
 @dataclass

@@ -370,6 +370,7 @@ def _fast(search: _Search, result: MutantResult, candidate_cls: type, reference_
             keep_going=lambda _done: search.elapsed() < deadline,
         )
         if run.divergence is not None:
+            assert run.trace is not None  # run_episode writes a trace for every divergence
             at = run.divergence.step + 1
             within = _world_steps_until(seed, result.profile, reference_cls, run.trace.calls[:at])
             result.steps = None if within is None else search.steps + within
@@ -435,7 +436,7 @@ def worker(job: dict[str, Any]) -> MutantResult:
         trace, divergence = _hypothesis(search, result, candidate_cls, ReferenceSwap)
         result.mode = "hypothesis"
     result.searched_steps = search.steps
-    if trace is None:
+    if trace is None or divergence is None:
         result.status, result.mode = "survived", None
         return result
     result.seconds = round(search.elapsed(), 3)
@@ -475,8 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = worker(job)
     except Exception as err:
-        result = MutantResult(job["mutant"], "", job["profile"], error=f"{type(err).__name__}: {err}")
-        result.error = " ".join(result.error.split())[:500]
+        error = " ".join(f"{type(err).__name__}: {err}".split())[:500]
+        result = MutantResult(job["mutant"], "", job["profile"], error=error)
     data = result.to_dict()
     fd, tmp = tempfile.mkstemp(dir=Path(job["result"]).parent, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
