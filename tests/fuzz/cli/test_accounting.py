@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.fuzz.cli.test_cli import assert_one_line_error, swapdiff
+from tests.clikit import assert_one_line_error, swapdiff
 
 POLICY = "fuzz.policy_examples:FreeClusterFirst"
 LAYERED = "tests.fuzz.policy_impls:FreeFirstForkLoss"

@@ -9,7 +9,7 @@ from rich.console import Console
 from fuzz.cli.bench import print_rows
 from fuzz.cli.bench.harness import harness_rows
 from fuzz.cli.bench.implementations import run_bench
-from tests.fuzz.cli.test_cli import assert_one_line_error, swapdiff
+from tests.clikit import assert_one_line_error, swapdiff
 
 ROW_KEYS = {"kind", "name", "value", "unit", "target", "ok"}
 

@@ -6,37 +6,13 @@ Every run uses a step budget (not a time budget) so what it finds is determinist
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.clikit import assert_one_line_error, swapdiff
+
 BUGGY = "tests.fuzz.buggy_impls:HibernationLeak"
-
-
-def swapdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("SWAPDIFF_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "error:" in lines[0] and "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from fuzz.cli.corpus import git_commit
 from fuzz.trace import read_trace
+from tests.clikit import ROOT, cli_argv, cli_env, swapdiff
 
-ROOT = Path(__file__).resolve().parents[3]
 BUGGY = "tests.fuzz.buggy_impls:HibernationLeak"
 
 
-def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "fuzz.cli", "fuzz", "--steps", "1500", "--quiet", *args]
+FUZZ = ("fuzz", "--steps", "1500", "--quiet")
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env["NUMBA_DISABLE_JIT"] = "1"
-    env.pop("SWAPDIFF_SCHEDULER", None)
-    return env
+    return cli_env(NUMBA_DISABLE_JIT="1")
 
 
 def fuzz(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_cmd(*args), cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+    return swapdiff(*FUZZ, *args, cwd=cwd, env=_env())
 
 
 def test_corpus_records_findings_and_rechecks_them_first(tmp_path):
@@ -64,7 +58,8 @@ def test_corpus_records_findings_and_rechecks_them_first(tmp_path):
 def test_concurrent_campaigns_share_one_corpus(tmp_path):
     procs = [
         subprocess.Popen(
-            _cmd(
+            cli_argv(
+                *FUZZ,
                 "--impl",
                 BUGGY,
                 "--profile",

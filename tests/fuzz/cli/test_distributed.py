@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from fuzz.cli import main
+from tests import clikit
+from tests.clikit import cli_env
 
-ROOT = Path(__file__).resolve().parents[3]
 HANGING = "tests.fuzz.distributed_impls:HangingLeak"
 CAMPAIGN = ("--impl", HANGING, "--steps", "3000", "--workers", "2", "--seed", "3")
 CAMPAIGN += ("--profile", "hibernate", "--episode-steps", "400", "--quiet")
@@ -30,33 +31,15 @@ WAIT = 240.0
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env["NUMBA_DISABLE_JIT"] = "1"
-    env.pop("SWAPDIFF_DEBUG", None)
-    env.pop("SWAPDIFF_SCHEDULER", None)
-    return env
+    return cli_env(NUMBA_DISABLE_JIT="1")
 
 
 def swapdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return clikit.swapdiff(*args, cwd=cwd, env=_env())
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fuzz.cli", *args],
-        cwd=cwd,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return clikit.start(*args, cwd=cwd, env=_env())
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +131,8 @@ def test_same_bytes_as_the_local_pool_and_findings_come_from_workers(cluster, lo
 
 
 def test_the_environment_variable_names_the_scheduler(cluster, local_run, tmp_path):
-    env_proc = subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", "fuzz", *CAMPAIGN, "--out", "out"],
-        cwd=tmp_path,
-        env=dict(_env(), SWAPDIFF_SCHEDULER=cluster),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    env_proc = clikit.swapdiff(
+        "fuzz", *CAMPAIGN, "--out", "out", cwd=tmp_path, env=dict(_env(), SWAPDIFF_SCHEDULER=cluster)
     )
     assert env_proc.returncode == 1, env_proc.stderr
     assert _report(tmp_path / "out")["distributed"]["scheduler"] == cluster

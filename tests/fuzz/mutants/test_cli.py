@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.clikit import cli_env, swapdiff
 
 
 def _swapdiff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", "mutants", *args],
-        cwd=cwd,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return swapdiff("mutants", *args, cwd=cwd, env=cli_env(COLUMNS="200"), timeout=600)
 
 
 @pytest.mark.slow
@@ -56,14 +48,7 @@ def test_one_mutant_prints_table_and_writes_json(tmp_path: Path) -> None:
     assert data["summary"]["caught"] == 1 and data["summary"]["survived"] == []
     assert Path(row["trace"]).is_file() and Path(row["min_trace"]).is_file()
     # The minimized trace is a real trace: replaying it against the real code agrees.
-    replay = subprocess.run(
-        [sys.executable, "-m", "fuzz.cli", "replay", row["min_trace"], "--impl", "optimized"],
-        cwd=tmp_path,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    replay = swapdiff("replay", row["min_trace"], "--impl", "optimized", cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout + replay.stderr
 
 
