@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from fuzz.impls import build, digest_reader, spec_of
 from fuzz.trace import Trace, TraceStep, result_to_json
@@ -211,6 +211,29 @@ def _invariants(impl: SwapImpl) -> str | None:
     return None
 
 
+class Comparator(Protocol):
+    """The executor of one comparison level, as the modes use it (`make_stepper` builds one):
+    `Stepper` for the allocator and contract levels, `fuzz.accounting.AccountingStepper` for
+    the accounting level."""
+
+    candidate: Any  # a SwapImpl, or one wrapped by `_Timed` to bound each call
+    backstop_hit: bool  # the last full check, not a digest mismatch, found the divergence
+
+    @property
+    def reference_digest(self) -> str: ...
+
+    @property
+    def reference_state_digest(self) -> int: ...
+
+    def step(self, call: Call) -> tuple[int | None, StepDivergence | None]: ...
+
+    def check(self, call: Call) -> tuple[Ran, StepDivergence | None]: ...
+
+    def check_initial(self) -> StepDivergence | None: ...
+
+    def finish(self) -> StepDivergence | None: ...
+
+
 class Stepper:
     """Runs calls on both implementations one at a time and checks them after each.
 
@@ -382,9 +405,9 @@ def make_stepper(
     invariants: bool = True,
     full_every: int = 1,
     same_device: bool = True,
-) -> Any:
+) -> Comparator:
     """The comparator for `level`: a `Stepper`, or at the accounting level (entries compared
-    up to renaming) a `fuzz.accounting.AccountingStepper`, which has the same interface."""
+    up to renaming) a `fuzz.accounting.AccountingStepper`."""
     from fuzz.accounting import ACCOUNTING, AccountingStepper
 
     if level == ACCOUNTING:
@@ -473,7 +496,7 @@ def _pinpoint(
 
 
 def _note_drift(
-    outcome: ReplayOutcome, index: int, step: TraceStep, ref: int | None, stepper: Stepper
+    outcome: ReplayOutcome, index: int, step: TraceStep, ref: int | None, stepper: Comparator
 ) -> None:
     if step.result is not None and ref is not None and step.result != ref:
         outcome.result_drift.append((index, step.result, ref))

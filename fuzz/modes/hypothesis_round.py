@@ -21,7 +21,7 @@ from typing import Any
 
 from fuzz.lockstep import Divergence, Lockstep
 from fuzz.modes.fast import EpisodeResult
-from fuzz.replay import make_stepper, make_trace
+from fuzz.replay import StepDivergence, make_stepper, make_trace
 from fuzz.world import World
 
 
@@ -175,6 +175,7 @@ def _to_trace(
             calls.append(failing)  # raised by the call itself (not by the end-of-example check)
     elif failing is not None:
         calls.append(failing)
+    found: StepDivergence | None
     if isinstance(failure, Divergence) and not failure.late:
         found = failure.found  # the comparator's own finding at the call that made it
     else:
