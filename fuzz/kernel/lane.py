@@ -61,6 +61,9 @@ SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as orde
 KIB = 4
 
 
+# Zero-filled folios are not written to swap (the swap zeromap) and read back without I/O; the
+# lane writes a non-zero byte into every page it owns, so the model predicts 0 for both.
+ZERO_COUNTERS = ("swpout_zero", "swpin_zero")
 MTHP_COMPARED = ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin")
 
 
@@ -173,7 +176,30 @@ def random_large_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]
     return {"op": "lread" if roll < 0.6 else "lwrite", "page": rng.randrange(len(world.large))}
 
 
+SHM_SHARE = 0.15  # of all actions, when the world has shmem pages
+
+
+def random_shm_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
+    """An action on the shmem pages: pageout, read and write most, zap and hole punch less
+    (a punch discards the page's data; a later read fault finds a hole)."""
+    n = world.shm_pages
+    roll = rng.random()
+    if roll < 0.3:
+        start = rng.randrange(n)
+        return {"op": "spageout", "start": start, "n": rng.randint(1, min(16, n - start))}
+    if roll < 0.55:
+        return {"op": "sread", "page": rng.randrange(n)}
+    if roll < 0.75:
+        return {"op": "swrite", "page": rng.randrange(n)}
+    start = rng.randrange(n)
+    if roll < 0.9:
+        return {"op": "szap", "start": start, "n": rng.randint(1, min(16, n - start))}
+    return {"op": "spunch", "start": start, "n": rng.randint(1, min(4, n - start))}
+
+
 def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
+    if world.shm_pages and rng.random() < SHM_SHARE:
+        return random_shm_action(rng, world)
     if world.large and rng.random() < 0.3:
         return random_large_action(rng, world)
     n = world.npages
@@ -234,6 +260,7 @@ class Lane:
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
+        self.zero_base = {name: io.get(name, 0) for name in ZERO_COUNTERS}
 
     def close(self) -> None:
         self.helper.close()
@@ -344,9 +371,12 @@ class Lane:
             self.helper.call(op, start=action["start"], n=action["n"])
             self._settle()
             w.shm_pageout(action["start"], action["n"])
-        elif op in ("sread", "swrite"):
+        elif op == "sread":
             self.helper.call(op, page=action["page"])
-            w.shm_fault(action["page"])
+            w.shm_read(action["page"])
+        elif op == "swrite":
+            self.helper.call(op, page=action["page"])
+            w.shm_write(action["page"])
         elif op == "szap":
             self.helper.call(op, start=action["start"], n=action["n"])
             w.shm_zap(action["start"], action["n"])
@@ -497,6 +527,9 @@ class Lane:
                 f"swap I/O since start: kernel pswpin {reads} pswpout {writes}, "
                 f"model reads {w.reads} writes {w.writes} (another task swapping?)"
             )
+        zero = {name: io.get(name, 0) - base for name, base in self.zero_base.items()}
+        if any(zero.values()):
+            problems.append(f"zero-filled swap I/O since start: kernel {zero}, model none")
         if self.mthp_stats is not None:
             now = read_mthp_stats(self.mthp_stats)
             kernel = {k: now[k] - self.mthp_base[k] for k in MTHP_COMPARED}

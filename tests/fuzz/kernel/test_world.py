@@ -50,7 +50,7 @@ def test_shmem_swap_in_frees_the_slot_and_a_hole_frees_the_rest() -> None:
     w = _world(npages=1, shm_pages=3)
     w.shm_pageout(0, 3)
     assert w.writes == 3 and w.ref.device(0).inuse == 3
-    w.shm_fault(0)
+    w.shm_read(0)
     assert w.shm[0][0] == "c" and w.ref.device(0).inuse == 2 and w.reads == 0
     w.shm_punch(1, 2)
     assert w.ref.device(0).inuse == 0 and w.shm[1:] == [None, None]
