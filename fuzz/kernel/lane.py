@@ -25,7 +25,8 @@ import contextlib
 import platform
 import random
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,8 @@ class LaneResult:
     learned_frees: int
     paused_reclaimers: int = 0
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
+    ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
+    shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
 
 
 def kernel_header(
@@ -177,6 +180,7 @@ def random_large_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]
 
 
 SHM_SHARE = 0.15  # of all actions, when the world has shmem pages
+SHM_OPS = ("spageout", "sread", "swrite", "szap", "spunch")
 
 
 def random_shm_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
@@ -608,7 +612,18 @@ def run_lane(
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
-    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused, mthp)
+    ops = dict(Counter(a["op"] for a in done))
+    return LaneResult(
+        len(done),
+        time.monotonic() - t0,
+        divergence,
+        trace_path,
+        lane.learned,
+        paused,
+        mthp,
+        ops,
+        dict(lane.world.shm_events),
+    )
 
 
 def shrink(

@@ -72,6 +72,8 @@ class ModelWorld:
     shm: list[Any] = field(default_factory=list)
     shm_mapped: list[bool] = field(default_factory=list)  # the helper's pte is present
     shm_dirty: list[bool] = field(default_factory=list)  # the page-cache folio is dirty
+    # what the shmem rules of 6.18 did: neighbours mapped by fault-around, clean folios dropped
+    shm_events: dict[str, int] = field(default_factory=lambda: {"fault_around": 0, "clean_dropped": 0})
     large_order: int = 0
     large_folios: int = 0
     large: list[Any] = field(default_factory=list)  # the large region's pages, as `procs`
@@ -424,6 +426,7 @@ class ModelWorld:
             if not self.shm_dirty[p]:
                 self.ref.folio_drop(f)
                 self.shm[p] = None
+                self.shm_events["clean_dropped"] += 1
                 continue
             if self.ref.folio_alloc_swap(f) != 0:
                 continue  # no swap: the folio stays in the page cache, still dirty
@@ -463,6 +466,7 @@ class ModelWorld:
             if st is not None and st[0] == "c" and not self.shm_mapped[q]:
                 self.ref.folio_set(st[1], mapped=True)
                 self.shm_mapped[q] = True
+                self.shm_events["fault_around"] += q != p
 
     def shm_read(self, p: int) -> None:
         """A load: no fault if the pte is present; else a read fault, which faults around
