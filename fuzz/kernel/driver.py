@@ -2,7 +2,8 @@
 
 The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
 `npages` private anonymous order-0 pages (MADV_NOHUGEPAGE) and a shared mapping of `shm_pages`
-pages of a memfd (shmem), fills each page with distinct data, then obeys one-line JSON
+pages of a memfd (shmem, at a 2 MiB-aligned address: `SharedFileRegion`), fills each page
+with distinct non-zero data, then obeys one-line JSON
 commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED), read and write faults,
 the same on the shmem mapping (``s``-prefixed) plus a hole punch in the memfd, fork of a child
 sharing the mappings and that child's exit, and mincore(2) of both mappings (in itself or,

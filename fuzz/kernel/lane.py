@@ -5,7 +5,9 @@ Actions (helper = the pinned process owning the tracked pages): ``pageout`` [sta
 mapping, ``child_exit``, ``swapon`` of another lane device at a priority, ``swapoff`` of a lane
 device (the kernel's try_to_unuse brings every page back); with an mTHP size (`--mthp`),
 ``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
-whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too.  After
+whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too; on the
+shmem pages (`--shm-pages`), ``spageout`` / ``szap`` / ``spunch`` ranges and ``sread`` /
+``swrite`` of one page (about 15% of random actions, `SHM_SHARE`).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
 is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on

@@ -13,7 +13,13 @@ The shmem pages (a memfd the helper maps shared) are a second user: the file, no
 each swap entry.  Writeout = folio_alloc_swap + folio_dup_swap (the mapping's reference; the
 folio stays in the swap cache after writeback, as anon does); a fault or swapoff's unuse = the
 swap-cache folio (read unless cached) + folio_put_swap + swap_cache_del_folio, so the slot is
-freed at once and the folio goes back to the page cache; a hole punch = swap_put_entries_direct.
+freed at once and the folio goes back to the page cache, dirty; a hole punch =
+swap_put_entries_direct.  Kernel facts measured on 6.18 (reference/MODEL.md): a read fault
+(pte none) first faults around, mapping the page-cache folios of its 16-page aligned window
+that have no pte (not swapped pages, not holes), then shmem_fault handles the page if it is
+still unmapped; a load or store on a present pte does not fault; a store is one write fault
+(no fault-around); a hole's read fault allocates a zero-filled clean folio, which MADV_PAGEOUT
+drops from the page cache instead of writing it (the page is a hole again).
 
 The large-folio region (`large_order` > 0, helper only: MADV_DONTFORK) holds folios of one
 mTHP order.  Kernel facts measured on 6.18 (README "Large folios"): a write fault on a page
@@ -49,7 +55,9 @@ SEMANTICS = {
         "(learned from Used); a write to a page whose slot a child holds copies it; an mTHP "
         "write fault on an empty aligned block maps one folio of the order; a failed large "
         "folio_alloc_swap splits (head, then tails last to first); a fault on a cached large "
-        "folio maps it whole, other swap-ins are order 0"
+        "folio maps it whole, other swap-ins are order 0; a shmem read fault faults around (16 "
+        "aligned pages, cached folios only); a clean shmem folio is dropped, not swapped, by "
+        "MADV_PAGEOUT; shmem swap-in leaves the folio dirty"
     ),
 }
 
