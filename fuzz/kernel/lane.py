@@ -51,7 +51,7 @@ from fuzz.kernel.trace import (
     check_actions,
     write_kernel_trace,
 )
-from fuzz.kernel.world import HELPER, SEMANTICS, ModelWorld
+from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, SEMANTICS, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
@@ -139,6 +139,9 @@ def kernel_header(
             "priority": PRIORITY,
             "kind": "blkdev" if mthp_kb else "file",
             "damon_pageout_paused": paused_reclaimers,
+            # the model's fault-around window (the kernel default; debugfs, not read here)
+            "fault_around_pages": FAULT_AROUND_PAGES,
+            "shm_align": "2MiB",
             "mthp_enabled": {f"{mthp_kb}kB": "madvise", "other sizes": "never"} if mthp_kb else "never",
         },
         "mthp": mthp,
