@@ -89,7 +89,7 @@ def semantics_for(release: str, chosen: str | None) -> str:
 
 def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.device import KernelUnavailable, mthp_order
-    from fuzz.kernel.lane import kernel_header, run_lane, shrink
+    from fuzz.kernel.lane import SHM_OPS, kernel_header, run_lane, shrink
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
     args = build_parser().parse_args(list(argv))
@@ -144,6 +144,14 @@ def main(argv: Sequence[str]) -> int:
         print(
             f"large folios: {m['anon_fault_alloc']} faulted in, {m['swpout']} swapped out whole, "
             f"{m['swpout_fallback']} fell back to order 0 (split)"
+        )
+    shm_ops = {op: n for op, n in sorted(result.ops.items()) if op in SHM_OPS}
+    if shm_ops:
+        ev = result.shm_events
+        counts = ", ".join(f"{op} {n}" for op, n in shm_ops.items())
+        print(
+            f"shmem: {sum(shm_ops.values())} actions ({counts}), "
+            f"{ev['fault_around']} pages mapped by fault-around, {ev['clean_dropped']} clean folios dropped"
         )
     if result.paused_reclaimers:
         print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")

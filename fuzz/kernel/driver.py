@@ -2,7 +2,8 @@
 
 The helper (forked from the lane, so the lane's own memory is never paged out on purpose) maps
 `npages` private anonymous order-0 pages (MADV_NOHUGEPAGE) and a shared mapping of `shm_pages`
-pages of a memfd (shmem), fills each page with distinct data, then obeys one-line JSON
+pages of a memfd (shmem, at a 2 MiB-aligned address: `SharedFileRegion`), fills each page
+with distinct non-zero data, then obeys one-line JSON
 commands: pageout/zap of page ranges (MADV_PAGEOUT / MADV_DONTNEED), read and write faults,
 the same on the shmem mapping (``s``-prefixed) plus a hole punch in the memfd, fork of a child
 sharing the mappings and that child's exit, and mincore(2) of both mappings (in itself or,
@@ -43,6 +44,18 @@ KPF_ZERO_PAGE = 1 << 24
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_long,
+]
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+MAP_FIXED = 0x10
+PMD_PAGES = 512  # the pages one page table maps (2 MiB): fault-around never crosses it
 FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2
 
@@ -189,6 +202,50 @@ class AlignedRegion:
         return [b & 1 for b in vec.raw]
 
 
+class SharedFileRegion:
+    """The memfd mapped MAP_SHARED at a 2 MiB-aligned address (MAP_FIXED inside a reserved
+    range).  A read fault there runs fault-around over the 16-page VA-aligned window clipped
+    to the VMA and to the page table; with page 0 at a page-table boundary that window is a
+    function of the page index alone, which the model needs.  Loads and stores are single
+    byte accesses through ctypes: a store is one write fault (no read first, which would be a
+    read fault and fault around)."""
+
+    def __init__(self, fd: int, npages: int) -> None:
+        self.npages = npages
+        length = max(1, npages) * PAGE
+        self.reserve = mmap.mmap(-1, length + PMD_PAGES * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        base = address(self.reserve)
+        self.addr = base + -base % (PMD_PAGES * PAGE)
+        prot, flags = mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED | MAP_FIXED
+        got = _libc.mmap(self.addr, length, prot, flags, fd, 0)
+        if got != self.addr:
+            e = ctypes.get_errno()
+            raise OSError(e, f"mmap(MAP_FIXED) of the memfd: {os.strerror(e)}")
+
+    def madvise(self, advice: int, start: int, n: int) -> None:
+        if _libc.madvise(self.addr + start * PAGE, n * PAGE, advice) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"madvise({advice}) of the memfd mapping: {os.strerror(e)}")
+
+    def read(self, page: int) -> int:
+        return ctypes.c_ubyte.from_address(self.addr + page * PAGE).value
+
+    def store(self, page: int) -> None:
+        """A plain store of a non-zero byte: a zero-filled folio would not be written to swap
+        (the swap zeromap), which the model does not follow."""
+        ctypes.c_ubyte.from_address(self.addr + page * PAGE).value = page % 255 + 1
+
+    def fill(self, page: int, word: int) -> None:
+        ctypes.memmove(self.addr + page * PAGE, struct.pack("<Q", word), 8)
+
+    def mincore(self) -> list[int]:
+        vec = ctypes.create_string_buffer(self.npages)
+        if self.npages and _libc.mincore(self.addr, self.npages * PAGE, vec) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"mincore: {os.strerror(e)}")
+        return [b & 1 for b in vec.raw]
+
+
 def punch_hole(fd: int, start: int, n: int) -> None:
     if _libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start * PAGE, n * PAGE) != 0:
         e = ctypes.get_errno()
@@ -201,16 +258,18 @@ class Mappings:
 
     anon: mmap.mmap
     npages: int
-    shm: mmap.mmap
+    shm: SharedFileRegion
     shm_fd: int
     shm_pages: int
     large: AlignedRegion
 
 
 def _touch(region: mmap.mmap, page: int, write: bool) -> int:
+    """A read of the page's first byte, then for a write a store of a new non-zero value (a
+    zero-filled page would not be written to swap: the swap zeromap)."""
     off = page * PAGE
     if write:
-        region[off] = (region[off] + 1) & 0xFF
+        region[off] = region[off] % 255 + 1
         return 0
     return region[off]
 
@@ -232,11 +291,13 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
         elif op in ("read", "write"):
             reply = _touch(region, cmd["page"], op == "write")
         elif op == "spageout":
-            maps.shm.madvise(MADV_PAGEOUT, cmd["start"] * PAGE, cmd["n"] * PAGE)
+            maps.shm.madvise(MADV_PAGEOUT, cmd["start"], cmd["n"])
         elif op == "szap":
-            maps.shm.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
-        elif op in ("sread", "swrite"):
-            reply = _touch(maps.shm, cmd["page"], op == "swrite")
+            maps.shm.madvise(MADV_DONTNEED, cmd["start"], cmd["n"])
+        elif op == "sread":
+            reply = maps.shm.read(cmd["page"])
+        elif op == "swrite":
+            maps.shm.store(cmd["page"])
         elif op == "lpageout":
             maps.large.madvise(MADV_PAGEOUT, cmd["start"], cmd["n"])
         elif op == "lzap":
@@ -248,7 +309,7 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
         elif op == "hello":
-            reply = [address(maps.shm), maps.large.addr]
+            reply = [maps.shm.addr, maps.large.addr]
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -268,7 +329,7 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             children[cmd["child"]] = (pid, os.fdopen(p_w, "w"), os.fdopen(p_r, "r"))
             reply = pid
         elif op == "mincore":
-            reply = {"anon": mincore(region, npages), "shm": mincore(maps.shm, maps.shm_pages)}
+            reply = {"anon": mincore(region, npages), "shm": maps.shm.mincore()}
             if cmd.get("large"):
                 reply["large"] = maps.large.mincore()
         elif op == "child":
@@ -323,9 +384,9 @@ class Helper:
                     self.region[i * PAGE : i * PAGE + 8] = struct.pack("<Q", i + 1)
                 shm_fd = os.memfd_create("swapdiff-kernel-shm")
                 os.ftruncate(shm_fd, max(1, shm_pages) * PAGE)
-                shm = mmap.mmap(shm_fd, max(1, shm_pages) * PAGE, flags=mmap.MAP_SHARED)
+                shm = SharedFileRegion(shm_fd, shm_pages)
                 for i in range(shm_pages):
-                    shm[i * PAGE : i * PAGE + 8] = struct.pack("<Q", (1 << 32) + i)
+                    shm.fill(i, (1 << 32) + i)  # a write fault each: dirty, non-zero folios
                 large = AlignedRegion(large_pages, large_align)  # made here: MADV_DONTFORK
                 for i in range(large_pages):
                     large.store(i)  # a write fault: every aligned block becomes one folio

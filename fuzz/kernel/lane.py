@@ -5,7 +5,9 @@ Actions (helper = the pinned process owning the tracked pages): ``pageout`` [sta
 mapping, ``child_exit``, ``swapon`` of another lane device at a priority, ``swapoff`` of a lane
 device (the kernel's try_to_unuse brings every page back); with an mTHP size (`--mthp`),
 ``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
-whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too.  After
+whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too; on the
+shmem pages (`--shm-pages`), ``spageout`` / ``szap`` / ``spunch`` ranges and ``sread`` /
+``swrite`` of one page (about 15% of random actions, `SHM_SHARE`).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
 is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
@@ -25,7 +27,8 @@ import contextlib
 import platform
 import random
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ from fuzz.kernel.trace import (
     check_actions,
     write_kernel_trace,
 )
-from fuzz.kernel.world import HELPER, SEMANTICS, ModelWorld
+from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, SEMANTICS, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
@@ -61,6 +64,9 @@ SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as orde
 KIB = 4
 
 
+# Zero-filled folios are not written to swap (the swap zeromap) and read back without I/O; the
+# lane writes a non-zero byte into every page it owns, so the model predicts 0 for both.
+ZERO_COUNTERS = ("swpout_zero", "swpin_zero")
 MTHP_COMPARED = ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin")
 
 
@@ -104,6 +110,8 @@ class LaneResult:
     learned_frees: int
     paused_reclaimers: int = 0
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
+    ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
+    shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
 
 
 def kernel_header(
@@ -131,6 +139,9 @@ def kernel_header(
             "priority": PRIORITY,
             "kind": "blkdev" if mthp_kb else "file",
             "damon_pageout_paused": paused_reclaimers,
+            # the model's fault-around window (the kernel default; debugfs, not read here)
+            "fault_around_pages": FAULT_AROUND_PAGES,
+            "shm_align": "2MiB",
             "mthp_enabled": {f"{mthp_kb}kB": "madvise", "other sizes": "never"} if mthp_kb else "never",
         },
         "mthp": mthp,
@@ -173,7 +184,31 @@ def random_large_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]
     return {"op": "lread" if roll < 0.6 else "lwrite", "page": rng.randrange(len(world.large))}
 
 
+SHM_SHARE = 0.15  # of all actions, when the world has shmem pages
+SHM_OPS = ("spageout", "sread", "swrite", "szap", "spunch")
+
+
+def random_shm_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
+    """An action on the shmem pages: pageout, read and write most, zap and hole punch less
+    (a punch discards the page's data; a later read fault finds a hole)."""
+    n = world.shm_pages
+    roll = rng.random()
+    if roll < 0.3:
+        start = rng.randrange(n)
+        return {"op": "spageout", "start": start, "n": rng.randint(1, min(16, n - start))}
+    if roll < 0.55:
+        return {"op": "sread", "page": rng.randrange(n)}
+    if roll < 0.75:
+        return {"op": "swrite", "page": rng.randrange(n)}
+    start = rng.randrange(n)
+    if roll < 0.9:
+        return {"op": "szap", "start": start, "n": rng.randint(1, min(16, n - start))}
+    return {"op": "spunch", "start": start, "n": rng.randint(1, min(4, n - start))}
+
+
 def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
+    if world.shm_pages and rng.random() < SHM_SHARE:
+        return random_shm_action(rng, world)
     if world.large and rng.random() < 0.3:
         return random_large_action(rng, world)
     n = world.npages
@@ -234,6 +269,7 @@ class Lane:
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
+        self.zero_base = {name: io.get(name, 0) for name in ZERO_COUNTERS}
 
     def close(self) -> None:
         self.helper.close()
@@ -344,9 +380,12 @@ class Lane:
             self.helper.call(op, start=action["start"], n=action["n"])
             self._settle()
             w.shm_pageout(action["start"], action["n"])
-        elif op in ("sread", "swrite"):
+        elif op == "sread":
             self.helper.call(op, page=action["page"])
-            w.shm_fault(action["page"])
+            w.shm_read(action["page"])
+        elif op == "swrite":
+            self.helper.call(op, page=action["page"])
+            w.shm_write(action["page"])
         elif op == "szap":
             self.helper.call(op, start=action["start"], n=action["n"])
             w.shm_zap(action["start"], action["n"])
@@ -497,6 +536,9 @@ class Lane:
                 f"swap I/O since start: kernel pswpin {reads} pswpout {writes}, "
                 f"model reads {w.reads} writes {w.writes} (another task swapping?)"
             )
+        zero = {name: io.get(name, 0) - base for name, base in self.zero_base.items()}
+        if any(zero.values()):
+            problems.append(f"zero-filled swap I/O since start: kernel {zero}, model none")
         if self.mthp_stats is not None:
             now = read_mthp_stats(self.mthp_stats)
             kernel = {k: now[k] - self.mthp_base[k] for k in MTHP_COMPARED}
@@ -575,7 +617,18 @@ def run_lane(
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
-    return LaneResult(len(done), time.monotonic() - t0, divergence, trace_path, lane.learned, paused, mthp)
+    ops = dict(Counter(a["op"] for a in done))
+    return LaneResult(
+        len(done),
+        time.monotonic() - t0,
+        divergence,
+        trace_path,
+        lane.learned,
+        paused,
+        mthp,
+        ops,
+        dict(lane.world.shm_events),
+    )
 
 
 def shrink(

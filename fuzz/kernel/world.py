@@ -13,7 +13,13 @@ The shmem pages (a memfd the helper maps shared) are a second user: the file, no
 each swap entry.  Writeout = folio_alloc_swap + folio_dup_swap (the mapping's reference; the
 folio stays in the swap cache after writeback, as anon does); a fault or swapoff's unuse = the
 swap-cache folio (read unless cached) + folio_put_swap + swap_cache_del_folio, so the slot is
-freed at once and the folio goes back to the page cache; a hole punch = swap_put_entries_direct.
+freed at once and the folio goes back to the page cache, dirty; a hole punch =
+swap_put_entries_direct.  Kernel facts measured on 6.18 (reference/MODEL.md): a read fault
+(pte none) first faults around, mapping the page-cache folios of its 16-page aligned window
+that have no pte (not swapped pages, not holes), then shmem_fault handles the page if it is
+still unmapped; a load or store on a present pte does not fault; a store is one write fault
+(no fault-around); a hole's read fault allocates a zero-filled clean folio, which MADV_PAGEOUT
+drops from the page cache instead of writing it (the page is a hole again).
 
 The large-folio region (`large_order` > 0, helper only: MADV_DONTFORK) holds folios of one
 mTHP order.  Kernel facts measured on 6.18 (README "Large folios"): a write fault on a page
@@ -38,6 +44,7 @@ from reference.api import Entry
 from reference.model import ReferenceSwap
 
 HELPER = "helper"
+FAULT_AROUND_PAGES = 16  # fault_around_bytes (64 KiB, the default; a debugfs knob) in pages
 
 # The kernel rule sets this translation is validated against (README "Kernel versions").  Each
 # names the rules of the lane that are kernel facts rather than swap-API semantics.
@@ -48,7 +55,9 @@ SEMANTICS = {
         "(learned from Used); a write to a page whose slot a child holds copies it; an mTHP "
         "write fault on an empty aligned block maps one folio of the order; a failed large "
         "folio_alloc_swap splits (head, then tails last to first); a fault on a cached large "
-        "folio maps it whole, other swap-ins are order 0"
+        "folio maps it whole, other swap-ins are order 0; a shmem read fault faults around (16 "
+        "aligned pages, cached folios only); a clean shmem folio is dropped, not swapped, by "
+        "MADV_PAGEOUT; shmem swap-in leaves the folio dirty"
     ),
 }
 
@@ -70,6 +79,9 @@ class ModelWorld:
     # shmem page -> None (a hole) | ("c", folio) (page cache) | ("s", Entry)
     shm: list[Any] = field(default_factory=list)
     shm_mapped: list[bool] = field(default_factory=list)  # the helper's pte is present
+    shm_dirty: list[bool] = field(default_factory=list)  # the page-cache folio is dirty
+    # what the shmem rules of 6.18 did: neighbours mapped by fault-around, clean folios dropped
+    shm_events: dict[str, int] = field(default_factory=lambda: {"fault_around": 0, "clean_dropped": 0})
     large_order: int = 0
     large_folios: int = 0
     large: list[Any] = field(default_factory=list)  # the large region's pages, as `procs`
@@ -89,6 +101,7 @@ class ModelWorld:
         for _ in range(self.shm_pages):
             self.shm.append(("c", self._new_shm_folio()))
             self.shm_mapped.append(True)
+            self.shm_dirty.append(True)  # written at setup
         self.large = [None] * (self.large_folios * self.large_nr)
         for block in range(self.large_folios):
             self._large_fault_in(block * self.large_nr)
@@ -408,6 +421,9 @@ class ModelWorld:
 
     # ---- shmem ----
     def shm_pageout(self, start: int, n: int) -> None:
+        """MADV_PAGEOUT of the mapping: every folio this process maps is unmapped; a dirty one
+        is written to a new slot (shmem_writeout) unless swap is full, a clean one (a hole's
+        zero-filled folio, never written) is dropped from the page cache: a hole again."""
         for p in range(start, start + n):
             st = self.shm[p]
             if st is None or st[0] != "c" or not self.shm_mapped[p]:
@@ -415,31 +431,67 @@ class ModelWorld:
             f = st[1]
             self.ref.folio_set(f, mapped=False)  # try_to_unmap
             self.shm_mapped[p] = False
+            if not self.shm_dirty[p]:
+                self.ref.folio_drop(f)
+                self.shm[p] = None
+                self.shm_events["clean_dropped"] += 1
+                continue
             if self.ref.folio_alloc_swap(f) != 0:
-                continue  # no swap: the folio stays in the page cache
+                continue  # no swap: the folio stays in the page cache, still dirty
             self.ref.folio_dup_swap(f)
             self.writes += 1
             self.shm[p] = ("s", self.ref.folio_entry(f))
 
     def _shm_swapin(self, p: int) -> int:
+        """shmem_swapin_folio: the slot's folio (read unless cached) leaves the swap cache for
+        the page cache, dirty, and the slot is freed."""
         f = self._cached_or_read(self.shm[p][1])
         self.ref.folio_put_swap(f)
         self.ref.swap_cache_del_folio(f)
         self.shm[p] = ("c", f)
+        self.shm_dirty[p] = True
         return f
 
-    def shm_fault(self, p: int) -> None:
+    def _shm_fault_in(self, p: int) -> None:
+        """shmem_fault and the pte it maps: a hole gets a new zero-filled clean folio (a read
+        fault allocates too), a swapped page is swapped in."""
         st = self.shm[p]
         if st is None:
-            f = self._new_shm_folio()  # shmem allocates on a read fault too
-            self.shm[p] = ("c", f)
-        elif st[0] == "s":
-            f = self._shm_swapin(p)
+            self.shm[p] = ("c", self._new_shm_folio())
+            self.shm_dirty[p] = False
         else:
-            f = st[1]
-        if not self.shm_mapped[p]:
+            f = self._shm_swapin(p) if st[0] == "s" else st[1]
             self.ref.folio_set(f, mapped=True)
-            self.shm_mapped[p] = True
+        self.shm_mapped[p] = True
+
+    def _fault_around(self, p: int) -> None:
+        """do_fault_around: the page-cache folios of the FAULT_AROUND_PAGES-aligned window
+        around `p`, clipped to the mapping (which starts at a page-table boundary), get a pte
+        where they have none; swapped pages and holes in the window are left alone."""
+        start = p - p % FAULT_AROUND_PAGES
+        for q in range(start, min(start + FAULT_AROUND_PAGES, self.shm_pages)):
+            st = self.shm[q]
+            if st is not None and st[0] == "c" and not self.shm_mapped[q]:
+                self.ref.folio_set(st[1], mapped=True)
+                self.shm_mapped[q] = True
+                self.shm_events["fault_around"] += q != p
+
+    def shm_read(self, p: int) -> None:
+        """A load: no fault if the pte is present; else a read fault, which faults around
+        first (mapping `p` too if it is cached) and calls shmem_fault only if `p` is still
+        unmapped."""
+        if self.shm_mapped[p]:
+            return
+        self._fault_around(p)
+        if not self.shm_mapped[p]:
+            self._shm_fault_in(p)
+
+    def shm_write(self, p: int) -> None:
+        """A store of a non-zero byte: a write fault (no fault-around) if the pte is not
+        present; the folio is dirty either way (the pte's dirty bit reaches it at unmap)."""
+        if not self.shm_mapped[p]:
+            self._shm_fault_in(p)
+        self.shm_dirty[p] = True
 
     def shm_zap(self, start: int, n: int) -> None:
         for p in range(start, start + n):
@@ -458,6 +510,7 @@ class ModelWorld:
                 self.ref.folio_drop(st[1])
             self.shm[p] = None
             self.shm_mapped[p] = False
+            self.shm_dirty[p] = False
 
     def swapon(
         self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool, discard: str

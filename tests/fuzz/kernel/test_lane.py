@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import mmap
 import os
+import random
+from collections import Counter
 
 import pytest
 
@@ -12,7 +14,7 @@ from fuzz.kernel import device
 from fuzz.kernel import lane as lane_module
 from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
 from fuzz.kernel.driver import MADV_PAGEOUT, probe_pageout
-from fuzz.kernel.lane import KernelDivergence, Lane, run_lane
+from fuzz.kernel.lane import SHM_OPS, KernelDivergence, Lane, random_action, run_lane
 from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace
 from fuzz.kernel.world import ModelWorld
 
@@ -246,6 +248,94 @@ def test_shmem_pages_swap_through_the_file_not_the_ptes(kernel_host_ok) -> None:
             ]
         finally:
             lane.close()
+
+
+# ---- shmem: the 6.18 facts random runs expose (reference/MODEL.md) ----
+
+
+def _present(lane: Lane) -> list[int]:
+    return [p for p, (_, present) in enumerate(lane.helper.shm_ptes()["helper"]) if present]
+
+
+def test_a_shmem_read_fault_maps_the_cached_pages_of_its_window_not_the_swapped_ones(kernel_host_ok) -> None:
+    with KernelHost() as host:
+        lane = Lane(host, 4, shm_pages=40)
+        try:
+            lane.step({"op": "spageout", "start": 3, "n": 2})
+            lane.step({"op": "szap", "start": 0, "n": 40})
+            assert _present(lane) == []
+            lane.step({"op": "sread", "page": 5})  # fault-around over [0, 16)
+            assert _present(lane) == [0, 1, 2, *range(5, 16)]
+            assert lane._row(0)["used"] == 2 * 4 and lane.world.reads == 0  # 3 and 4 stay swapped
+            lane.step({"op": "sread", "page": 33})  # [32, 48) clipped to the mapping
+            assert _present(lane) == [0, 1, 2, *range(5, 16), *range(32, 40)]
+        finally:
+            lane.close()
+
+
+def test_a_model_without_fault_around_is_caught_by_the_pte_comparison(kernel_host_ok, monkeypatch) -> None:
+    monkeypatch.setattr(ModelWorld, "_fault_around", lambda self, p: None)
+    with KernelHost() as host:
+        lane = Lane(host, 4, shm_pages=16)
+        try:
+            lane.step({"op": "szap", "start": 0, "n": 16})
+            with pytest.raises(KernelDivergence, match="shmem page 0: kernel pte entry None present True"):
+                lane.step({"op": "sread", "page": 1})
+        finally:
+            lane.close()
+
+
+def test_a_shmem_store_is_one_write_fault_without_fault_around(kernel_host_ok) -> None:
+    with KernelHost() as host:
+        lane = Lane(host, 4, shm_pages=32)
+        try:
+            lane.step({"op": "szap", "start": 0, "n": 32})
+            lane.step({"op": "swrite", "page": 5})
+            lane.step({"op": "spunch", "start": 20, "n": 1})
+            lane.step({"op": "swrite", "page": 20})  # a hole: allocated, written
+            assert _present(lane) == [5, 20]
+            lane.step({"op": "spageout", "start": 0, "n": 32})
+            assert lane._row(0)["used"] == 2 * 4 and lane.world.writes == 2
+        finally:
+            lane.close()
+
+
+def test_a_clean_shmem_folio_is_dropped_by_pageout_and_a_swapped_in_one_written_again(kernel_host_ok) -> None:
+    with KernelHost() as host:
+        lane = Lane(host, 4, shm_pages=8)
+        try:
+            lane.step({"op": "spunch", "start": 5, "n": 1})
+            lane.step({"op": "sread", "page": 5})  # a hole's read fault: a zero-filled clean folio
+            lane.step({"op": "spageout", "start": 5, "n": 1})  # dropped, not swapped
+            assert lane._row(0)["used"] == 0 and lane.world.writes == 0
+            assert lane.helper.residency()["helper"]["shm"][5] == 0  # a hole again
+            lane.step({"op": "swrite", "page": 5})
+            lane.step({"op": "spageout", "start": 5, "n": 1})  # dirty: written
+            lane.step({"op": "sread", "page": 5})  # from the swap cache, slot freed, folio dirty
+            lane.step({"op": "spageout", "start": 5, "n": 1})  # written again
+            assert lane._row(0)["used"] == 4 and (lane.world.reads, lane.world.writes) == (0, 2)
+        finally:
+            lane.close()
+
+
+def test_random_actions_drive_every_shmem_op_deterministically() -> None:
+    def actions(seed: int, shm_pages: int) -> list[dict]:
+        rng, world = random.Random(seed), ModelWorld(64, shm_pages=shm_pages)
+        return [random_action(rng, world, 1, [0]) for _ in range(4000)]
+
+    ops = Counter(a["op"] for a in actions(9, 32))
+    shm = sum(ops[op] for op in SHM_OPS)
+    assert all(ops[op] > 0 for op in SHM_OPS) and 0.12 < shm / 4000 < 0.18
+    assert actions(9, 32) == actions(9, 32)
+    assert not any(a["op"] in SHM_OPS for a in actions(9, 0))
+
+
+def test_random_run_with_shmem_agrees(kernel_host_ok) -> None:
+    result = run_lane(seed=4, steps=1500, shm_pages=32)
+    assert result.divergence is None and result.steps == 1500
+    assert all(result.ops.get(op, 0) > 0 for op in SHM_OPS)
+    assert result.shm_events["fault_around"] > 0
+    assert proc_swaps() == []
 
 
 def test_a_kernel_that_hides_swap_entries_is_unavailable_not_divergent(kernel_host_ok, monkeypatch) -> None:

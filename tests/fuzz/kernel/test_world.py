@@ -50,7 +50,7 @@ def test_shmem_swap_in_frees_the_slot_and_a_hole_frees_the_rest() -> None:
     w = _world(npages=1, shm_pages=3)
     w.shm_pageout(0, 3)
     assert w.writes == 3 and w.ref.device(0).inuse == 3
-    w.shm_fault(0)
+    w.shm_read(0)
     assert w.shm[0][0] == "c" and w.ref.device(0).inuse == 2 and w.reads == 0
     w.shm_punch(1, 2)
     assert w.ref.device(0).inuse == 0 and w.shm[1:] == [None, None]
@@ -105,3 +105,53 @@ def test_zapping_a_cached_large_folio_frees_its_range_and_swapoff_maps_it_back()
     assert w.swapoff(0) is None
     f = w.large[16][1]
     assert w.nr(f) == 16 and all(st == ("r", f) for st in w.large[16:]) and w.reads == 0
+
+
+def _mapped(w: ModelWorld) -> list[int]:
+    return [p for p, mapped in enumerate(w.shm_mapped) if mapped]
+
+
+def test_a_shmem_read_fault_maps_its_windows_cached_pages_not_swapped_ones_or_holes() -> None:
+    w = _world(npages=1, shm_pages=40)
+    w.shm_pageout(3, 2)
+    w.shm_zap(0, 40)
+    w.shm_punch(6, 1)
+    w.shm_read(5)  # the 16-page window [0, 16): 3 and 4 are swapped, 6 is a hole
+    assert _mapped(w) == [0, 1, 2, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert w.ref.device(0).inuse == 2 and w.shm_events["fault_around"] == 12
+    w.shm_read(33)  # [32, 48) clipped to the 40 pages of the mapping
+    assert _mapped(w)[13:] == list(range(32, 40))
+    w.shm_read(3)  # the faulting page itself is swapped: fault-around, then the swap-in
+    assert w.shm[3][0] == "c" and w.shm_mapped[3] and not w.shm_mapped[4] and w.shm[6] is None
+    w.ref.check_invariants()
+
+
+def test_a_shmem_read_of_a_present_page_does_not_fault() -> None:
+    w = _world(npages=1, shm_pages=16)
+    w.shm_zap(1, 15)
+    w.shm_read(0)  # pte present: no fault, so no fault-around
+    assert _mapped(w) == [0] and w.shm_events["fault_around"] == 0
+
+
+def test_a_shmem_store_maps_only_its_page_and_dirties_it() -> None:
+    w = _world(npages=1, shm_pages=16)
+    w.shm_zap(0, 16)
+    w.shm_write(5)
+    assert _mapped(w) == [5]
+    w.shm_punch(9, 1)
+    w.shm_write(9)  # a write fault on a hole: a new folio, dirty
+    w.shm_pageout(0, 16)
+    assert w.writes == 2 and [p for p, st in enumerate(w.shm) if st and st[0] == "s"] == [5, 9]
+
+
+def test_a_clean_shmem_folio_is_dropped_at_pageout_and_a_swapped_in_one_is_dirty() -> None:
+    w = _world(npages=1, shm_pages=2)
+    w.shm_punch(0, 1)
+    w.shm_read(0)  # a hole's read fault: a zero-filled clean folio
+    w.shm_pageout(0, 1)
+    assert w.shm[0] is None and w.writes == 0 and w.shm_events["clean_dropped"] == 1
+    w.shm_pageout(1, 1)
+    w.shm_read(1)  # swapped in from the swap cache: dirty again
+    w.shm_pageout(1, 1)
+    assert w.writes == 2 and w.reads == 0 and w.shm[1][0] == "s"
+    w.ref.check_invariants()
