@@ -961,13 +961,14 @@ class AccountingStepper:
 
 def _device_facts(name: str, side: SideState, t: int) -> list[str]:
     """A device's placement-decided fields against that side's own slots: `inuse` counts its
-    used (not BAD) slots, and it is on the avail list exactly when writable and not full."""
+    used (not BAD) slots; a device on the avail list is writable, and a writable one that is
+    not full is on it (a full one may be: swapoff_abort puts a device back whatever its use)."""
     dev = side.devices[t]
     used = sum(1 for (type_, _), row in side.slots.items() if type_ == t and row[0] != SLOT_BAD)
     lines = []
     if dev["inuse"] != used:
         lines.append(f"device {t} inuse: {dev['inuse']} on the {name}'s side, which uses {used} slots there")
-    if dev["on_avail"] != (dev["writeok"] and dev["inuse"] < dev["pages"]):
+    if dev["on_avail"] != dev["writeok"] and (dev["on_avail"] or dev["inuse"] < dev["pages"]):
         lines.append(
             f"device {t} on_avail: {dev['on_avail']} on the {name}'s side, with writeok {dev['writeok']} "
             f"and {dev['inuse']} of {dev['pages']} pages in use"
