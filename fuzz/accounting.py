@@ -10,8 +10,8 @@ translated for the candidate through it (`AccountingStepper._translate`; a put o
 range the candidate holds in pieces becomes one put per contiguous piece), and after every
 state-changing call the candidate's contract snapshot, renamed through the bijection, must
 equal the reference's: every paired slot's count, cache state (which folio) and shadow, every
-live folio's entry, the globals and the device records (per-device `inuse` and `on_avail` only
-with `same_device`, which also requires paired entries to lie on the same device).
+live folio's entry, the globals and the device records (a device's `inuse` and `on_avail`,
+once the sides hold different numbers of slots on it, each against its own slots).
 
 Where the policy decides an outcome, the two sides may fork, and the fork is checked against
 refinement rules on each side's own state before the call (which the previous comparison
@@ -20,7 +20,7 @@ one logical state (README "Validating a policy change", reference/MODEL.md "The 
 level"):
 
 - `folio_alloc_swap` returning 0 on one side and -ENOMEM on the other: the failing side must
-  have had no aligned free range it could use (`usable_range`); the succeeding side then gives
+  have had no free range every scan reaches (`usable_range`); the succeeding side then gives
   the slots back (`swap_cache_del_folio(folio, 0)`, the kernel's own charge-failure undo) and
   the world sees -ENOMEM.
 - `swap_alloc_hibernation_slot` returning an entry on one side only: the failing side's device
@@ -30,8 +30,14 @@ level"):
   allowed to (try-reclaim: every slot at count 0, not locked, not under writeback, storage not
   suspended; for the reclaim work, a folio of that device); the keeping side then drops it too.
 
+Where an entry lands is checked on the candidate's state before the call
+(`_placement_problem`): aligned, on a writable device, and with `same_device` on the
+reference's device unless `device_choice_problem` finds the candidate's own reason for another
+(the device it last allocated that order from, or the one the priority-ordered walk reaches).
+The world's swapoff unuses every logical entry either side holds on the device (`held_on`).
+
 Anything else that differs is a divergence: `result`, `state` (with the paired-slot diff),
-`pairing` (an entry returned that is already paired, misaligned or on another device),
+`pairing` (an entry returned that is already paired, misaligned, on a device it may not use),
 `untranslatable` (a trace asks for a large swap-in over entries the candidate holds apart: only
 replaying a trace recorded at another level can ask that).
 """
