@@ -890,12 +890,16 @@ class AccountingStepper:
         for t in sorted(set(ref.devices) | set(cand.devices)):
             da, db = ref.devices.get(t, {}), cand.devices.get(t, {})
             placed_apart = bool(da) and bool(db) and da["inuse"] != db["inuse"]
+            # A full writable device may be on the avail list or off it: swapoff_abort puts it
+            # back whatever its use, and only an allocation that fills it takes it off, so
+            # which it is depends on when each side filled it.
+            full = bool(da) and bool(db) and not placed_apart and da["writeok"] and da["inuse"] >= da["pages"]
             for key in sorted(set(da) | set(db)):
-                if key in PLACEMENT_KEYS and placed_apart:
+                if (key in PLACEMENT_KEYS and placed_apart) or (key == "on_avail" and full):
                     continue  # checked on each side below
                 if da.get(key) != db.get(key):
                     lines.append(f"device {t} {key}: {da.get(key)!r} != {db.get(key)!r}")
-            if placed_apart:
+            if placed_apart or full:
                 lines += _device_facts("reference", ref, t) + _device_facts("candidate", cand, t)
         logical: dict[tuple[int, int], tuple] = {}
         for c, row in cand.slots.items():

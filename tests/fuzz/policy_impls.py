@@ -158,3 +158,16 @@ class GivesUpBesideCachedSlots(ReferenceSwap):
         if f.order == 0 and f.entry is None and cached_free:
             return -ENOMEM
         return super().folio_alloc_swap(folio, charge_fails=charge_fails)
+
+
+class FullDeviceStaysOnAvail(FreeClusterFirst):
+    """FreeClusterFirst whose swapoff_begin leaves a full device on the avail list (a device
+    being swapped off must leave it, full or not)."""
+
+    def swapoff_begin(self, type):
+        si = self.devices.get(type) if isinstance(type, int) else None
+        full = si is not None and si.writeok and si.inuse >= si.pages
+        result = super().swapoff_begin(type)
+        if result == 0 and full:
+            self._add_to_avail_list(si)
+        return result

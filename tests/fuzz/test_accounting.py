@@ -520,3 +520,28 @@ def test_replay_at_accounting_of_same_placement_is_clean() -> None:
         [_c("swapon", size=40, priority=None)], ReferenceSwap(**kw), OptimizedSwap(**kw), level="accounting"
     )
     assert outcome.ok
+
+
+def test_a_full_device_back_on_avail_on_one_side_only_is_accepted() -> None:
+    # swapoff_abort put device 2 back on the reference's avail list full; the candidate,
+    # placing differently, filled it later by allocation, which takes it off.
+    from fuzz.replay import replay_trace
+    from fuzz.trace import read_trace
+
+    trace = read_trace(Path(__file__).parent / "traces" / "full-device-back-on-avail.min.jsonl")
+    outcome = replay_trace(trace, ReferenceSwap, FreeClusterFirst)
+    assert outcome.ok, outcome.divergence.describe()
+
+
+def test_a_full_device_left_on_avail_by_swapoff_is_rejected() -> None:
+    kw = {"cluster_size": 8, "max_swapfiles": 2}
+    stepper = AccountingStepper(
+        ReferenceSwap(**kw), policy_impls.FullDeviceStaysOnAvail(**kw), invariants=False
+    )
+    calls = [_c("swapon", size=8, priority=None)]
+    for fid in range(1, 8):
+        calls += [_c("folio_new", folio=fid, order=0), _c("folio_alloc_swap", folio=fid)]
+    _, found = _run(stepper, [*calls, _c("swapoff_begin", type=0)])
+    assert found is not None and found.kind == "state" and found.op == "swapoff_begin"
+    # The relaxation covers writable devices only: a full device being swapped off is compared.
+    assert found.diff == ["device 0 on_avail: False != True"]
