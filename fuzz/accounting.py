@@ -33,7 +33,8 @@ level"):
 Where an entry lands is checked on the candidate's state before the call
 (`_placement_problem`): aligned, on a writable device, and with `same_device` on the
 reference's device unless `device_choice_problem` finds the candidate's own reason for another
-(the device it last allocated that order from, or the one the priority-ordered walk reaches).
+(the solid-state device it last allocated that order from, or the one the priority-ordered
+walk reaches).
 The world's swapoff unuses every logical entry either side holds on the device (`held_on`).
 
 Anything else that differs is a divergence: `result`, `state` (with the paired-slot diff),
@@ -269,8 +270,9 @@ def device_choice_problem(
     """Why `side`, in its state before the call, had no reason to place a folio of `order`
     on device `placed`, or None when it had one (`--same-device`, the default).
 
-    A policy may stay on `last_device`, the device it last allocated that order from (the
-    per-CPU hint's device, which the kernel's fast path uses whatever its priority), or take
+    A policy may stay on `last_device`, the solid-state device it last allocated that order
+    from (the per-CPU hint's device, which the kernel's fast path uses whatever its priority,
+    until swapoff_end of that device), or take
     the device the priority-ordered slow path reaches: for order 0 any device on the avail
     list whose every device of higher priority had no `usable_range` (devices of one priority
     rotate in an order the allocation history decides); for a larger order, which tries one
@@ -356,7 +358,8 @@ class AccountingStepper:
         self.calls: list[Call] = []
         self.backstop_hit = False
         self.forks = 0  # justified forks closed so far
-        # The device the candidate last allocated each order from (its per-CPU hint's device).
+        # The solid-state device the candidate last allocated each order from (its per-CPU
+        # hint's device).
         self._last_device: dict[int, int] = {}
         self._since_full = 0
         self._ref_digest_of = digest_reader(reference, "contract")
@@ -425,6 +428,9 @@ class AccountingStepper:
         ran, found = self._results(index, call, ran, cand, cand_calls)
         if found is not None or call.name in QUERY_CALLS:
             return ran, found
+        if call.name == "swapoff_end" and ran.result == 0:
+            # swapoff_end clears the per-CPU hints that name the device.
+            self._last_device = {o: t for o, t in self._last_device.items() if t != call.kwargs["type"]}
         return ran, self._after_change(index, call, ran, cand, cand_calls)
 
     # ---- translation ----
@@ -598,7 +604,7 @@ class AccountingStepper:
         if failed_ref:  # the candidate's hint now points where it allocated, as after a success
             got = self.candidate.folio_entry(call.kwargs["folio"])
             if got is not None:
-                self._last_device[order] = got.type
+                self._note_allocation(order, got.type)
         undo = Call("swap_cache_del_folio", {"folio": call.kwargs["folio"], "shadow": 0})
         undone = _run_full(keeper, undo)
         if undone.error is not None or undone.result != 0:
@@ -676,7 +682,7 @@ class AccountingStepper:
             return ref, self._divergence(index, call, "result", ref, cand, cand_calls, detail)
         keeper, got = (self.candidate, cand.value) if failed_ref else (self.reference, ref.value)
         if failed_ref:
-            self._last_device[0] = got.type
+            self._note_allocation(0, got.type)
         undone = _run_full(keeper, Call("swap_free_hibernation_slot", {"entry": got}))
         if undone.error is not None or undone.result != 0:
             detail = f"closing the fork: freeing {got} gave {undone.error or undone.value}"
@@ -835,8 +841,15 @@ class AccountingStepper:
             if c in self.pairing.back:
                 self.pairing.drop(self.pairing.back[c])
             self.pairing.pair(r, c, order)
-        self._last_device[order] = got.type
+        self._note_allocation(order, got.type)
         return None
+
+    def _note_allocation(self, order: int, type_: int) -> None:
+        """The candidate allocated an order-`order` folio on device `type_`: on a solid-state
+        device that makes it the per-CPU hint's device (a rotational one keeps its own hint
+        in the device and leaves the per-CPU one alone)."""
+        if self._cand.devices.get(type_, {}).get("solidstate"):
+            self._last_device[order] = type_
 
     def _placement_problem(
         self, call: Call, before: SideState, ref: Entry, got: Entry, order: int

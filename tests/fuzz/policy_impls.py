@@ -171,3 +171,16 @@ class FullDeviceStaysOnAvail(FreeClusterFirst):
         if result == 0 and full:
             self._add_to_avail_list(si)
         return result
+
+
+class RotationalHintAsPercpu(ReferenceSwap):
+    """Points the per-CPU hint at rotational devices too (the kernel keeps a rotational
+    device's hint in the device), so the fast path returns to a device of lower priority that
+    the kernel would only reach by its slow path."""
+
+    def _alloc_swap_scan_cluster(self, si, ci, f, start, order):
+        found = super()._alloc_swap_scan_cluster(si, ci, f, start, order)
+        if found and not si.solidstate:
+            self.percpu_si[order] = si.type
+            self.percpu_offset[order] = si.global_next[order]
+        return found

@@ -545,3 +545,37 @@ def test_a_full_device_left_on_avail_by_swapoff_is_rejected() -> None:
     assert found is not None and found.kind == "state" and found.op == "swapoff_begin"
     # The relaxation covers writable devices only: a full device being swapped off is compared.
     assert found.diff == ["device 0 on_avail: False != True"]
+
+
+def _hint_then_higher_device(solidstate: bool) -> list[Call]:
+    """One allocation on a priority-0 device, then a priority-5 solid-state device swapped on
+    and another allocation."""
+    return [
+        _c("swapon", size=40, priority=0, solidstate=solidstate),
+        _c("folio_new", folio=1, order=0),
+        _c("folio_alloc_swap", folio=1),
+        _c("swapon", size=40, priority=5),
+        _c("folio_new", folio=2, order=0),
+        _c("folio_alloc_swap", folio=2),
+    ]
+
+
+def test_the_fast_path_may_return_to_the_solid_state_device_it_last_used() -> None:
+    # NoPercpuHint, as the reference side, walks to the new device; the kernel's rules (here
+    # the candidate) go back to device 0 through the per-CPU hint: a reason of its own.
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    stepper = AccountingStepper(NoPercpuHint(**kw), ReferenceSwap(**kw))
+    _, found = _run(stepper, _hint_then_higher_device(solidstate=True))
+    assert found is None, found.describe()
+    assert stepper.reference.folio_entry(2).type == 1 and stepper.candidate.folio_entry(2).type == 0
+
+
+def test_a_rotational_device_is_not_the_per_cpu_hints_device() -> None:
+    # (Its own check_invariants() would say so at once; the placement rule must too.)
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    stepper = AccountingStepper(
+        ReferenceSwap(**kw), policy_impls.RotationalHintAsPercpu(**kw), invariants=False
+    )
+    _, found = _run(stepper, _hint_then_higher_device(solidstate=False))
+    assert found is not None and found.kind == "pairing" and found.op == "folio_alloc_swap"
+    assert "device 1 (priority 5) comes before device 0 (priority 0)" in found.detail
