@@ -10,8 +10,8 @@ translated for the candidate through it (`AccountingStepper._translate`; a put o
 range the candidate holds in pieces becomes one put per contiguous piece), and after every
 state-changing call the candidate's contract snapshot, renamed through the bijection, must
 equal the reference's: every paired slot's count, cache state (which folio) and shadow, every
-live folio's entry, the globals and the device records (per-device `inuse` and `on_avail` only
-with `same_device`, which also requires paired entries to lie on the same device).
+live folio's entry, the globals and the device records (a device's `inuse` and `on_avail`,
+once the sides hold different numbers of slots on it, each against its own slots).
 
 Where the policy decides an outcome, the two sides may fork, and the fork is checked against
 refinement rules on each side's own state before the call (which the previous comparison
@@ -20,7 +20,7 @@ one logical state (README "Validating a policy change", reference/MODEL.md "The 
 level"):
 
 - `folio_alloc_swap` returning 0 on one side and -ENOMEM on the other: the failing side must
-  have had no aligned free range it could use (`usable_range`); the succeeding side then gives
+  have had no free range every scan reaches (`usable_range`); the succeeding side then gives
   the slots back (`swap_cache_del_folio(folio, 0)`, the kernel's own charge-failure undo) and
   the world sees -ENOMEM.
 - `swap_alloc_hibernation_slot` returning an entry on one side only: the failing side's device
@@ -30,8 +30,15 @@ level"):
   allowed to (try-reclaim: every slot at count 0, not locked, not under writeback, storage not
   suspended; for the reclaim work, a folio of that device); the keeping side then drops it too.
 
+Where an entry lands is checked on the candidate's state before the call
+(`_placement_problem`): aligned, on a writable device, and with `same_device` on the
+reference's device unless `device_choice_problem` finds the candidate's own reason for another
+(the solid-state device it last allocated that order from, or the one the priority-ordered
+walk reaches).
+The world's swapoff unuses every logical entry either side holds on the device (`held_on`).
+
 Anything else that differs is a divergence: `result`, `state` (with the paired-slot diff),
-`pairing` (an entry returned that is already paired, misaligned or on another device),
+`pairing` (an entry returned that is already paired, misaligned, on a device it may not use),
 `untranslatable` (a trace asks for a large swap-in over entries the candidate holds apart: only
 replaying a trace recorded at another level can ask that).
 """
@@ -39,7 +46,7 @@ replaying a trace recorded at another level can ask that).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,12 +62,14 @@ from fuzz.replay import (
 from reference.api import (
     ENOMEM,
     SLOT_BAD,
+    SLOT_CACHED,
     Call,
     Entry,
     SwapImpl,
     contract_code_of_result,
     diff,
     encode_result,
+    vm_swap_full,
 )
 
 ACCOUNTING = "accounting"
@@ -68,6 +77,9 @@ LEVELS = ("contract", "allocator", ACCOUNTING)
 # The calls whose outcome the allocation policy decides: which cached count-0 folios their
 # scans reclaim (and, for the two allocations, whether they succeed).
 POLICY_CALLS = frozenset({"folio_alloc_swap", "swap_alloc_hibernation_slot", "swap_reclaim_work"})
+# Device fields where entries live decides: compared across sides while both hold the same
+# number of slots on the device, else each side against its own slots (`_device_facts`).
+PLACEMENT_KEYS = frozenset({"inuse", "on_avail"})
 # Dups whose -ENOMEM (with alloc_fails) depends on which cluster holds the slot.
 DUP_CALLS = frozenset({"folio_dup_swap", "swap_dup_entry_direct"})
 
@@ -75,16 +87,6 @@ DUP_CALLS = frozenset({"folio_dup_swap", "swap_dup_entry_direct"})
 def snapshot_level(level: str) -> str:
     """The snapshot level an implementation is asked for when comparing at `level`."""
     return "contract" if level == ACCOUNTING else level
-
-
-# World actions that cannot be compared when entries may move between devices: swapoff's unuse
-# pass empties one device of the reference's entries, not of the candidate's.
-SWAPOFF_ACTIONS = frozenset({"swapoff_begin", "swapoff_unuse", "swapoff_end", "swapoff_abort"})
-
-
-def world_disabled(same_device: bool) -> frozenset[str]:
-    """The world actions the accounting level switches off (with `--no-same-device`)."""
-    return frozenset() if same_device else SWAPOFF_ACTIONS
 
 
 class Untranslatable(Exception):
@@ -184,41 +186,59 @@ def usable_range(
     side: SideState,
     order: int,
     cluster_size: int,
-    alloc_order: Any,
     *,
     devices: Iterable[int],
-    hibernation: bool = False,
+    waits_for_discard: bool = True,
 ) -> Entry | None:
-    """The first aligned range of 2**order free slots one of `devices` of `side` could give
-    a folio of that order, or None.  Order 0: any free slot of a writable device.  Larger:
-    a block device (swap files take only order 0), inside one cluster that is wholly free or
-    whose used slots all came from allocations of this order (clusters serve one order); on a
-    device that discards freed clusters a wholly free one may still wait for its discard, so
-    it does not count there (nor, for a `hibernation` slot, which runs no discard, at order 0).
-    `alloc_order(entry)` is the order a used slot was allocated at
-    (None for one the pairing does not know, such as a BAD slot)."""
+    """The first aligned range of 2**order free slots on one of `devices` that every scan of
+    `side` reaches for a folio of that order, or None: a range the policy has no say in.
+
+    Order 0: any free slot of a writable device, unless the scan may reclaim there: when
+    `vm_swap_full()`, a scan reclaims cached count-0 slots on its way, and a cluster whose
+    last slot it frees leaves the scan's hands (it is FREE, not usable until isolated again),
+    ending that scan of the device early (`may_abort_scan`).  A wholly free cluster of a device that
+    discards freed clusters may still wait for its discard; an order-0 folio allocation
+    discards and retries (`waits_for_discard`), a hibernation slot or a single pass over the
+    devices does not, so there it does not count.  Larger: a wholly free cluster of a
+    writable block device (swap files take only order 0) that does not discard freed
+    clusters.  A partly used cluster of that order is not such a range: the kernel's scan
+    takes only the head of the frag list of an order and stops, so whether it reaches one
+    depends on list order, which is the policy's."""
     nr = 1 << order
     for t in devices:
         dev = side.devices.get(t)
-        if dev is None or not dev["writeok"]:
+        if dev is None or not dev["writeok"] or (order > 0 and not dev["blkdev"]):
             continue
-        if order == 0 and not (hibernation and dev["discard"] == "pages"):
-            for off in range(1, dev["max"]):
-                if Entry(t, off) not in side.slots:
-                    return Entry(t, off)
+        if order == 0 and may_abort_scan(side, t):
             continue
-        if order > 0 and not dev["blkdev"]:
-            continue
+        pending = dev["discard"] == "pages"
         for base in range(0, dev["max"], cluster_size):
-            used = [Entry(t, o) for o in range(base, base + cluster_size) if Entry(t, o) in side.slots]
-            if not used and dev["discard"] == "pages":
+            wholly_free = all((t, o) not in side.slots for o in range(base, base + cluster_size))
+            if wholly_free and pending and (order > 0 or not waits_for_discard):
                 continue
-            if order > 0 and any(alloc_order(e) != order for e in used):
+            if order > 0:
+                if wholly_free and nr <= cluster_size:
+                    return Entry(t, base)
                 continue
-            for start in range(base, min(base + cluster_size, dev["max"]) - nr + 1, nr):
-                if all(side.is_free(Entry(t, start + i)) for i in range(nr)):
-                    return Entry(t, start)
+            for off in range(base, min(base + cluster_size, dev["max"])):
+                if side.is_free(Entry(t, off)):
+                    return Entry(t, off)
     return None
+
+
+def may_abort_scan(side: SideState, t: int) -> bool:
+    """Whether an order-0 scan of device `t` of `side` may reclaim a cached folio and stop:
+    `vm_swap_full()` and the device holds a count-0 slot of a cached folio try-reclaim can
+    take (not locked, not under writeback, storage not suspended)."""
+    g = side.globals
+    if not vm_swap_full(g["nr_swap_pages"], g["total_swap_pages"]) or g["pm_suspended_storage"]:
+        return False
+    for (type_, _), (state, count, folio, _) in side.slots.items():
+        if type_ == t and state == SLOT_CACHED and count == 0:
+            _, _, locked, writeback, _ = side.folios[folio]
+            if not (locked or writeback):
+                return True
+    return False
 
 
 def needs_overflow(side: SideState, slots: list[Entry], cluster_size: int) -> bool:
@@ -242,6 +262,44 @@ def large_alloc_devices(side: SideState) -> list[int]:
         return []
     top = max(avail.values())
     return sorted(t for t, p in avail.items() if p == top)
+
+
+def device_choice_problem(
+    side: SideState, placed: int, order: int, last_device: int | None, cluster_size: int
+) -> str | None:
+    """Why `side`, in its state before the call, had no reason to place a folio of `order`
+    on device `placed`, or None when it had one (`--same-device`, the default).
+
+    A policy may stay on `last_device`, the solid-state device it last allocated that order
+    from (the per-CPU hint's device, which the kernel's fast path uses whatever its priority,
+    until swapoff_end of that device), or take
+    the device the priority-ordered slow path reaches: for order 0 any device on the avail
+    list whose every device of higher priority had no `usable_range` (devices of one priority
+    rotate in an order the allocation history decides); for a larger order, which tries one
+    device and never falls back, a device of the highest priority on the avail list."""
+    if placed == last_device:
+        return None
+    dev = side.devices[placed]
+    if order > 0:
+        top = large_alloc_devices(side)
+        if placed in top:
+            return None
+        highest = side.devices[top[0]]["priority"] if top else None
+        return (
+            f"an order-{order} folio tries one device of the highest priority on the avail list "
+            f"({highest}), not device {placed} (priority {dev['priority']}), and device {placed} "
+            f"is not where the candidate last allocated that order (device {last_device})"
+        )
+    ahead = [t for t, d in sorted(side.devices.items()) if d["on_avail"] and d["priority"] > dev["priority"]]
+    for t in ahead:
+        found = usable_range(side, 0, cluster_size, devices=[t], waits_for_discard=False)
+        if found is not None:
+            return (
+                f"device {t} (priority {side.devices[t]['priority']}) comes before device {placed} "
+                f"(priority {dev['priority']}) and had a free slot at {found}, and device {placed} is "
+                f"not where the candidate last allocated that order (device {last_device})"
+            )
+    return None
 
 
 def may_reclaim(side: SideState, folio: int, call: Call) -> str | None:
@@ -300,6 +358,9 @@ class AccountingStepper:
         self.calls: list[Call] = []
         self.backstop_hit = False
         self.forks = 0  # justified forks closed so far
+        # The solid-state device the candidate last allocated each order from (its per-CPU
+        # hint's device).
+        self._last_device: dict[int, int] = {}
         self._since_full = 0
         self._ref_digest_of = digest_reader(reference, "contract")
         self._cand_digest_of = digest_reader(candidate, "contract")
@@ -342,6 +403,12 @@ class AccountingStepper:
             return False
         return True
 
+    def held_on(self, entry: Entry, type: int) -> bool:
+        """True when the candidate holds logical `entry` on device `type` (the world's
+        swapoff unuses both sides' entries of the device)."""
+        image = self.pairing.fwd.get(entry)
+        return image is not None and image.type == type
+
     def check(self, call: Call) -> tuple[Ran, StepDivergence | None]:
         index = self.steps
         self.steps += 1
@@ -361,6 +428,9 @@ class AccountingStepper:
         ran, found = self._results(index, call, ran, cand, cand_calls)
         if found is not None or call.name in QUERY_CALLS:
             return ran, found
+        if call.name == "swapoff_end" and ran.result == 0:
+            # swapoff_end clears the per-CPU hints that name the device.
+            self._last_device = {o: t for o, t in self._last_device.items() if t != call.kwargs["type"]}
         return ran, self._after_change(index, call, ran, cand, cand_calls)
 
     # ---- translation ----
@@ -379,17 +449,19 @@ class AccountingStepper:
     def _cand_entry(self, entry: Entry) -> Entry:
         """The candidate's entry for a logical one: its pair; for an unpaired (free, BAD or
         out-of-range) entry the same entry when the candidate has not paired it, else a free
-        unpaired slot of the candidate on that device."""
+        unpaired slot of the candidate, on that device if it has one (the stand-in answers a
+        call on a free slot as the logical entry does), else on another."""
         paired = self.pairing.fwd.get(entry)
         if paired is not None:
             return paired
         if entry not in self.pairing.back:
             return entry
-        dev = self._cand.devices.get(entry.type)
-        for off in range(1, dev["max"] if dev else 0):
-            other = Entry(entry.type, off)
-            if other not in self._cand.slots and other not in self.pairing.back:
-                return other
+        devices = sorted(self._cand.devices, key=lambda t: t != entry.type)
+        for t in devices:
+            for off in range(1, self._cand.devices[t]["max"]):
+                other = Entry(t, off)
+                if other not in self._cand.slots and other not in self.pairing.back:
+                    return other
         return entry
 
     def _translate_put(self, call: Call, entry: Entry) -> list[Call]:
@@ -513,11 +585,13 @@ class AccountingStepper:
         side = self._ref if failed_ref else self._cand
         order = side.folios[call.kwargs["folio"]][0]
         if order == 0:
-            found = self._usable(side, 0, sorted(side.devices), failed_ref)
+            found = usable_range(side, 0, self.cluster_size, devices=sorted(side.devices))
         else:
             # A large allocation may be confined to the first device it tries, so the failure
             # is justified when one of the devices it might have tried had no usable range.
-            ranges = [self._usable(side, order, [t], failed_ref) for t in large_alloc_devices(side)]
+            ranges = [
+                usable_range(side, order, self.cluster_size, devices=[t]) for t in large_alloc_devices(side)
+            ]
             found = ranges[0] if ranges and all(ranges) else None
         if found is not None:
             name = "reference" if failed_ref else "candidate"
@@ -527,6 +601,10 @@ class AccountingStepper:
             )
             return ref, self._divergence(index, call, "result", ref, cand, cand_calls, detail)
         keeper = self.candidate if failed_ref else self.reference
+        if failed_ref:  # the candidate's hint now points where it allocated, as after a success
+            got = self.candidate.folio_entry(call.kwargs["folio"])
+            if got is not None:
+                self._note_allocation(order, got.type)
         undo = Call("swap_cache_del_folio", {"folio": call.kwargs["folio"], "shadow": 0})
         undone = _run_full(keeper, undo)
         if undone.error is not None or undone.result != 0:
@@ -582,23 +660,6 @@ class AccountingStepper:
         pages = range(1 << order) if page is None else [page]
         return [Entry(entry.type, entry.offset + i) for i in pages]
 
-    def _usable(
-        self, side: SideState, order: int, devices: list[int], reference_side: bool, hibernation: bool = False
-    ) -> Entry | None:
-        pairing = self.pairing
-        alloc_order: Callable[[Entry], int | None]
-        if reference_side:
-            alloc_order = pairing.order.get
-        else:
-
-            def alloc_order(entry: Entry) -> int | None:
-                ref = pairing.back.get(entry)
-                return None if ref is None else pairing.order[ref]
-
-        return usable_range(
-            side, order, self.cluster_size, alloc_order, devices=devices, hibernation=hibernation
-        )
-
     def _hibernation_fork(
         self, index: int, call: Call, ref: Ran, cand: Ran, cand_calls: list[Call]
     ) -> tuple[Ran, StepDivergence | None]:
@@ -608,7 +669,11 @@ class AccountingStepper:
         dev = found = None
         if isinstance(type_, int):
             dev = other.devices.get(type_)
-            found = None if dev is None else self._usable(side, 0, [type_], failed_ref, hibernation=True)
+            found = (
+                None
+                if dev is None
+                else usable_range(side, 0, self.cluster_size, devices=[type_], waits_for_discard=False)
+            )
         if dev is None or not dev["writeok"] or found is not None:
             failed, got = ("reference", "candidate") if failed_ref else ("candidate", "reference")
             detail = f"only the {got} got a hibernation slot on device {type_}, which cannot give one"
@@ -616,6 +681,8 @@ class AccountingStepper:
                 detail = f"the {failed} found no hibernation slot on device {type_}, but {found} was free"
             return ref, self._divergence(index, call, "result", ref, cand, cand_calls, detail)
         keeper, got = (self.candidate, cand.value) if failed_ref else (self.reference, ref.value)
+        if failed_ref:
+            self._note_allocation(0, got.type)
         undone = _run_full(keeper, Call("swap_free_hibernation_slot", {"entry": got}))
         if undone.error is not None or undone.result != 0:
             detail = f"closing the fork: freeing {got} gave {undone.error or undone.value}"
@@ -661,7 +728,7 @@ class AccountingStepper:
                 return found
             after_ref, after_cand = self._ref, self._cand
         self._ref, self._cand = after_ref, after_cand
-        found = self._pair_new(index, call, ran, cand, cand_calls)
+        found = self._pair_new(index, call, ran, cand, cand_calls, before_cand)
         if found is None:
             found = self._compare_states(index, call, ran, cand, cand_calls)
         if found is not None:
@@ -723,7 +790,7 @@ class AccountingStepper:
         return None
 
     def _pair_new(
-        self, index: int, call: Call, ran: Ran, cand: Ran, cand_calls: list[Call]
+        self, index: int, call: Call, ran: Ran, cand: Ran, cand_calls: list[Call], before: SideState
     ) -> StepDivergence | None:
         """Pair the entries the call gave out: a folio's, page by page, or a hibernation slot."""
         if call.name == "folio_alloc_swap" and ran.value == 0 and cand.value == 0:
@@ -732,13 +799,15 @@ class AccountingStepper:
             if ref_row is None or cand_row is None or ref_row[1] is None or cand_row[1] is None:
                 return None  # the state comparison reports it
             order = ref_row[0]
-            return self._pair(index, call, ran, cand, cand_calls, ref_row[1], cand_row[1], order)
+            found = self._placement_problem(call, before, ref_row[1], cand_row[1], order)
+            return self._pair(index, call, ran, cand, cand_calls, ref_row[1], cand_row[1], order, found)
         if (
             call.name == "swap_alloc_hibernation_slot"
             and isinstance(ran.value, Entry)
             and isinstance(cand.value, Entry)
         ):
-            return self._pair(index, call, ran, cand, cand_calls, ran.value, cand.value, 0)
+            found = self._placement_problem(call, before, ran.value, cand.value, 0)
+            return self._pair(index, call, ran, cand, cand_calls, ran.value, cand.value, 0, found)
         return None
 
     def _pair(
@@ -751,16 +820,9 @@ class AccountingStepper:
         ref: Entry,
         got: Entry,
         order: int,
+        problem: str | None,
     ) -> StepDivergence | None:
         nr = 1 << order
-        problem = None
-        if got.offset % nr:
-            problem = f"the candidate's entry {got} for an order-{order} folio is not aligned to {nr} slots"
-        elif self.same_device and got.type != ref.type:
-            problem = (
-                f"the candidate placed logical {ref} on device {got.type}, the reference on device "
-                f"{ref.type} (--no-same-device allows it)"
-            )
         pairs = [(Entry(ref.type, ref.offset + i), Entry(got.type, got.offset + i)) for i in range(nr)]
         for r, c in pairs if problem is None else ():
             owner = self.pairing.back.get(c)
@@ -779,7 +841,42 @@ class AccountingStepper:
             if c in self.pairing.back:
                 self.pairing.drop(self.pairing.back[c])
             self.pairing.pair(r, c, order)
+        self._note_allocation(order, got.type)
         return None
+
+    def _note_allocation(self, order: int, type_: int) -> None:
+        """The candidate allocated an order-`order` folio on device `type_`: on a solid-state
+        device that makes it the per-CPU hint's device (a rotational one keeps its own hint
+        in the device and leaves the per-CPU one alone)."""
+        if self._cand.devices.get(type_, {}).get("solidstate"):
+            self._last_device[order] = type_
+
+    def _placement_problem(
+        self, call: Call, before: SideState, ref: Entry, got: Entry, order: int
+    ) -> str | None:
+        """Why the candidate's entry `got` (for the reference's `ref`) is misplaced, judged
+        on the candidate's state `before` the call, or None."""
+        nr = 1 << order
+        dev = before.devices.get(got.type)
+        if got.offset % nr:
+            return f"the candidate's entry {got} for an order-{order} folio is not aligned to {nr} slots"
+        if dev is None or not dev["writeok"]:
+            state = "not swapped on" if dev is None else "not writable (swapoff in progress)"
+            return f"the candidate allocated {got} on device {got.type}, which was {state}"
+        if call.name == "swap_alloc_hibernation_slot":
+            wanted = call.kwargs.get("type")
+            if got.type != wanted:
+                return f"the candidate gave a hibernation slot of device {wanted} on device {got.type}"
+            return None
+        if not self.same_device or got.type == ref.type:
+            return None
+        why = device_choice_problem(before, got.type, order, self._last_device.get(order), self.cluster_size)
+        if why is None:
+            return None
+        return (
+            f"the candidate placed logical {ref} on device {got.type}, the reference on device "
+            f"{ref.type}: {why} (--no-same-device allows it)"
+        )
 
     # ---- the comparison ----
 
@@ -805,11 +902,18 @@ class AccountingStepper:
         ]
         for t in sorted(set(ref.devices) | set(cand.devices)):
             da, db = ref.devices.get(t, {}), cand.devices.get(t, {})
+            placed_apart = bool(da) and bool(db) and da["inuse"] != db["inuse"]
+            # A full writable device may be on the avail list or off it: swapoff_abort puts it
+            # back whatever its use, and only an allocation that fills it takes it off, so
+            # which it is depends on when each side filled it.
+            full = bool(da) and bool(db) and not placed_apart and da["writeok"] and da["inuse"] >= da["pages"]
             for key in sorted(set(da) | set(db)):
-                if key in ("inuse", "on_avail") and not self.same_device:
-                    continue  # where entries live is the policy's choice
+                if (key in PLACEMENT_KEYS and placed_apart) or (key == "on_avail" and full):
+                    continue  # checked on each side below
                 if da.get(key) != db.get(key):
                     lines.append(f"device {t} {key}: {da.get(key)!r} != {db.get(key)!r}")
+            if placed_apart or full:
+                lines += _device_facts("reference", ref, t) + _device_facts("candidate", cand, t)
         logical: dict[tuple[int, int], tuple] = {}
         for c, row in cand.slots.items():
             r = c if row[0] == SLOT_BAD else back.get(c)
@@ -876,6 +980,23 @@ class AccountingStepper:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _device_facts(name: str, side: SideState, t: int) -> list[str]:
+    """A device's placement-decided fields against that side's own slots: `inuse` counts its
+    used (not BAD) slots; a device on the avail list is writable, and a writable one that is
+    not full is on it (a full one may be: swapoff_abort puts a device back whatever its use)."""
+    dev = side.devices[t]
+    used = sum(1 for (type_, _), row in side.slots.items() if type_ == t and row[0] != SLOT_BAD)
+    lines = []
+    if dev["inuse"] != used:
+        lines.append(f"device {t} inuse: {dev['inuse']} on the {name}'s side, which uses {used} slots there")
+    if dev["on_avail"] != dev["writeok"] and (dev["on_avail"] or dev["inuse"] < dev["pages"]):
+        lines.append(
+            f"device {t} on_avail: {dev['on_avail']} on the {name}'s side, with writeok {dev['writeok']} "
+            f"and {dev['inuse']} of {dev['pages']} pages in use"
+        )
+    return lines
 
 
 def _with_entry(call: Call, entry: Entry) -> Call:

@@ -113,6 +113,8 @@ class Lockstep:
         # The accounting level's question for the world: is a logical range one aligned range
         # on the candidate too (so a large swap-in of it can be translated)?  None elsewhere.
         self.contiguous = getattr(self.comparator, "contiguous", None)
+        # And: does the candidate hold a logical entry on a given device (swapoff's unuse)?
+        self.held_on = getattr(self.comparator, "held_on", None)
         # The reference's snapshots for the event labels (allocator-level at the accounting level).
         self._label_level = "allocator" if level == "accounting" else level
         # The reference's snapshot after the last change, kept only for the event labels.

@@ -156,8 +156,9 @@ def _level_option(parser: argparse.ArgumentParser, default: str | None = "alloca
         "--same-device",
         action=argparse.BooleanOptionalAction,
         default=None if default is None else True,
-        help="accounting level: a paired entry must lie on the reference's device or one of the "
-        "same priority (default: on; a trace's own setting for replay and minimize)",
+        help="accounting level: a paired entry lies on the reference's device unless the "
+        "candidate's own state justifies its device (default: on; a trace's own setting for "
+        "replay and minimize)",
     )
 
 

@@ -340,7 +340,6 @@ def _accounting_episode(
 ) -> EpisodeResult:
     """A fast episode at the accounting level: the seeded world drives a `Lockstep` over the
     accounting comparator, state compared after every call."""
-    from fuzz.accounting import world_disabled
     from fuzz.lockstep import Divergence, Lockstep
     from fuzz.world import World
 
@@ -352,9 +351,7 @@ def _accounting_episode(
         labels=labels,
         same_device=same_device,
     )
-    world_kwargs = swarm.world_kwargs()
-    world_kwargs["disabled"] = frozenset(world_kwargs.get("disabled", ())) | world_disabled(same_device)
-    world = World(geo, lockstep, profile=profile, **world_kwargs)
+    world = World(geo, lockstep, profile=profile, **swarm.world_kwargs())
     reported = 0
     try:
         world.setup()

@@ -24,7 +24,6 @@ from hypothesis import event, target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from fuzz.accounting import world_disabled
 from fuzz.choosers import HypothesisChooser
 from fuzz.events import RARE_LABELS
 from fuzz.lockstep import Lockstep
@@ -70,11 +69,7 @@ def make_machine(
                 reference_cls(**kwargs), candidate_cls(**kwargs), level=level, same_device=same_device
             )
             type(self).last_lockstep = self.lockstep
-            world_kwargs = swarm.world_kwargs()
-            if level == "accounting":
-                off = world_disabled(same_device)
-                world_kwargs["disabled"] = frozenset(world_kwargs.get("disabled", ())) | off
-            self.world = World(geo, self.lockstep, profile=profile, **world_kwargs)
+            self.world = World(geo, self.lockstep, profile=profile, **swarm.world_kwargs())
             self.world.setup()
             self._report_labels()
 

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--same-device",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="accounting level: paired entries must stay on the reference's device (default: on)",
+        help="accounting level: paired entries stay on the reference's device unless the "
+        "candidate's own state justifies another (default: on)",
     )
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]", help="run only these mutants")
     parser.add_argument(

@@ -424,8 +424,20 @@ class World:
 
     def _swap_vpns(self, proc: Process, type: int | None = None) -> list[int]:
         return sorted(
-            vpn for vpn, pte in proc.pt.items() if pte[0] == SWAP and (type is None or pte[1] == type)
+            vpn
+            for vpn, pte in proc.pt.items()
+            if pte[0] == SWAP and (type is None or self._on_device(Entry(pte[1], pte[2]), type))
         )
+
+    def _on_device(self, entry: Entry, type: int) -> bool:
+        """Whether logical `entry` occupies device `type` in an implementation behind the
+        executor: at the accounting level the candidate may hold it on another device than
+        the reference (fuzz.accounting), and swapoff's unuse pass must empty the device on
+        both sides."""
+        if entry.type == type:
+            return True
+        held_on = getattr(self.executor, "held_on", None)
+        return held_on is not None and held_on(entry, type)
 
     # ---- devices ----
 
@@ -663,12 +675,12 @@ class World:
                 if self._fault_in(proc, vpn, chooser, free_p=1.0, force=True):
                     done += 1
         for obj in list(self.shmem.values()):
-            if obj.entry is not None and obj.entry.type == type:
+            if obj.entry is not None and self._on_device(obj.entry, type):
                 if limit is not None and done >= limit:
                     return done
                 if self._shmem_swapin(obj, chooser, force=True):
                     done += 1
-        for entry in [e for e in self.hib if e.type == type]:
+        for entry in [e for e in self.hib if self._on_device(e, type)]:
             if limit is not None and done >= limit:
                 return done
             self._free_hib(entry)
@@ -677,7 +689,8 @@ class World:
             if self.pm_suspended:
                 self._call("set_pm_suspended_storage", flag=False)
                 self.pm_suspended = False
-            for f in [f for f in self.folios.values() if f.entry is not None and f.entry.type == type]:
+            cached = [f for f in self.folios.values() if f.entry and self._on_device(f.entry, type)]
+            for f in cached:
                 if f.entry is None:  # reclaimed by an earlier free in this loop
                     continue
                 if f.locked or f.writeback:

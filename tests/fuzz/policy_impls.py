@@ -7,7 +7,7 @@ justification that makes it legitimate.  The correct policies are in `fuzz.polic
 
 from __future__ import annotations
 
-from fuzz.policy_examples import FreeClusterFirst
+from fuzz.policy_examples import FreeClusterFirst, NoPercpuHint
 from reference.api import ENOMEM, Entry
 from reference.model import ReferenceSwap
 
@@ -111,3 +111,76 @@ class EagerReclaimOnNew(EagerReclaim):
         result = super().folio_new(folio, order)
         self._reclaim_eagerly()
         return result
+
+
+class LowestPriorityFirst(ReferenceSwap):
+    """The slow path walks the avail list from its lowest priority up: entries land on a
+    device the kernel reaches only when every device before it has no room."""
+
+    def _swap_alloc_slow(self, f, order):
+        for type in reversed(list(self.avail)):
+            si = self.devices[type]
+            if not si.on_avail:
+                continue
+            if self._cluster_alloc_swap_entry(si, f, order):
+                return
+            if order > 0:
+                return
+
+
+class AllocatesDuringSwapoff(ReferenceSwap):
+    """Its scan ignores writeok: allocation goes on on a device whose swapoff has begun."""
+
+    def _alloc_swap_scan_cluster(self, si, ci, f, start, order):
+        writeok, si.writeok = si.writeok, True
+        try:
+            return super()._alloc_swap_scan_cluster(si, ci, f, start, order)
+        finally:
+            si.writeok = writeok
+
+
+class MiscountsInuse(NoPercpuHint):
+    """NoPercpuHint whose device 1 counts every allocation one slot too many in `inuse`."""
+
+    def _swap_range_alloc(self, si, nr):
+        super()._swap_range_alloc(si, nr)
+        if si.type == 1:
+            si.inuse += 1
+
+
+class GivesUpBesideCachedSlots(ReferenceSwap):
+    """Fails an order-0 allocation whenever a device holds a cached count-0 slot, as if every
+    scan reclaimed one and stopped (which a scan may do only when vm_swap_full())."""
+
+    def folio_alloc_swap(self, folio, *, charge_fails=False):
+        f = self._folio(folio)
+        cached_free = any(si.count(off) == 0 for si in self.devices.values() for off in si.swap_cache)
+        if f.order == 0 and f.entry is None and cached_free:
+            return -ENOMEM
+        return super().folio_alloc_swap(folio, charge_fails=charge_fails)
+
+
+class FullDeviceStaysOnAvail(FreeClusterFirst):
+    """FreeClusterFirst whose swapoff_begin leaves a full device on the avail list (a device
+    being swapped off must leave it, full or not)."""
+
+    def swapoff_begin(self, type):
+        si = self.devices.get(type) if isinstance(type, int) else None
+        full = si is not None and si.writeok and si.inuse >= si.pages
+        result = super().swapoff_begin(type)
+        if result == 0 and full:
+            self._add_to_avail_list(si)
+        return result
+
+
+class RotationalHintAsPercpu(ReferenceSwap):
+    """Points the per-CPU hint at rotational devices too (the kernel keeps a rotational
+    device's hint in the device), so the fast path returns to a device of lower priority that
+    the kernel would only reach by its slow path."""
+
+    def _alloc_swap_scan_cluster(self, si, ci, f, start, order):
+        found = super()._alloc_swap_scan_cluster(si, ci, f, start, order)
+        if found and not si.solidstate:
+            self.percpu_si[order] = si.type
+            self.percpu_offset[order] = si.global_next[order]
+        return found

@@ -4,6 +4,8 @@ justification rejected)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fuzz.accounting import AccountingStepper
@@ -59,10 +61,11 @@ def _episode(
 # ---- the three candidate classes ----
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("same_device", [True, False])
+@pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("profile", ["default", "mthp", "fork"])
-def test_a_correct_policy_change_passes_at_accounting(seed: int, profile: str) -> None:
-    result = _episode(FreeClusterFirst, seed, profile=profile, same_device=False)
+def test_a_correct_policy_change_passes_at_accounting(seed: int, profile: str, same_device: bool) -> None:
+    result = _episode(FreeClusterFirst, seed, profile=profile, same_device=same_device)
     assert result.divergence is None, result.divergence.describe()
 
 
@@ -71,11 +74,11 @@ def test_a_correct_policy_change_fails_at_allocator() -> None:
     assert result.divergence is not None and result.divergence.kind == "state"
 
 
-def test_the_per_cpu_hint_policy_needs_no_same_device() -> None:
-    found = [_episode(NoPercpuHint, seed).divergence for seed in range(6)]
-    assert any(d is not None and d.kind == "pairing" for d in found)
-    for seed in range(6):
-        result = _episode(NoPercpuHint, seed, same_device=False)
+@pytest.mark.parametrize("same_device", [True, False])
+@pytest.mark.parametrize("profile", ["default", "swapoff", "mthp"])
+def test_a_policy_without_the_per_cpu_hint_passes(profile: str, same_device: bool) -> None:
+    for seed in range(3):
+        result = _episode(NoPercpuHint, seed, profile=profile, same_device=same_device)
         assert result.divergence is None, result.divergence.describe()
 
 
@@ -269,11 +272,153 @@ def test_a_hibernation_failure_on_a_full_device_is_accepted() -> None:
     assert found is None, found.describe()
     assert stepper.forks == 1 and seen[-1] is None
     assert stepper.reference.device(0).inuse == 4 and stepper.candidate.device(0).inuse == 3
-    _, strict = _run(_stepper(NoPercpuHint), calls)
-    assert strict is not None and strict.kind == "pairing"
+    _, strict = _run(_stepper(NoPercpuHint), calls)  # one priority: either device is the policy's
+    assert strict is None, strict.describe()
 
 
-# ---- refinement rule 4: overflow storage of a dup ----
+# ---- refinement rule 4: the device an allocation lands on (--same-device) ----
+
+
+def _two_devices(first: int, second: int, order: int = 0) -> list[Call]:
+    return [
+        _c("swapon", size=40, priority=first),
+        _c("swapon", size=40, priority=second),
+        _c("folio_new", folio=1, order=order),
+        _c("folio_alloc_swap", folio=1),
+        _c("folio_new", folio=2, order=order),
+        _c("folio_alloc_swap", folio=2),
+    ]
+
+
+def test_devices_of_one_priority_may_take_turns() -> None:
+    stepper = _stepper(NoPercpuHint)
+    _, found = _run(stepper, _two_devices(5, 5))
+    assert found is None, found.describe()
+    # Placed apart: each side's device records were checked against its own slots.
+    assert [stepper.reference.device(t).inuse for t in (0, 1)] == [2, 0]
+    assert [stepper.candidate.device(t).inuse for t in (0, 1)] == [1, 1]
+
+
+def test_a_device_miscounting_its_use_is_caught_while_entries_are_apart() -> None:
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    stepper = AccountingStepper(ReferenceSwap(**kw), policy_impls.MiscountsInuse(**kw), invariants=False)
+    _, found = _run(stepper, _two_devices(5, 5))
+    assert found is not None and found.kind == "state"
+    assert "device 1 inuse: 2 on the candidate's side, which uses 1 slots there" in found.diff
+
+
+@pytest.mark.parametrize("order", [0, 2])
+def test_a_device_passed_over_while_one_before_it_had_room_is_rejected(order: int) -> None:
+    _, found = _run(_stepper(policy_impls.LowestPriorityFirst), _two_devices(1, 9, order))
+    assert found is not None and found.kind == "pairing" and found.op == "folio_alloc_swap"
+    if order == 0:
+        assert "device 1 (priority 9) comes before device 0 (priority 1) and had a free slot" in found.detail
+    else:
+        assert "an order-2 folio tries one device of the highest priority on the avail list (9)" in (
+            found.detail
+        )
+    _, free = _run(_stepper(policy_impls.LowestPriorityFirst, same_device=False), _two_devices(1, 9, order))
+    assert free is None, free.describe()
+
+
+def test_the_device_last_allocated_from_justifies_staying_there() -> None:
+    # The per-CPU hint keeps the reference on device 0 after a higher-priority swapon; a
+    # policy without the hint moves to device 1.  Either may be the reference.
+    calls = [
+        _c("swapon", size=40, priority=1),
+        _c("folio_new", folio=1, order=0),
+        _c("folio_alloc_swap", folio=1),
+        _c("swapon", size=40, priority=9),
+        _c("folio_new", folio=2, order=0),
+        _c("folio_alloc_swap", folio=2),
+        _c("folio_entry", folio=2),
+    ]
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    for reference, candidate in ((ReferenceSwap, NoPercpuHint), (NoPercpuHint, ReferenceSwap)):
+        stepper = AccountingStepper(reference(**kw), candidate(**kw))
+        _, found = _run(stepper, calls)
+        assert found is None, found.describe()
+        assert stepper.reference.folio_entry(2).type != stepper.candidate.folio_entry(2).type
+
+
+def test_an_allocation_on_a_device_being_swapped_off_is_rejected() -> None:
+    calls = [
+        _c("swapon", size=40, priority=9),
+        _c("swapon", size=40, priority=1),
+        _c("folio_new", folio=1, order=0),
+        _c("folio_alloc_swap", folio=1),
+        _c("swapoff_begin", type=0),
+        _c("folio_new", folio=2, order=0),
+        _c("folio_alloc_swap", folio=2),
+    ]
+    for same_device in (True, False):
+        _, found = _run(_stepper(policy_impls.AllocatesDuringSwapoff, same_device=same_device), calls)
+        assert found is not None and found.kind == "pairing"
+        assert "on device 0, which was not writable (swapoff in progress)" in found.detail
+    _, found = _run(_stepper(NoPercpuHint), calls)
+    assert found is None, found.describe()
+
+
+def test_swapoff_unuses_the_entries_either_side_holds_on_the_device() -> None:
+    kw = TWO_DEVICES.impl_kwargs()
+    lockstep = Lockstep(ReferenceSwap(**kw), NoPercpuHint(**kw), level="accounting")
+    for call in _two_devices(5, 5)[:2]:
+        lockstep.call(call)
+    for fid in (1, 2):
+        lockstep.call(_c("folio_new", folio=fid, order=0))
+        lockstep.call(_c("folio_alloc_swap", folio=fid))
+    logical = lockstep.call(_c("folio_entry", folio=2))
+    assert logical.type == 0 and lockstep.held_on(logical, 1) and not lockstep.held_on(logical, 0)
+    # The world's unuse of device 1 takes folio 2 too: it is on device 1 on the candidate's side.
+    for fid in (1, 2):
+        lockstep.call(_c("folio_dup_swap", folio=fid, page=None))
+    lockstep.call(_c("swapoff_begin", type=1))
+    lockstep.call(_c("swap_cache_del_folio", folio=2, shadow=0))
+    lockstep.call(_c("swap_put_entries_direct", entry=logical, nr=1))
+    assert lockstep.call(_c("swapoff_end", type=1)) == 0
+
+
+# ---- refinement rule 5: an order-0 scan that reclaims may stop ----
+
+
+def test_an_order0_scan_may_stop_after_freeing_a_cluster_by_reclaim() -> None:
+    from fuzz.replay import replay_trace
+    from fuzz.trace import read_trace
+
+    trace = read_trace(Path(__file__).parent / "traces" / "scan-stops-after-reclaim.min.jsonl")
+    outcome = replay_trace(trace, ReferenceSwap, NoPercpuHint)
+    assert outcome.ok, outcome.divergence.describe()
+    kw = {"cluster_size": trace.cluster_size, "max_swapfiles": trace.max_swapfiles}
+    stepper = AccountingStepper(ReferenceSwap(**kw), NoPercpuHint(**kw), same_device=False)
+    seen, found = _run(stepper, trace.calls)
+    assert found is None and seen[-1] == -ENOMEM and stepper.forks >= 1
+
+
+def _half_full_then(extra_cached: int) -> list[Call]:
+    """Eight referenced entries of a 15-page device (vm_swap_full()), then `extra_cached`
+    cached count-0 folios and one more order-0 allocation."""
+    calls = [_c("swapon", size=16, priority=None)]
+    for fid in range(1, 9):
+        calls += [_c("folio_new", folio=fid, order=0), _c("folio_alloc_swap", folio=fid)]
+        calls += [_c("folio_dup_swap", folio=fid, page=None), _c("swap_cache_del_folio", folio=fid, shadow=0)]
+    for fid in range(9, 9 + extra_cached):
+        calls += [_c("folio_new", folio=fid, order=0), _c("folio_alloc_swap", folio=fid)]
+    return [*calls, _c("folio_new", folio=20, order=0), _c("folio_alloc_swap", folio=20)]
+
+
+def test_an_order0_failure_beside_free_slots_needs_a_scan_that_may_stop() -> None:
+    # The same -ENOMEM beside free slots: accepted when vm_swap_full() and a cached count-0
+    # folio lies on the way (the rule's boundary: a scan may reclaim it and stop), rejected
+    # when the device is not that full.
+    seen, found = _run(_stepper(policy_impls.GivesUpBesideCachedSlots), _half_full_then(1))
+    assert found is None and seen[-1] == -ENOMEM, found and found.describe()
+    calls = _cached_count0_then_alloc()[:-1]  # one cached count-0 folio on a near-empty device
+    _, found = _run(_stepper(policy_impls.GivesUpBesideCachedSlots), calls)
+    assert found is not None and found.kind == "result"
+    assert "returned -ENOMEM for an order-0 folio, but its state before the call had a usable" in found.detail
+
+
+# ---- refinement rule 6: overflow storage of a dup ----
 
 
 def test_a_dup_may_need_overflow_storage_on_one_side_only() -> None:
@@ -375,3 +520,62 @@ def test_replay_at_accounting_of_same_placement_is_clean() -> None:
         [_c("swapon", size=40, priority=None)], ReferenceSwap(**kw), OptimizedSwap(**kw), level="accounting"
     )
     assert outcome.ok
+
+
+def test_a_full_device_back_on_avail_on_one_side_only_is_accepted() -> None:
+    # swapoff_abort put device 2 back on the reference's avail list full; the candidate,
+    # placing differently, filled it later by allocation, which takes it off.
+    from fuzz.replay import replay_trace
+    from fuzz.trace import read_trace
+
+    trace = read_trace(Path(__file__).parent / "traces" / "full-device-back-on-avail.min.jsonl")
+    outcome = replay_trace(trace, ReferenceSwap, FreeClusterFirst)
+    assert outcome.ok, outcome.divergence.describe()
+
+
+def test_a_full_device_left_on_avail_by_swapoff_is_rejected() -> None:
+    kw = {"cluster_size": 8, "max_swapfiles": 2}
+    stepper = AccountingStepper(
+        ReferenceSwap(**kw), policy_impls.FullDeviceStaysOnAvail(**kw), invariants=False
+    )
+    calls = [_c("swapon", size=8, priority=None)]
+    for fid in range(1, 8):
+        calls += [_c("folio_new", folio=fid, order=0), _c("folio_alloc_swap", folio=fid)]
+    _, found = _run(stepper, [*calls, _c("swapoff_begin", type=0)])
+    assert found is not None and found.kind == "state" and found.op == "swapoff_begin"
+    # The relaxation covers writable devices only: a full device being swapped off is compared.
+    assert found.diff == ["device 0 on_avail: False != True"]
+
+
+def _hint_then_higher_device(solidstate: bool) -> list[Call]:
+    """One allocation on a priority-0 device, then a priority-5 solid-state device swapped on
+    and another allocation."""
+    return [
+        _c("swapon", size=40, priority=0, solidstate=solidstate),
+        _c("folio_new", folio=1, order=0),
+        _c("folio_alloc_swap", folio=1),
+        _c("swapon", size=40, priority=5),
+        _c("folio_new", folio=2, order=0),
+        _c("folio_alloc_swap", folio=2),
+    ]
+
+
+def test_the_fast_path_may_return_to_the_solid_state_device_it_last_used() -> None:
+    # NoPercpuHint, as the reference side, walks to the new device; the kernel's rules (here
+    # the candidate) go back to device 0 through the per-CPU hint: a reason of its own.
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    stepper = AccountingStepper(NoPercpuHint(**kw), ReferenceSwap(**kw))
+    _, found = _run(stepper, _hint_then_higher_device(solidstate=True))
+    assert found is None, found.describe()
+    assert stepper.reference.folio_entry(2).type == 1 and stepper.candidate.folio_entry(2).type == 0
+
+
+def test_a_rotational_device_is_not_the_per_cpu_hints_device() -> None:
+    # (Its own check_invariants() would say so at once; the placement rule must too.)
+    kw = {"cluster_size": 8, "max_swapfiles": 4}
+    stepper = AccountingStepper(
+        ReferenceSwap(**kw), policy_impls.RotationalHintAsPercpu(**kw), invariants=False
+    )
+    _, found = _run(stepper, _hint_then_higher_device(solidstate=False))
+    assert found is not None and found.kind == "pairing" and found.op == "folio_alloc_swap"
+    assert "device 1 (priority 5) comes before device 0 (priority 0)" in found.detail
