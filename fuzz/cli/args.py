@@ -7,6 +7,13 @@ import os
 import re
 from typing import NoReturn
 
+# The accounting level's `--[no-]same-device` switch (fuzz.accounting), one text for every
+# subcommand that takes it.
+SAME_DEVICE_HELP = (
+    "accounting level: a paired entry lies on the reference's device unless the candidate's "
+    "own state justifies its device"
+)
+
 
 class UsageError(ValueError):
     """Bad command-line input (one-line message); `prog` names the (sub)command."""

@@ -21,7 +21,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from fuzz.cli.args import OneLineParser, UsageError, duration, duration_or_off, positive_int, seed, workers
+from fuzz.cli.args import (
+    SAME_DEVICE_HELP,
+    OneLineParser,
+    UsageError,
+    duration,
+    duration_or_off,
+    positive_int,
+    seed,
+    workers,
+)
 from fuzz.impls import ImplError, resolve
 from fuzz.trace import TraceError
 
@@ -156,9 +165,7 @@ def _level_option(parser: argparse.ArgumentParser, default: str | None = "alloca
         "--same-device",
         action=argparse.BooleanOptionalAction,
         default=None if default is None else True,
-        help="accounting level: a paired entry lies on the reference's device unless the "
-        "candidate's own state justifies its device (default: on; a trace's own setting for "
-        "replay and minimize)",
+        help=SAME_DEVICE_HELP + " (default: on; a trace's own setting for replay and minimize)",
     )
 
 

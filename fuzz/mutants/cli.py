@@ -29,7 +29,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fuzz.cli.args import OneLineParser, UsageError, parse_duration, positive_int, seed, workers
+from fuzz.cli.args import (
+    SAME_DEVICE_HELP,
+    OneLineParser,
+    UsageError,
+    parse_duration,
+    positive_int,
+    seed,
+    workers,
+)
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -78,8 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--same-device",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="accounting level: paired entries stay on the reference's device unless the "
-        "candidate's own state justifies another (default: on)",
+        help=SAME_DEVICE_HELP + " (default: on)",
     )
     parser.add_argument("--only", default=None, metavar="NAME[,NAME]", help="run only these mutants")
     parser.add_argument(

@@ -13,7 +13,8 @@ from fuzz.lockstep import Divergence, Lockstep
 from fuzz.modes.fast import run_episode
 from fuzz.modes.machine import make_machine
 from fuzz.policy_examples import FreeClusterFirst, NoPercpuHint
-from fuzz.replay import replay_calls
+from fuzz.replay import replay_calls, replay_trace
+from fuzz.trace import read_trace
 from fuzz.world import DeviceSpec, Geometry
 from optimized import OptimizedSwap
 from reference import ReferenceSwap
@@ -382,9 +383,6 @@ def test_swapoff_unuses_the_entries_either_side_holds_on_the_device() -> None:
 
 
 def test_an_order0_scan_may_stop_after_freeing_a_cluster_by_reclaim() -> None:
-    from fuzz.replay import replay_trace
-    from fuzz.trace import read_trace
-
     trace = read_trace(Path(__file__).parent / "traces" / "scan-stops-after-reclaim.min.jsonl")
     outcome = replay_trace(trace, ReferenceSwap, NoPercpuHint)
     assert outcome.ok, outcome.divergence.describe()
@@ -457,7 +455,6 @@ def test_a_dup_may_need_overflow_storage_on_one_side_only() -> None:
 
 def test_replay_and_minimize_honour_the_level(tmp_path) -> None:
     from fuzz.minimize import minimize_trace
-    from fuzz.replay import replay_trace
 
     result = _episode(policy_impls.FreeFirstForkLoss, 0, profile="fork", same_device=False)
     trace = result.trace
@@ -525,9 +522,6 @@ def test_replay_at_accounting_of_same_placement_is_clean() -> None:
 def test_a_full_device_back_on_avail_on_one_side_only_is_accepted() -> None:
     # swapoff_abort put device 2 back on the reference's avail list full; the candidate,
     # placing differently, filled it later by allocation, which takes it off.
-    from fuzz.replay import replay_trace
-    from fuzz.trace import read_trace
-
     trace = read_trace(Path(__file__).parent / "traces" / "full-device-back-on-avail.min.jsonl")
     outcome = replay_trace(trace, ReferenceSwap, FreeClusterFirst)
     assert outcome.ok, outcome.divergence.describe()
