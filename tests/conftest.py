@@ -6,6 +6,8 @@ import importlib
 
 import pytest
 
+from tests.owned import OWNED, OwnedTests
+
 # (id, "module:Class").  Add an implementation here and every parametrized test runs on it.
 IMPLEMENTATIONS = [
     ("reference", "reference.model:ReferenceSwap"),
@@ -36,3 +38,7 @@ def make(impl_cls):
         return impl_cls(**kwargs)
 
     return build
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(OwnedTests(OWNED), "swapdiff-owned-tests")

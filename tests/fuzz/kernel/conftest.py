@@ -1,14 +1,21 @@
-"""Kernel-lane test fixtures: skip (with the lane's own reason) where the host cannot run it,
-and assert after the session that no swap device, lane file or changed setting is left behind.
+"""Kernel-lane test fixtures: the host's swap is owned by one test at a time, a test that cannot
+own it waits (bounded) and then fails rather than skips, and after the session no swap device,
+lane file or changed setting is left behind.
 
-Every test here runs on one xdist worker (group "kernel", `--dist loadgroup` in pyproject):
-some tests change host state outside the lane lock on purpose (a foreign swap device, a stale
-lane device), which a lane run in flight on another worker would see as a divergence."""
+Serialisation does not depend on hook ordering: every module here declares `pytestmark =
+[pytest.mark.kernel, pytest.mark.xdist_group("kernel")]` statically (`--dist loadgroup` sends
+the group to one worker), tests/conftest.py refuses a lane test without it, and `kernel_host_ok`
+holds a host-wide test lock for the test's duration, so even a second pytest session on the
+same host (another checkout, a developer's shell) cannot interleave with it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +32,10 @@ from fuzz.kernel.device import (
 )
 from fuzz.kernel.reclaimers import describe as reclaimers_state
 
+TEST_LOCK_PATH = Path("/run/lock/swapdiff-kernel-tests.lock")
+TEST_LOCK_WAIT = 900.0  # another session's whole kernel group, with room
+FOREIGN_SWAP_WAIT = 60.0
+
 
 def _thp() -> dict[str, str]:
     """The top-level THP switch and every per-size anonymous mTHP switch."""
@@ -34,14 +45,6 @@ def _thp() -> dict[str, str]:
 
 def _lane_files() -> list[Path]:
     return sorted(LANE_DIR.glob("*")) if LANE_DIR.is_dir() else []
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.xdist_group("kernel"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -75,13 +78,52 @@ def _state_locked() -> tuple:
 
 
 @pytest.fixture
-def kernel_host_ok() -> None:
-    """Skip with the lane's one-line reason unless this host can run it."""
+def kernel_host_ok() -> Iterator[None]:
+    """Own the host's swap for one test: skip (with the lane's one-line reason) only where this
+    host cannot run the lane at all; otherwise take the test lock and wait for foreign swap
+    devices to go, failing with their names if they stay."""
     try:
         check_host()
     except KernelUnavailable as err:
         pytest.skip(str(err))
+    with host_test_lock():
+        deadline = time.monotonic() + FOREIGN_SWAP_WAIT
+        while others := _foreign_swap():
+            if time.monotonic() >= deadline:
+                pytest.fail(
+                    f"swap devices not created by swapdiff stayed active for {FOREIGN_SWAP_WAIT:.0f}s: "
+                    f"{others}; the kernel-lane tests need the host's swap to themselves (swapoff them, "
+                    "or deselect these tests with -m 'not kernel')",
+                    pytrace=False,
+                )
+            time.sleep(0.5)
+        yield
+
+
+def _foreign_swap() -> list[str]:
     # Devices of another lane run are fine: KernelHost waits for that run's lock.
-    others = [r["filename"] for r in proc_swaps() if not r["filename"].startswith(f"{LANE_DIR}/")]
-    if others:
-        pytest.skip(f"other swap devices are active: {others}")
+    return [r["filename"] for r in proc_swaps() if not r["filename"].startswith(f"{LANE_DIR}/")]
+
+
+@contextlib.contextmanager
+def host_test_lock() -> Iterator[None]:
+    """The host-wide lock of kernel-lane tests (not the lane's own lock, which the test's
+    KernelHost takes inside it: flock locks of two open files conflict even in one process)."""
+    TEST_LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(TEST_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + TEST_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    pytest.fail(
+                        f"another kernel-lane test session held {TEST_LOCK_PATH} for {TEST_LOCK_WAIT:.0f}s",
+                        pytrace=False,
+                    )
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)

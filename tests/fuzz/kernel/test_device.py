@@ -21,6 +21,8 @@ from fuzz.kernel.device import (
     write_swap_file,
 )
 
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+
 
 def test_swap_header_layout() -> None:
     head = swap_header(4096, bad=[7, 9])

@@ -18,6 +18,8 @@ from fuzz.kernel.lane import SHM_OPS, KernelDivergence, Lane, random_action, run
 from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace
 from fuzz.kernel.world import ModelWorld
 
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+
 
 def test_pageout_offsets_in_address_order(kernel_host_ok) -> None:
     with KernelHost() as host:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from fuzz.kernel import loop
 from fuzz.kernel.device import LANE_DIR, KernelHost, proc_swaps, swapon, write_swap_file
+
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 
 
 def test_loop_device_detaches_itself_after_swapoff(kernel_host_ok) -> None:

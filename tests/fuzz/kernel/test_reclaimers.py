@@ -10,6 +10,8 @@ import pytest
 from fuzz.kernel import reclaimers
 from fuzz.kernel.device import KernelHost, KernelUnavailable
 
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+
 
 def _kdamond(admin: Path, k: int, state: str, actions: list[str]) -> Path:
     kd = admin / str(k)

@@ -1,0 +1,97 @@
+"""A pytest plugin: tests that own a host resource must run where the host can run them.
+
+A marker names what a test owns (`kernel`: the host kernel's swap).  Each marker comes with a
+function that says why this host cannot run such tests (None: it can).  Where the host can,
+a skipped test, or one collected but never reported, fails the session: a green run must have
+exercised them.  (The kernel lane was once skipped whole, by a race between xdist workers,
+while CI stayed green.)  The check runs where the results meet: in the xdist controller, which
+learns each worker's collection counts through `workeroutput`, or in a plain session.
+
+Tests that take the host's swap (fixture `kernel_host_ok`) must also carry the xdist group
+"kernel" statically, so `--dist loadgroup` gives the group one worker whatever the hook order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+WhyNot = Callable[[], "str | None"]
+
+
+def lane_host() -> str | None:
+    """Why this host cannot run the kernel lane, or None if it can."""
+    from fuzz.kernel.device import KernelUnavailable, check_host
+
+    try:
+        check_host()
+    except KernelUnavailable as err:
+        return str(err)
+    return None
+
+
+class OwnedTests:
+    """The session's bookkeeping of owned tests: collected per marker, reported per node id."""
+
+    def __init__(self, owned: dict[str, WhyNot]) -> None:
+        self.owned = owned
+        self.collected: dict[str, int] = {}
+        self.reported: dict[str, dict[str, str]] = {name: {} for name in owned}
+        self.problems: list[str] = []
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if "kernel_host_ok" in getattr(item, "fixturenames", ()):
+                groups = [m.args for m in item.iter_markers("xdist_group")]
+                if not item.get_closest_marker("kernel") or ("kernel",) not in groups:
+                    raise pytest.UsageError(
+                        f"{item.nodeid} takes the host's swap (kernel_host_ok) but its module lacks "
+                        "pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group('kernel')]"
+                    )
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for name in self.owned:
+            self.collected[name] = sum(1 for item in session.items if item.get_closest_marker(name))
+        if hasattr(session.config, "workeroutput"):
+            session.config.workeroutput["owned_collected"] = dict(self.collected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        # Every worker collects the same items; a worker that died early may report fewer.
+        for name, n in getattr(node, "workeroutput", {}).get("owned_collected", {}).items():
+            self.collected[name] = max(n, self.collected.get(name, 0))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, reported in self.reported.items():
+            if name in report.keywords:
+                if report.skipped:
+                    reported[report.nodeid] = "skipped"
+                elif report.when == "call" or report.failed:
+                    reported.setdefault(report.nodeid, report.outcome)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(session.config, "workerinput") or exitstatus != 0:
+            return  # workers report to the controller; a failed or interrupted run fails anyway
+        for name, why_not in self.owned.items():
+            if self.collected.get(name) and why_not() is None:
+                self.problems += self._unexercised(name)
+        if self.problems:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _unexercised(self, name: str) -> list[str]:
+        reported = self.reported[name]
+        skipped = sorted(nodeid for nodeid, outcome in reported.items() if outcome == "skipped")
+        problems = []
+        if skipped:
+            problems.append(f"{len(skipped)} '{name}' tests skipped where they can run: {skipped[:3]}")
+        if len(reported) != self.collected[name]:
+            problems.append(f"'{name}' tests: {self.collected[name]} collected, {len(reported)} reported")
+        return problems
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        for line in self.problems:
+            terminalreporter.write_line(f"FAILED (owned tests not exercised): {line}", red=True)
+
+
+OWNED: dict[str, WhyNot] = {"kernel": lane_host}
