@@ -30,6 +30,10 @@ PAGE = 4096
 CLUSTER = 512
 LANE_DIR = Path("/var/tmp/swapdiff-kernel")
 LOCK_PATH = Path("/run/lock/swapdiff-kernel.lock")
+# Held exclusively by a lane run with --mthp, shared by swapdiff's own QEMU guests: QEMU
+# madvises its guest RAM and TCG code buffer MADV_HUGEPAGE, so while the lane switches one
+# anonymous mTHP size to "madvise", a guest's faults land in the per-size counters it compares.
+HUGEPAGE_LOCK_PATH = Path("/run/lock/swapdiff-hugepage.lock")
 LABEL = b"swapdiff-kernel\0"
 SWAP_FLAG_PREFER = 0x8000
 SWAP_FLAG_DISCARD = 0x10000
@@ -235,6 +239,15 @@ class OwnedDevice:
         return self.swap_path != self.backing
 
 
+def hugepage_lock(*, shared: bool) -> int:
+    """Take HUGEPAGE_LOCK_PATH (blocking) and return its fd; closing the fd releases it.
+    Exclusive for a host lane run with --mthp, shared for each of swapdiff's QEMU guests."""
+    HUGEPAGE_LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(HUGEPAGE_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    return fd
+
+
 class KernelHost:
     """Exclusive, self-cleaning ownership of the kernel's swap state for one run."""
 
@@ -252,6 +265,7 @@ class KernelHost:
         self.saved: dict[Path, str] = {}
         self.stale: list[str] = []
         self._lock_fd: int | None = None
+        self._hugepage_fd: int | None = None
         self._old_handlers: dict[int, Any] = {}
         self._serial = 0
         self.paused_damon: list[reclaimers.PausedScheme] = []
@@ -276,6 +290,7 @@ class KernelHost:
                 self._set(THP_ENABLED, self.thp)
             if self.mthp_kb:
                 mthp_order(self.mthp_kb)
+                self._hugepage_fd = hugepage_lock(shared=False)
             for size, switch in mthp_switches().items():
                 self._set(switch, "madvise" if size == self.mthp_kb else "never")
             self._pause_reclaimers()
@@ -332,9 +347,10 @@ class KernelHost:
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
         self._old_handlers.clear()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        for fd in (self._hugepage_fd, self._lock_fd):
+            if fd is not None:
+                os.close(fd)
+        self._lock_fd = self._hugepage_fd = None
         if errors:
             raise OSError(errno.EBUSY, "kernel lane teardown: " + "; ".join(errors))
 

@@ -543,7 +543,10 @@ class Lane:
             now = read_mthp_stats(self.mthp_stats)
             kernel = {k: now[k] - self.mthp_base[k] for k in MTHP_COMPARED}
             if kernel != w.mthp:
-                problems.append(f"mTHP stats since start: kernel {kernel}, model {w.mthp}")
+                problems.append(
+                    f"mTHP stats since start: kernel {kernel}, model {w.mthp} (another task "
+                    "faulting MADV_HUGEPAGE memory, e.g. a QEMU guest not started by swapdiff?)"
+                )
         mi = refreshed_meminfo()
         if mi["SwapCached"] != w.swap_cached_pages() * KIB:
             problems.append(f"SwapCached: kernel {mi['SwapCached']} KiB, model {w.swap_cached_pages()} pages")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import struct
 
 import pytest
@@ -143,3 +145,24 @@ def test_mthp_orders_and_unusable_sizes() -> None:
         device.mthp_order(2048)
     with pytest.raises(KernelUnavailable, match="no pte-mapped anonymous mTHP size 12K"):
         device.mthp_order(12)
+
+
+def test_an_mthp_run_holds_the_hugepage_lock_against_guests(kernel_host_ok) -> None:
+    if 64 not in device.mthp_switches():
+        pytest.fail("this kernel has no 64K anonymous mTHP switch (the lane's --mthp tests need one)")
+
+    def guest_could_start() -> bool:
+        fd = os.open(device.HUGEPAGE_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with KernelHost(mthp_kb=64):
+        assert not guest_could_start()
+    with KernelHost():  # order-0 runs do not count hugepage faults: guests may run beside them
+        assert guest_could_start()
+    assert guest_could_start()
