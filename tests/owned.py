@@ -71,7 +71,7 @@ class OwnedTests:
                     reported.setdefault(report.nodeid, report.outcome)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(session.config, "workerinput") or exitstatus != 0:
+        if hasattr(session.config, "workerinput") or exitstatus != 0 or session.config.option.collectonly:
             return  # workers report to the controller; a failed or interrupted run fails anyway
         for name, why_not in self.owned.items():
             if self.collected.get(name) and why_not() is None:
