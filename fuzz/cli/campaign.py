@@ -846,8 +846,9 @@ def _print_summary(state: CampaignState) -> None:
     seconds = state.elapsed()
     rate = state.steps / seconds if seconds > 0 else 0.0
     out = sys.stdout
+    print(f"swapdiff fuzz: {_compared(state.config)}", file=out)
     print(
-        f"swapdiff fuzz: {state.steps} steps ({state.ops} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
+        f"  {state.steps} steps ({state.ops} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
         f"{len(state.failures)} divergence(s)" + (" [interrupted]" if state.interrupted else ""),
         file=out,
     )
@@ -866,4 +867,19 @@ def _print_summary(state: CampaignState) -> None:
             f"  labels: {hit}/{total} reached" + (f"; never: {', '.join(missing)}" if missing else ""),
             file=out,
         )
-    print(f"  report: {os.path.join(state.config.out, 'report.json')}", file=out)
+    out_dir = state.config.out
+    print(
+        f"  report: {os.path.join(out_dir, 'report.json')} (plot: {os.path.join(out_dir, 'report.png')})",
+        file=out,
+    )
+
+
+def _compared(config: CampaignConfig) -> str:
+    """What the campaign compared, in one line: who against whom, at which level, how driven."""
+    geometry = "drawn per episode" if config.geometry is None else "fixed"
+    where = f"on {config.scheduler}" if config.scheduler else f"{config.workers} worker(s)"
+    return (
+        f"{config.impl} checked against {config.reference} after every call, "
+        f"{config.level} level (mode {config.mode}, profile {config.profile}, "
+        f"geometry {geometry}, seed {config.seed}, {where})"
+    )
