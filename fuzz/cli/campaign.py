@@ -848,7 +848,7 @@ def _print_summary(state: CampaignState) -> None:
     out = sys.stdout
     print(f"swapdiff fuzz: {_compared(state.config)}", file=out)
     print(
-        f"  {state.steps} steps ({state.ops} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
+        f"  {state.steps:,} steps ({state.ops:,} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
         f"{len(state.failures)} divergence(s)" + (" [interrupted]" if state.interrupted else ""),
         file=out,
     )
