@@ -72,7 +72,7 @@ def _ship_one(client: Any, option: str, spec: str) -> None:
     module = cls.__module__
     top = module.partition(".")[0]
     want = module_digest(module)
-    found = client.run(probe, spec)
+    found = _probe_all(client, spec)
     if all(row.get("digest") == want for row in found.values()) and (found or top in OWN_PACKAGES):
         return  # every worker already has the client's copy (none yet: they get a shipped one)
     label = f"{option} {spec!r}"
@@ -88,10 +88,21 @@ def _ship_one(client: Any, option: str, spec: str) -> None:
         client.register_plugin(plugin, name=name)
     except Exception as err:  # the module failed to import on a worker; the probe below names it
         failure = _oneline(err)
-    found = client.run(probe, spec, (top,))
+    found = _probe_all(client, spec, (top,))
     if failure or not all(row.get("digest") == want for row in found.values()):
         client.unregister_worker_plugin(name)
         _refuse(label, found, want, "shipped it, but install what it needs on every worker", failure)
+
+
+def _probe_all(client: Any, spec: str, fresh: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    """`probe` on every worker, by address; one line if a worker cannot even run it."""
+    try:
+        return client.run(probe, spec, fresh)
+    except Exception as err:  # e.g. a worker without this swapdiff cannot unpickle `probe`
+        raise CampaignError(
+            f"cannot check {spec!r} on the Dask workers (do they run this swapdiff checkout?): "
+            f"{_oneline(err)}"
+        ) from None
 
 
 class _NotShippable(Exception):
