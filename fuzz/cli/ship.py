@@ -53,10 +53,11 @@ def probe(spec: str, fresh: tuple[str, ...] = ()) -> dict[str, str]:
 def module_digest(name: str) -> str:
     """The SHA-256 of the file module `name` was loaded from ('' for one without a file)."""
     module = sys.modules[name]
-    path, loader = getattr(module, "__file__", None), getattr(module, "__loader__", None)
-    if not path or not hasattr(loader, "get_data"):
+    path = getattr(module, "__file__", None)
+    get_data = getattr(getattr(module, "__loader__", None), "get_data", None)
+    if not path or get_data is None:
         return ""
-    return hashlib.sha256(loader.get_data(path)).hexdigest()
+    return hashlib.sha256(get_data(path)).hexdigest()
 
 
 def ship_candidates(client: Any, specs: dict[str, str]) -> None:
