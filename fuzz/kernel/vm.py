@@ -33,7 +33,7 @@ QEMU = "qemu-system-x86_64"
 VNG_HINT = "pip install 'swapdiff[vm]'"
 QEMU_HINT = "apt-get install qemu-system-x86"
 SCRATCH_BYTES = 256 << 20  # sparse; the lane uses < 40 MiB of it
-BOOT_TIMEOUT = {"tcg": 300.0, "kvm": 120.0}  # boot + the guest's Python imports, loaded host
+BOOT_TIMEOUT = {"tcg": 480.0, "kvm": 120.0}  # boot + the guest's Python imports, loaded host
 PROBE_TIMEOUT = 60.0
 SLACK = 120.0  # the lane's own setup and teardown after the budget, under TCG
 SECONDS_PER_STEP = 1.0  # a bound, not a rate: TCG runs 2-10 steps/s
@@ -278,16 +278,7 @@ def checkout_root() -> Path:
     return Path(fuzz.__file__).resolve().parent.parent
 
 
-def _numba_cache() -> Path:
-    """A host directory the guests share read-write for Numba's cache (kept warm across runs;
-    the guest's root, where Numba would cache by default, is read-only)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    path = base / "swapdiff" / "vm-numba"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def guest_script(lane_argv: list[str], out: Path, setup: str | None, numba_cache: Path) -> str:
+def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
     """The shell command the guest runs: scratch disk at LANE_DIR's parent, then the lane,
     its output and exit code into `out` (shared with the host at the same path)."""
     q = _quote
@@ -301,7 +292,9 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None, numba_cache
     if setup:
         lines.append(setup)
     root = checkout_root()
-    env = f"PYTHONPATH={q(root)} NUMBA_CACHE_DIR={q(numba_cache)} PYTHONUNBUFFERED=1"
+    # The lane imports no Numba code; should anything, Numba must not try to cache on the
+    # read-only root (a write error at import): the guest's /tmp is a tmpfs.
+    env = f"PYTHONPATH={q(root)} NUMBA_CACHE_DIR=/tmp/swapdiff-numba PYTHONUNBUFFERED=1"
     lane = " ".join(q(a) for a in [sys.executable, "-m", "fuzz.cli", "kernel", *lane_argv])
     lines += [f"cd {q(root)}", f"{env} {lane}", f"echo $? >{q(out / 'guest.exit')}"]
     return "\n".join(lines)
@@ -389,10 +382,8 @@ def run_lane_vm(
     argv = [*lane_argv, "--out", str(out), "--summary", str(out / "summary.json")]
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
         image = scratch_image(Path(tmp), block_size)
-        cache = _numba_cache()
-        cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image)]
-        cmd += ["--rwdir", str(out), "--rwdir", str(cache)]
-        cmd += ["--exec", guest_script(argv, out, setup, cache)]
+        cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image), "--rwdir", str(out)]
+        cmd += ["--exec", guest_script(argv, out, setup)]
         result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
     result.accel = chosen
     return result

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.fuzz.kernel.vmtools import KERNELS, need_vm, qemus_of, start, swapdiff_kernel
+from tests.fuzz.kernel.vmtools import KERNELS, REPO, need_vm, qemus_of, start, swapdiff_kernel
 
 pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
 
@@ -105,7 +107,9 @@ def test_guest_kernel_panic_is_one_line_naming_the_panic(tmp_path: Path) -> None
 def test_ctrl_c_while_booting_kills_qemu(tmp_path: Path) -> None:
     kernels = need_vm()
     out = tmp_path / "out"
-    proc = start("--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5", "--out", str(out))
+    proc = start(
+        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5", "--out", str(out)
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
         while not qemus_of(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
@@ -140,3 +144,24 @@ def test_difference_at_the_first_swapon_is_a_divergence_with_a_trace(tmp_path: P
     assert trace.parent == out
     header = json.loads(trace.read_text().splitlines()[0])
     assert header["divergence"].startswith("setup") and header["kernel"].startswith("6.18.15")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vm", "a", "--vm", "b"], "several --vm kernels need --matrix"),
+        (["--matrix", "--vm", "a", "--replay", "t.jsonl"], "--matrix runs random actions"),
+        (["--vm", "a", "--accel", "fast"], "argument --accel: invalid choice"),
+    ],
+)
+def test_vm_usage_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    run = swapdiff_kernel(*args, "--out", str(tmp_path))
+    assert run.returncode == 2
+    assert message in one_line(run.stderr)
+
+
+def test_the_lane_in_a_guest_imports_no_numba() -> None:
+    """Importing Numba takes minutes in a TCG guest; the lane's command must not need it."""
+    code = "import sys, fuzz.cli.main, fuzz.kernel.cli, fuzz.kernel.lane; print('numba' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

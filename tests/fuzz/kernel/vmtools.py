@@ -4,13 +4,14 @@ subprocess, and checking that no QEMU of a run outlives it."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from fuzz.kernel.vm import VmError, check_tools
 
 REPO = Path(__file__).resolve().parents[3]
 # CI clones the repo beside shared/; a worktree elsewhere points SWAPDIFF_KERNELS at it.
@@ -23,9 +24,10 @@ def need_vm() -> Path:
     """The kernels directory, or a skip saying what is missing."""
     if not KERNELS.is_dir():
         pytest.skip(f"no staged kernels at {KERNELS} (../shared/kernels beside the repo)")
-    for tool, hint in (("vng", "pip install 'swapdiff[vm]'"), ("qemu-system-x86_64", "apt-get install qemu-system-x86")):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed ({hint})")
+    try:
+        check_tools()
+    except VmError as err:
+        pytest.skip(str(err))
     return KERNELS
 
 
