@@ -39,6 +39,7 @@ SLACK = 120.0  # the lane's own setup and teardown after the budget, under TCG
 SECONDS_PER_STEP = 1.0  # a bound, not a rate: TCG runs 2-10 steps/s
 SHRINK_SECONDS = 300.0  # shrink stops itself after 120 s, plus the replay in flight
 PANIC = re.compile(r"Kernel panic - not syncing.*|BUG: .*|Oops: .*")
+LANE_BANNER = "swapdiff kernel: Linux"  # the lane's first line: it has started
 EXIT_CANNOT_RUN = 2
 EXIT_GUEST_FAILED = 3
 
@@ -49,6 +50,11 @@ class VmError(Exception):
     def __init__(self, message: str, code: int = EXIT_GUEST_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+def unusable(message: str) -> VmError:
+    """A VmError for a run that cannot start (exit 2): bad KERNEL, tools missing."""
+    return VmError(message, EXIT_CANNOT_RUN)
 
 
 # ---- kernels ----
@@ -71,15 +77,15 @@ def image_release(image: Path) -> str:
         with open(image, "rb") as f:
             head = f.read(0x4000)
             if len(head) < 0x210 or head[0x202:0x206] != b"HdrS":
-                raise VmError(f"{image} is not a bootable x86 kernel image (no bzImage header)", 2)
+                raise unusable(f"{image} is not a bootable x86 kernel image (no bzImage header)")
             offset = int.from_bytes(head[0x20E:0x210], "little") + 0x200
             f.seek(offset)
             text = f.read(256).split(b"\0", 1)[0].decode("ascii", "replace")
     except OSError as err:
-        raise VmError(f"cannot read kernel image {image}: {err.strerror}", 2) from None
+        raise unusable(f"cannot read kernel image {image}: {err.strerror}") from None
     release = text.split(" ", 1)[0]
     if not release:
-        raise VmError(f"{image} is not a bootable x86 kernel image (no version string)", 2)
+        raise unusable(f"{image} is not a bootable x86 kernel image (no version string)")
     return release
 
 
@@ -95,28 +101,28 @@ def kernel_from_path(path: Path, name: str | None = None) -> KernelImage:
     path = path.absolute()
     if path.is_dir():
         built = path / "arch" / "x86" / "boot" / "bzImage"
-        if built.is_file():
-            return KernelImage(name or path.name, path, built, image_release(built))
+        if built.is_file():  # vng finds a tree's image and modules by its .config
+            run = path if (path / ".config").is_file() else built
+            return KernelImage(name or path.name, run, built, image_release(built))
         image = _layout_image(path)
         if image is None:
-            raise VmError(
+            raise unusable(
                 f"{path} holds no kernel (neither a build tree with arch/x86/boot/bzImage "
-                "nor lib/modules/<release>/vmlinuz)",
-                2,
+                "nor lib/modules/<release>/vmlinuz)"
             )
         return KernelImage(name or path.name, image, image, image_release(image))
     if not path.exists():
-        raise VmError(f"no kernel image {path}", 2)
+        raise unusable(f"no kernel image {path}")
     return KernelImage(name or path.name, path, path, image_release(path))
 
 
 def kernels_in(directory: Path) -> list[KernelImage]:
     """Every kernel of a kernels directory (one <name>/lib/modules/<release>/vmlinuz each)."""
     if not directory.is_dir():
-        raise VmError(f"--kernels {directory}: no such directory", 2)
+        raise unusable(f"--kernels {directory}: no such directory")
     names = sorted(d.name for d in directory.iterdir() if d.is_dir() and _layout_image(d) is not None)
     if not names:
-        raise VmError(f"--kernels {directory}: no <name>/lib/modules/<release>/vmlinuz in it", 2)
+        raise unusable(f"--kernels {directory}: no <name>/lib/modules/<release>/vmlinuz in it")
     return [kernel_from_path(directory / n, n) for n in names]
 
 
@@ -125,11 +131,11 @@ def resolve_kernel(text: str, kernels_dir: Path | None) -> KernelImage:
     if os.sep in text or Path(text).exists():
         return kernel_from_path(Path(text))
     if kernels_dir is None:
-        raise VmError(f"no kernel {text!r}: not a path, and no --kernels DIR (or SWAPDIFF_KERNELS) given", 2)
+        raise unusable(f"no kernel {text!r}: not a path, and no --kernels DIR (or SWAPDIFF_KERNELS) given")
     entry = kernels_dir / text
     if not entry.is_dir():
         have = ", ".join(k.name for k in kernels_in(kernels_dir))
-        raise VmError(f"no kernel {text!r} in {kernels_dir} (there: {have})", 2)
+        raise unusable(f"no kernel {text!r} in {kernels_dir} (there: {have})")
     return kernel_from_path(entry, text)
 
 
@@ -139,11 +145,11 @@ def resolve_kernel(text: str, kernels_dir: Path | None) -> KernelImage:
 def check_tools() -> None:
     """VmError (exit 2) naming the install command unless vng, QEMU and mkfs.ext4 are here."""
     if shutil.which("vng") is None:
-        raise VmError(f"virtme-ng (vng) is not installed; install it with: {VNG_HINT}", 2)
+        raise unusable(f"virtme-ng (vng) is not installed; install it with: {VNG_HINT}")
     if shutil.which(QEMU) is None:
-        raise VmError(f"QEMU ({QEMU}) is not installed; install it with: {QEMU_HINT}", 2)
+        raise unusable(f"QEMU ({QEMU}) is not installed; install it with: {QEMU_HINT}")
     if shutil.which("mkfs.ext4") is None:
-        raise VmError("mkfs.ext4 is not installed; install it with: apt-get install e2fsprogs", 2)
+        raise unusable("mkfs.ext4 is not installed; install it with: apt-get install e2fsprogs")
 
 
 _probed: dict[str, tuple[str, str]] = {}
@@ -269,7 +275,7 @@ def scratch_image(directory: Path, block_size: int) -> Path:
         text=True,
     )
     if run.returncode != 0:
-        raise VmError(f"mkfs.ext4 failed on {image}: {' '.join(run.stderr.split())}", 2)
+        raise unusable(f"mkfs.ext4 failed on {image}: {' '.join(run.stderr.split())}")
     return image
 
 
@@ -402,7 +408,7 @@ def _supervise(
             stdout.poll()
             stderr.poll()
             now = time.monotonic()
-            if started is None and (stdout.lines or stderr.lines):
+            if started is None and any(line.startswith(LANE_BANNER) for line in stdout.lines):
                 started = now
             done = proc.poll() is not None
             if done or (out / "guest.exit").exists():
@@ -421,8 +427,7 @@ def _supervise(
     boot = None if started is None else started - t0
     code = _guest_exit(out)
     if cause is None and code is None:
-        why = _last_error(console) or f"vng exited {proc.returncode} before the lane finished"
-        cause = f"the guest ended without a lane result: {why}"
+        cause = f"the guest ended without a lane result: {_ended_why(console, proc.returncode)}"
     if cause is not None:
         return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, f"{cause}; console log: {console}")
     assert code is not None
@@ -444,6 +449,20 @@ def _boot_stage(console: Path) -> str:
     if text.strip():
         return "the kernel did not finish booting"
     return "no console output"
+
+
+def _ended_why(console: Path, status: int | None) -> str:
+    """Why a guest ended early: its panic or error line, else whether the kernel ever ran."""
+    why = _last_error(console)
+    if why:
+        return why
+    try:
+        booted = "Linux version" in console.read_text(errors="replace")
+    except OSError:
+        booted = False
+    if not booted:
+        return f"the kernel never started (QEMU ended, vng status {status}): a broken or truncated image?"
+    return f"vng exited {status} before the lane finished"
 
 
 def _guest_exit(out: Path) -> int | None:
