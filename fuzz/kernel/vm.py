@@ -291,7 +291,8 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
     mount_at = LANE_DIR.parent
     lines = [
         f"exec >{q(out / 'guest.out')} 2>{q(out / 'guest.err')}",
-        "modprobe -q virtio_blk 2>/dev/null",
+        # the scratch disk's driver and the lane's block devices (modules in Debian's kernels)
+        "modprobe -q -a virtio_blk loop 2>/dev/null",
         f"mount -t ext4 /dev/vda {q(mount_at)} || "
         f"{{ echo 'cannot mount the scratch disk at {mount_at}'; echo 3 >{q(out / 'guest.exit')}; exit 3; }}",
     ]
