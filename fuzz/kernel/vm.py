@@ -162,10 +162,11 @@ def choose_accel(accel: str, kernel: KernelImage) -> str:
         return accel
     if "auto" not in _probed:
         _probed["auto"] = _probe_kvm(kernel)
-    chosen, why = _probed["auto"]
-    if chosen == "tcg":
-        print(f"swapdiff kernel --vm: KVM is not usable here ({why}); using TCG (slower)", file=sys.stderr)
-    return chosen
+        chosen, why = _probed["auto"]
+        if chosen == "tcg":
+            notice = f"swapdiff kernel --vm: KVM is not usable here ({why}); using TCG (slower)"
+            print(notice, file=sys.stderr)
+    return _probed["auto"][0]
 
 
 def _probe_kvm(kernel: KernelImage) -> tuple[str, str]:
@@ -197,14 +198,15 @@ def _vng_base(kernel: KernelImage, accel: str, cpus: int, memory: str) -> list[s
 def _vng(cmd: list[str], console: Path) -> Iterator[subprocess.Popen[bytes]]:
     """vng in its own process group, console and vng's output to `console`; on leaving (any
     way: return, exception, Ctrl-C) the whole group, QEMU included, is killed and reaped."""
-    with open(console, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        _kill_group(proc)
+    with _terminate_as_interrupt():
+        with open(console, "ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            yield proc
+        finally:
+            _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -264,13 +266,14 @@ def _last_error(console: Path) -> str:
     return ""
 
 
-def scratch_image(directory: Path, block_size: int) -> Path:
-    """A sparse ext4 image with `block_size`-byte blocks for the guest's LANE_DIR."""
+def scratch_image(directory: Path) -> Path:
+    """A sparse ext4 image for the guest's LANE_DIR, with 4K blocks: on 1K-block ext4 a swap
+    file's extents need not be page aligned and swapon loses pages (a divergence at setup)."""
     image = directory / "scratch.ext4"
     with open(image, "wb") as f:
         f.truncate(SCRATCH_BYTES)
     run = subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-b", str(block_size), "-L", "swapdiff-lane", str(image)],
+        ["mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "swapdiff-lane", str(image)],
         capture_output=True,
         text=True,
     )
@@ -371,7 +374,6 @@ def run_lane_vm(
     memory: str = "2G",
     boot_timeout: float | None = None,
     setup: str | None = None,
-    block_size: int = 4096,
     echo: bool = True,
 ) -> VmRun:
     """Boot `kernel`, run `swapdiff kernel *lane_argv` in it with --out `out`, and return its
@@ -388,7 +390,7 @@ def run_lane_vm(
         (out / name).unlink(missing_ok=True)
     argv = [*lane_argv, "--out", str(out), "--summary", str(out / "summary.json")]
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
-        image = scratch_image(Path(tmp), block_size)
+        image = scratch_image(Path(tmp))
         cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image), "--rwdir", str(out)]
         cmd += ["--exec", guest_script(argv, out, setup)]
         result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
@@ -404,7 +406,7 @@ def _supervise(
     t0 = time.monotonic()
     started: float | None = None
     cause: str | None = None
-    with _terminate_as_interrupt(), _vng(cmd, console) as proc:
+    with _vng(cmd, console) as proc:
         while True:
             stdout.poll()
             stderr.poll()
@@ -430,7 +432,8 @@ def _supervise(
     if cause is None and code is None:
         cause = f"the guest ended without a lane result: {_ended_why(console, proc.returncode)}"
     if cause is not None:
-        return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, f"{cause}; console log: {console}")
+        cause = f"{cause}; console log: {console}"
+        return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, cause, lines=stdout.lines)
     assert code is not None
     return VmRun(code, boot, seconds, console, _summary(out), None, lines=stdout.lines)
 
