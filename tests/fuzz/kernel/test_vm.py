@@ -148,6 +148,15 @@ def test_difference_at_the_first_swapon_is_a_divergence_with_a_trace(tmp_path: P
     header = json.loads(trace.read_text().splitlines()[0])
     assert header["divergence"].startswith("setup") and header["kernel"].startswith("6.18.15")
 
+    # the trace replays in a VM: the same divergence, now from --replay
+    again = swapdiff_kernel(
+        "--vm", "6.18.15+deb13-amd64", "--kernels", str(kernels), "--accel", "tcg",
+        "--replay", str(trace), "--guest-setup", one_k, "--out", str(tmp_path / "replay"),
+    )  # fmt: skip
+    assert again.returncode == 1, again.stderr
+    replayed = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    assert replayed["detail"] == summary["detail"]
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
