@@ -251,7 +251,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _last_error(console: Path) -> str:
-    """The most telling line of a console log: a panic/oops, else vng's or QEMU's last error."""
+    """The most telling line of a console log: a panic/oops, else vng's or QEMU's last error
+    (kernel messages such as "tsc: Unable to calibrate" are routine under TCG)."""
     try:
         lines = console.read_text(errors="replace").splitlines()
     except OSError:
@@ -260,8 +261,8 @@ def _last_error(console: Path) -> str:
         m = PANIC.search(line)
         if m:
             return m.group(0).strip()
-    for line in reversed(lines):
-        if re.search(r"error|failed|cannot|not found|unable", line, re.IGNORECASE):
+    for line in reversed(lines):  # vng's and QEMU's lines, not the kernel's ("[ time] ...")
+        if not line.startswith("[") and re.search(r"error|failed|cannot|not found|unable", line, re.I):
             return " ".join(line.split())[:200]
     return ""
 
@@ -292,12 +293,15 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
     its output and exit code into `out` (shared with the host at the same path)."""
     q = _quote
     mount_at = LANE_DIR.parent
+    # the exit code is written whole, then renamed: the host polls for it while the guest writes
+    exit_file, partial = q(out / "guest.exit"), q(out / ".guest.exit")
+    record = f"echo $? >{partial} && mv {partial} {exit_file}"
     lines = [
         f"exec >{q(out / 'guest.out')} 2>{q(out / 'guest.err')}",
         # the scratch disk's driver and the lane's block devices (modules in Debian's kernels)
         "modprobe -q -a virtio_blk loop 2>/dev/null",
-        f"mount -t ext4 /dev/vda {q(mount_at)} || "
-        f"{{ echo 'cannot mount the scratch disk at {mount_at}'; echo 3 >{q(out / 'guest.exit')}; exit 3; }}",
+        f"mount -t ext4 /dev/vda {q(mount_at)} || {{ echo 'cannot mount the scratch disk at {mount_at}' >&2; "
+        f"(exit 3); {record}; exit 3; }}",
     ]
     if setup:
         lines.append(setup)
@@ -306,7 +310,7 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
     # read-only root (a write error at import): the guest's /tmp is a tmpfs.
     env = f"PYTHONPATH={q(root)} NUMBA_CACHE_DIR=/tmp/swapdiff-numba PYTHONUNBUFFERED=1"
     lane = " ".join(q(a) for a in [sys.executable, "-m", "fuzz.cli", "kernel", *lane_argv])
-    lines += [f"cd {q(root)}", f"{env} {lane}", f"echo $? >{q(out / 'guest.exit')}"]
+    lines += [f"cd {q(root)}", f"{env} {lane}", record]
     return "\n".join(lines)
 
 
@@ -386,7 +390,7 @@ def run_lane_vm(
     chosen = choose_accel(accel, kernel)
     boot_timeout = BOOT_TIMEOUT[chosen] if boot_timeout is None else boot_timeout
     console = out / "console.log"
-    for name in ("guest.out", "guest.err", "guest.exit", "summary.json", "console.log"):
+    for name in ("guest.out", "guest.err", "guest.exit", ".guest.exit", "summary.json", "console.log"):
         (out / name).unlink(missing_ok=True)
     argv = [*lane_argv, "--out", str(out), "--summary", str(out / "summary.json")]
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
@@ -414,7 +418,7 @@ def _supervise(
             if started is None and any(line.startswith(LANE_BANNER) for line in stdout.lines):
                 started = now
             done = proc.poll() is not None
-            if done or (out / "guest.exit").exists():
+            if done or _guest_exit(out) is not None:
                 break
             if started is None and now - t0 > boot_timeout:
                 stage = _boot_stage(console)
