@@ -112,6 +112,9 @@ class LaneResult:
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
     ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
     shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
+    # the first divergence's step (None: at setup, before any action) and what differed
+    divergence_step: int | None = None
+    divergence_detail: str | None = None
 
 
 def kernel_header(
@@ -260,7 +263,7 @@ class Lane:
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
         self._probe()
-        self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        self.setup_divergence = self._first_device()
         nr = 1 << self.large_order
         self.helper = Helper(
             npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
@@ -286,6 +289,18 @@ class Lane:
             self.host.remove_device(path)
         if missing is not None:
             raise KernelUnavailable(missing)
+
+    def _first_device(self) -> str | None:
+        """swapon of the lane's first device on both sides.  A difference here is the run's
+        first divergence (reported as step "setup", before any action), not an error; only a
+        swapon both sides refuse alike means the lane cannot run."""
+        try:
+            type = self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        except KernelDivergence as err:
+            return str(err)
+        if type < 0:
+            raise KernelUnavailable(f"the lane's first swap device was refused (errno {-type}) by both sides")
+        return None
 
     def ktype(self, type: int) -> int:
         return type + self.type_base
@@ -561,6 +576,15 @@ class Lane:
         return problems
 
 
+def _compared(lane: Lane) -> str | None:
+    """`lane.compare()`'s divergence as text, None where kernel and model agree."""
+    try:
+        lane.compare()
+    except (KernelDivergence, SwapContractError) as err:
+        return str(err)
+    return None
+
+
 def run_lane(
     *,
     seed: int = 0,
@@ -582,7 +606,7 @@ def run_lane(
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
     t0 = time.monotonic()
-    divergence = None
+    divergence = detail = None
     trace_path = None
     if not mthp_kb:
         large_folios = 0
@@ -590,9 +614,11 @@ def run_lane(
         paused = len(host.paused_damon)
         lane = Lane(host, npages, shm_pages, large_folios)
         try:
-            lane.compare()
+            detail = lane.setup_divergence or _compared(lane)
+            if detail is not None:
+                divergence = f"setup (swapon of the lane's first device, {DEVICE_PAGES} pages): {detail}"
             next_child = 1
-            while True:
+            while divergence is None:
                 if replay is not None:
                     if len(done) >= len(replay):
                         break
@@ -609,7 +635,8 @@ def run_lane(
                 try:
                     lane.step(action)
                 except (KernelDivergence, SwapContractError) as err:
-                    divergence = f"step {len(done) - 1} {action}: {err}"
+                    detail = str(err)
+                    divergence = f"step {len(done) - 1} {action}: {detail}"
                     break
         finally:
             lane.close()
@@ -631,6 +658,8 @@ def run_lane(
         mthp,
         ops,
         dict(lane.world.shm_events),
+        len(done) - 1 if divergence is not None and done else None,
+        detail,
     )
 
 
