@@ -2,7 +2,7 @@
 
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
                     [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
-                    [--mthp SIZE [--large-folios N]]
+                    [--mthp SIZE [--large-folios N]] [--hibernation-share FRACTION]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
 host cannot run the lane (one line saying why).
@@ -27,6 +27,17 @@ def mthp_size(text: str) -> int:
     if not digits.isdigit() or int(digits) < 8 or int(digits) & (int(digits) - 1):
         raise argparse.ArgumentTypeError(f"{text!r} is not an mTHP size such as 16K, 64K or 1024K")
     return int(digits)
+
+
+def fraction(text: str) -> float:
+    """A share of actions: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="folios in the large region with --mthp, at most 64 (default: %(default)s)",
     )
+    p.add_argument(
+        "--hibernation-share",
+        type=fraction,
+        default=0.08,
+        metavar="FRACTION",
+        help="share of random actions that take or free hibernation slots through /dev/snapshot, "
+        "where the kernel has it (0: never; default: %(default)s; docs/hibernation.md)",
+    )
     return p
 
 
@@ -84,6 +103,17 @@ def semantics_for(release: str, chosen: str | None) -> str:
         f"the lane's translation rules are validated on Linux {known} only (this is {release}); "
         f"pass --semantics {max(SEMANTICS)} to run with them anyway",
         prog="swapdiff kernel",
+    )
+
+
+def hibernation_summary(hib: dict[str, int] | None, note: str, ops: dict[str, int]) -> str:
+    """The summary's hibernation line: slots taken and freed, or why the action was absent."""
+    if hib is None:
+        return f"hibernation slots: action absent ({note})"
+    return (
+        f"hibernation slots: {hib['taken']} taken, {hib['freed']} freed, {hib['refused']} refused "
+        f"(ENOSPC) in {ops.get('hib_alloc', 0)} hib_alloc, {ops.get('hib_free', 0)} hib_free, "
+        f"{ops.get('hib_close', 0)} hib_close"
     )
 
 
@@ -130,6 +160,7 @@ def main(argv: Sequence[str]) -> int:
             semantics=semantics,
             mthp_kb=mthp_kb,
             large_folios=large_folios,
+            hib_share=args.hibernation_share,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -153,6 +184,7 @@ def main(argv: Sequence[str]) -> int:
             f"shmem: {sum(shm_ops.values())} actions ({counts}), "
             f"{ev['fault_around']} pages mapped by fault-around, {ev['clean_dropped']} clean folios dropped"
         )
+    print(hibernation_summary(result.hib, result.hib_note, result.ops))
     if result.paused_reclaimers:
         print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")
     if result.divergence is None:
@@ -164,8 +196,9 @@ def main(argv: Sequence[str]) -> int:
         small = shrink(
             actions, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
         )
+        share = args.hibernation_share if result.hib is not None else 0.0
         header = kernel_header(
-            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios
+            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios, share
         )
         header["divergence"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
