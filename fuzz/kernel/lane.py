@@ -687,9 +687,11 @@ def run_lane(
     trace_path = None
     if not mthp_kb:
         large_folios = 0
+    replays_hib = replay is not None and any(a["op"] in HIB_OPS for a in replay)
+    if replays_hib and not SNAPSHOT.exists():  # before taking the host's swap
+        raise KernelUnavailable(f"this trace takes hibernation slots, but there is no {SNAPSHOT}")
     with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
-        replays_hib = replay is not None and any(a["op"] in HIB_OPS for a in replay)
         lane = Lane(host, npages, shm_pages, large_folios, hibernation=hib_share > 0 or replays_hib)
         share = hib_share if lane.hib_available else 0.0
         try:

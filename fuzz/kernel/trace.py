@@ -98,7 +98,8 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         args = OPS[rec["op"]]
         if keys != set(args) or not all(_typed(rec[x], args[x]) for x in keys):
             wanted = ", ".join(f"{name} ({kind})" for name, kind in args.items())
-            raise TraceError(f"{path}:{k}: {rec['op']} needs {wanted}")
+            needs = f"needs {wanted}" if args else "takes no arguments"
+            raise TraceError(f"{path}:{k}: {rec['op']} {needs}")
         rec.pop("i")
         actions.append(rec)
     shm_pages = header.get("shm_pages", 0)
