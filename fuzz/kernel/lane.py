@@ -88,6 +88,11 @@ def read_mthp_stats(stats: Path | None) -> dict[str, int]:
     return {name: int((stats / name).read_text()) for name in MTHP_COMPARED}
 
 
+def signed_kib(value: int) -> int:
+    """A /proc/meminfo value the kernel printed from a negative counter (unsigned long)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def refreshed_meminfo() -> dict[str, int]:
     """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so its
     per-CPU-batched counters (Writeback, SwapCached) are exact."""
@@ -121,6 +126,10 @@ class LaneResult:
     shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
     hib: dict[str, int] | None = None  # slots taken/freed/refused; None: the action was absent
     hib_note: str = ""  # why the hibernation action was absent
+    # the first divergence's step (None: at setup, before any action) and what differed
+    divergence_step: int | None = None
+    divergence_detail: str | None = None
+    swapfree_offset: int = 0  # KiB SwapFree was off before the run (Lane.swapfree_offset)
 
 
 def kernel_header(
@@ -311,8 +320,9 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
+        self.swapfree_offset = self._swapfree_offset()
         self._probe()
-        self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        self.setup_divergence = self._first_device()
         nr = 1 << self.large_order
         self.helper = Helper(
             npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
@@ -384,6 +394,28 @@ class Lane:
             self.world.hib_free()
         if rc != 0:
             raise KernelDivergence(f"SNAPSHOT_FREE_SWAP_PAGES: kernel {rc}, model 0")
+
+    def _swapfree_offset(self) -> int:
+        """KiB by which SwapFree differs from the other devices' free slots before the lane
+        swaps anything on: 0 on a consistent kernel.  A kernel whose global free counter an
+        earlier run on this boot left off (the hibernation double decrement never gives its
+        page back) would fail every later run at its first compare, replays and shrinking
+        included; the lane compares SwapFree relative to this offset and reports it."""
+        rows = proc_swaps()
+        free = signed_kib(refreshed_meminfo()["SwapFree"])
+        return free - sum(r["size"] - r["used"] for r in rows)
+
+    def _first_device(self) -> str | None:
+        """swapon of the lane's first device on both sides.  A difference here is the run's
+        first divergence (reported as step "setup", before any action), not an error; only a
+        swapon both sides refuse alike means the lane cannot run."""
+        try:
+            type = self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        except KernelDivergence as err:
+            return str(err)
+        if type < 0:
+            raise KernelUnavailable(f"the lane's first swap device was refused (errno {-type}) by both sides")
+        return None
 
     def ktype(self, type: int) -> int:
         return type + self.type_base
@@ -655,9 +687,21 @@ class Lane:
             )
         lane_paths = self._lane_paths()
         others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
-        if mi["SwapFree"] - others_free != w.ref.nr_swap_pages() * KIB:
-            problems.append(f"SwapFree: kernel {mi['SwapFree']} KiB, model {w.ref.nr_swap_pages()} pages")
+        if signed_kib(mi["SwapFree"]) - others_free - self.swapfree_offset != w.ref.nr_swap_pages() * KIB:
+            off = f" ({self.swapfree_offset} KiB off before the run)" if self.swapfree_offset else ""
+            problems.append(
+                f"SwapFree: kernel {mi['SwapFree']} KiB{off}, model {w.ref.nr_swap_pages()} pages"
+            )
         return problems
+
+
+def _compared(lane: Lane) -> str | None:
+    """`lane.compare()`'s divergence as text, None where kernel and model agree."""
+    try:
+        lane.compare()
+    except (KernelDivergence, SwapContractError) as err:
+        return str(err)
+    return None
 
 
 def run_lane(
@@ -683,7 +727,7 @@ def run_lane(
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
     t0 = time.monotonic()
-    divergence = None
+    divergence = detail = None
     trace_path = None
     if not mthp_kb:
         large_folios = 0
@@ -697,9 +741,11 @@ def run_lane(
         try:
             if replays_hib and not lane.hib_available:
                 raise KernelUnavailable(f"this trace takes hibernation slots, but {lane.hib_note}")
-            lane.compare()
+            detail = lane.setup_divergence or _compared(lane)
+            if detail is not None:
+                divergence = f"setup (swapon of the lane's first device, {DEVICE_PAGES} pages): {detail}"
             next_child = 1
-            while True:
+            while divergence is None:
                 if replay is not None:
                     if len(done) >= len(replay):
                         break
@@ -717,7 +763,8 @@ def run_lane(
                 try:
                     lane.step(action)
                 except (KernelDivergence, SwapContractError) as err:
-                    divergence = f"step {len(done) - 1} {action}: {err}"
+                    detail = str(err)
+                    divergence = f"step {len(done) - 1} {action}: {detail}"
                     break
         finally:
             lane.close()
@@ -739,8 +786,11 @@ def run_lane(
         mthp,
         ops,
         dict(lane.world.shm_events),
-        dict(lane.world.hib) if lane.hib_available else None,
-        lane.hib_note,
+        hib=dict(lane.world.hib) if lane.hib_available else None,
+        hib_note=lane.hib_note,
+        divergence_step=len(done) - 1 if divergence is not None and done else None,
+        divergence_detail=detail,
+        swapfree_offset=lane.swapfree_offset,
     )
 
 
@@ -763,7 +813,7 @@ def shrink(
         run = run_lane(
             replay=cand, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
         )
-        return run.divergence is not None
+        return run.divergence_step is not None  # at a step: a setup divergence reproduces nothing
 
     cur = list(actions)
     chunk = max(1, len(cur) // 2)

@@ -1,7 +1,8 @@
 """Kernel-lane test fixtures: skip (with the lane's own reason) where the host cannot run it,
 and assert after the session that no swap device, lane file or changed setting is left behind.
 
-Every test here runs on one xdist worker (group "kernel", `--dist loadgroup` in pyproject):
+Every test here runs on one xdist worker (group "kernel", `--dist loadgroup` in pyproject;
+the VM tests, which leave the host's swap alone, are group "vm"):
 some tests change host state outside the lane lock on purpose (a foreign swap device, a stale
 lane device), which a lane run in flight on another worker would see as a divergence."""
 
@@ -40,7 +41,8 @@ def _lane_files() -> list[Path]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
-        if here in Path(item.path).parents:
+        # a module with its own group keeps it (test_vm/test_matrix: "vm", guests only)
+        if here in Path(item.path).parents and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("kernel"))
 
 
