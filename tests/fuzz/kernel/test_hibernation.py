@@ -25,7 +25,10 @@ pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
 MUTANT = KERNELS.parent / "kernel-mutants" / "hib-double-dec"
 STOCK = "7.3.4-minimal"
 LANE = ("--accel", "tcg", "--semantics", "6.18", "--seed", "1", "--steps", "40", "--hibernation-share", "0.3")
-SWAPFREE = re.compile(r"^SwapFree: kernel (\d+) KiB, model (\d+) pages$")
+# the offset: what earlier runs on the same boot (the shrinker's candidates) left behind
+SWAPFREE = re.compile(
+    r"^SwapFree: kernel (\d+) KiB(?: \((-?\d+) KiB off before the run\))?, model (\d+) pages$"
+)
 
 
 def _run(kernel: str, out: Path, *extra: str) -> tuple[int, dict]:
@@ -53,8 +56,10 @@ def test_the_seed_bug_is_caught_with_a_shrunk_swapfree_trace(tmp_path: Path) -> 
     assert step.startswith(f"step {len(actions) - 1} ")
     found = SWAPFREE.match(detail)
     assert found is not None, detail
-    kernel_kib, model_pages = int(found[1]), int(found[2])
-    assert kernel_kib == (model_pages - actions[-1]["n"]) * 4  # one page lower per slot taken
+    kernel_kib, offset, model_pages = int(found[1]), int(found[2] or 0), int(found[3])
+    assert kernel_kib - offset == (model_pages - actions[-1]["n"]) * 4  # one page lower per slot
+    assert summary["detail"].startswith("SwapFree: ")  # the unshrunk run's first divergence too
+    assert summary["step"] < 10 and summary["hibernation"]["taken"] > 0
 
 
 def test_the_stock_build_runs_the_same_seed_clean_with_slots_taken_and_freed(tmp_path: Path) -> None:
