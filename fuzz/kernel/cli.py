@@ -3,6 +3,7 @@
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
                     [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
                     [--mthp SIZE [--large-folios N]] [--summary FILE]
+                    [--hibernation-share FRACTION]
     swapdiff kernel --vm KERNEL [--kernels DIR] [--accel auto|kvm|tcg] [--cpus N] [--memory SIZE]
                     [--boot-timeout T] [--guest-setup CMD] [lane options]
     swapdiff kernel --matrix [--kernels DIR | --vm KERNEL ...] [--no-host] [VM and lane options]
@@ -35,6 +36,17 @@ def mthp_size(text: str) -> int:
     if not digits.isdigit() or int(digits) < 8 or int(digits) & (int(digits) - 1):
         raise argparse.ArgumentTypeError(f"{text!r} is not an mTHP size such as 16K, 64K or 1024K")
     return int(digits)
+
+
+def fraction(text: str) -> float:
+    """A share of actions: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         metavar="N",
         help="folios in the large region with --mthp, at most 64 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--hibernation-share",
+        type=fraction,
+        default=0.08,
+        metavar="FRACTION",
+        help="share of random actions that take or free hibernation slots through /dev/snapshot, "
+        "where the kernel has it (0: never; default: %(default)s; docs/hibernation.md)",
     )
     p.add_argument("--summary", metavar="FILE", help="also write the run's result as JSON to FILE")
     vm = p.add_argument_group("in a VM (virtme-ng and QEMU; see docs/kernel-vms.md)")
@@ -136,6 +156,17 @@ def semantics_for(release: str, chosen: str | None) -> str:
     )
 
 
+def hibernation_summary(hib: dict[str, int] | None, note: str, ops: dict[str, int]) -> str:
+    """The summary's hibernation line: slots taken and freed, or why the action was absent."""
+    if hib is None:
+        return f"hibernation slots: action absent ({note})"
+    return (
+        f"hibernation slots: {hib['taken']} taken, {hib['freed']} freed, {hib['refused']} refused "
+        f"(ENOSPC) in {ops.get('hib_alloc', 0)} hib_alloc, {ops.get('hib_free', 0)} hib_free, "
+        f"{ops.get('hib_close', 0)} hib_close"
+    )
+
+
 def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.device import KernelUnavailable, mthp_order
     from fuzz.kernel.lane import SHM_OPS, kernel_header, run_lane, shrink
@@ -181,6 +212,7 @@ def main(argv: Sequence[str]) -> int:
             semantics=semantics,
             mthp_kb=mthp_kb,
             large_folios=large_folios,
+            hib_share=args.hibernation_share,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -205,6 +237,12 @@ def main(argv: Sequence[str]) -> int:
             f"shmem: {sum(shm_ops.values())} actions ({counts}), "
             f"{ev['fault_around']} pages mapped by fault-around, {ev['clean_dropped']} clean folios dropped"
         )
+    print(hibernation_summary(result.hib, result.hib_note, result.ops))
+    if result.swapfree_offset:
+        print(
+            f"SwapFree was {result.swapfree_offset} KiB off the swap devices' free slots before the run "
+            "(left by an earlier run on this boot); compared relative to that"
+        )
     if result.paused_reclaimers:
         print(f"{result.paused_reclaimers} DAMON pageout scheme(s) paused for the run and restored")
     summary = {
@@ -216,6 +254,7 @@ def main(argv: Sequence[str]) -> int:
         "step": result.divergence_step,
         "detail": result.divergence_detail,
         "trace": result.trace_path,
+        "hibernation": result.hib,
     }
     if result.divergence is None:
         print("kernel and reference agree on every compared observable after every step")
@@ -227,12 +266,24 @@ def main(argv: Sequence[str]) -> int:
         small = shrink(
             actions, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
         )
+        share = args.hibernation_share if result.hib is not None else 0.0
         header = kernel_header(
-            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios
+            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios, share
         )
-        header["divergence"] = result.divergence
+        # the shrunk trace's own first divergence (what its replay shows), and the original
+        again = run_lane(
+            replay=small,
+            npages=npages,
+            shm_pages=shm_pages,
+            semantics=semantics,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
+        )
+        header["divergence"] = again.divergence or result.divergence
+        header["divergence_before_shrink"] = result.divergence
         write_kernel_trace(Path(result.trace_path), header, small)
-        print(f"shrunk to {len(small)} actions")
+        print(f"shrunk to {len(small)} actions; its replay: DIVERGENCE at {again.divergence}")
+        summary["shrunk"] = {"actions": len(small), "divergence": again.divergence}
     if result.trace_path:
         print(f"trace: {result.trace_path} (swapdiff kernel --replay {result.trace_path})")
     write_summary(args.summary, {**summary, "exit": 1})
@@ -262,6 +313,7 @@ def lane_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--replay", str(Path(args.replay).absolute())]
     if args.mthp:
         argv += ["--mthp", f"{args.mthp}K", "--large-folios", str(args.large_folios)]
+    argv += ["--hibernation-share", f"{args.hibernation_share:g}"]
     flags = (("--allow-existing", args.allow_existing), ("--shrink", args.shrink))
     return argv + [flag for flag, on in flags if on]
 

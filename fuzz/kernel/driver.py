@@ -28,6 +28,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from fuzz.kernel.snapshot import Snapshot
+
 PAGE = 4096
 MADV_DONTNEED = 4
 MADV_DONTFORK = 10
@@ -274,8 +276,25 @@ def _touch(region: mmap.mmap, page: int, write: bool) -> int:
     return region[off]
 
 
-def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
-    """The loop of the helper and of its children (a child obeys 'mincore' and 'exit')."""
+def _hibernation(snap: Snapshot, op: str, cmd: dict[str, Any]) -> Any:
+    """The /dev/snapshot commands, run here so that the slots come from CPU 0's per-CPU swap
+    cluster, as the helper's pageouts do."""
+    if op == "hib_open":
+        return snap.open()
+    if op == "hib_area":
+        return snap.set_area(cmd["device"])
+    if op == "hib_alloc":
+        return [snap.alloc() for _ in range(cmd["n"])]
+    if op == "hib_free":
+        return snap.free_all()
+    snap.close()  # hib_close
+    return 0
+
+
+def _serve(rfd: int, wfd: int, maps: Mappings, snap: Snapshot | None = None) -> None:
+    """The loop of the helper and of its children (a child obeys 'mincore' and 'exit').  Only
+    the helper holds `snap`, the /dev/snapshot descriptor (a child closes its inherited copy:
+    the device releases the slots only when its last descriptor is closed)."""
     region, npages = maps.anon, maps.npages
     rf = os.fdopen(rfd, "r")
     wf = os.fdopen(wfd, "w")
@@ -308,6 +327,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             maps.large.write(cmd["page"], cmd["nr"])
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
+        elif op.startswith("hib_") and snap is not None:
+            reply = _hibernation(snap, op, cmd)
         elif op == "hello":
             reply = [maps.shm.addr, maps.large.addr]
         elif op == "fork":
@@ -322,6 +343,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
                     cr.close()
                 rf.close()
                 wf.close()
+                if snap is not None:
+                    snap.close()
                 _serve(c_r, c_w, maps)
                 os._exit(0)
             os.close(c_r)
@@ -350,6 +373,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
                 cw.close()
                 cr.close()
                 os.waitpid(pid, 0)
+            if snap is not None:
+                snap.close()
             wf.write("0\n")
             wf.flush()
             return
@@ -390,7 +415,8 @@ class Helper:
                 large = AlignedRegion(large_pages, large_align)  # made here: MADV_DONTFORK
                 for i in range(large_pages):
                     large.store(i)  # a write fault: every aligned block becomes one folio
-                _serve(c_r, c_w, Mappings(self.region, npages, shm, shm_fd, shm_pages, large))
+                maps = Mappings(self.region, npages, shm, shm_fd, shm_pages, large)
+                _serve(c_r, c_w, maps, Snapshot())
             except BaseException:
                 code = 1
             os._exit(code)

@@ -7,7 +7,9 @@ device (the kernel's try_to_unuse brings every page back); with an mTHP size (`-
 ``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
 whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too; on the
 shmem pages (`--shm-pages`), ``spageout`` / ``szap`` / ``spunch`` ranges and ``sread`` /
-``swrite`` of one page (about 15% of random actions, `SHM_SHARE`).  After
+``swrite`` of one page (about 15% of random actions, `SHM_SHARE`); where /dev/snapshot
+exists, ``hib_alloc`` / ``hib_free`` / ``hib_close`` take and free hibernation slots through
+the uswsusp interface (`--hibernation-share` of random actions, docs/hibernation.md).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
 is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
@@ -24,6 +26,7 @@ still compared.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import random
 import time
@@ -44,8 +47,10 @@ from fuzz.kernel.device import (
     vmstat,
 )
 from fuzz.kernel.driver import Helper, LruDrainer, probe_pageout
+from fuzz.kernel.snapshot import SNAPSHOT
 from fuzz.kernel.trace import (
     EXTRA_DEVICE_PAGES,
+    HIB_OPS,
     MAX_LANE_DEVICES,
     TRACE_KEY,
     check_actions,
@@ -62,6 +67,8 @@ DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
 PRIORITY = 5
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
+HIB_SHARE = 0.08  # of random actions where /dev/snapshot exists (--hibernation-share)
+HIB_BATCH = 16  # at most this many slots per hib_alloc action
 
 
 # Zero-filled folios are not written to swap (the swap zeromap) and read back without I/O; the
@@ -79,6 +86,11 @@ def read_mthp_stats(stats: Path | None) -> dict[str, int]:
     if stats is None:
         return dict.fromkeys(MTHP_COMPARED, 0)
     return {name: int((stats / name).read_text()) for name in MTHP_COMPARED}
+
+
+def signed_kib(value: int) -> int:
+    """A /proc/meminfo value the kernel printed from a negative counter (unsigned long)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def refreshed_meminfo() -> dict[str, int]:
@@ -112,9 +124,12 @@ class LaneResult:
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
     ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
     shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
+    hib: dict[str, int] | None = None  # slots taken/freed/refused; None: the action was absent
+    hib_note: str = ""  # why the hibernation action was absent
     # the first divergence's step (None: at setup, before any action) and what differed
     divergence_step: int | None = None
     divergence_detail: str | None = None
+    swapfree_offset: int = 0  # KiB SwapFree was off before the run (Lane.swapfree_offset)
 
 
 def kernel_header(
@@ -125,7 +140,9 @@ def kernel_header(
     shm_pages: int = DEFAULT_SHM_PAGES,
     mthp_kb: int = 0,
     large_folios: int = 0,
+    hib_share: float = 0.0,
 ) -> dict[str, Any]:
+    """`hib_share`: the share of random hibernation actions (0 where /dev/snapshot is absent)."""
     mthp = None
     if mthp_kb:
         mthp = {"size_kb": mthp_kb, "order": mthp_order(mthp_kb), "folios": large_folios}
@@ -148,16 +165,19 @@ def kernel_header(
             "mthp_enabled": {f"{mthp_kb}kB": "madvise", "other sizes": "never"} if mthp_kb else "never",
         },
         "mthp": mthp,
+        "hibernation_share": hib_share,
         "pages": npages,
         "shm_pages": shm_pages,
         "seed": seed,
     }
 
 
-def random_swapon(rng: random.Random) -> dict[str, Any]:
+def random_swapon(rng: random.Random, blkdev: bool | None = None) -> dict[str, Any]:
     """A swap file or a block device (with bad pages, discarded once at swapon or not); now and
-    then a swap file listing bad pages, which both sides must refuse (EINVAL)."""
-    blkdev = rng.random() < 0.5
+    then a swap file listing bad pages, which both sides must refuse (EINVAL).  `blkdev` forces
+    the kind."""
+    if blkdev is None:
+        blkdev = rng.random() < 0.5
     nbad = rng.randint(0, 3) if blkdev or rng.random() < 0.2 else 0
     return {
         "op": "swapon",
@@ -209,7 +229,37 @@ def random_shm_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
     return {"op": "spunch", "start": start, "n": rng.randint(1, min(4, n - start))}
 
 
-def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
+def random_hib_action(rng: random.Random, world: ModelWorld, blkdevs: list[int]) -> dict[str, Any] | None:
+    """A hibernation action: more slots (on the area while slots may be held: the kernel lets
+    the area change only when none is), SNAPSHOT_FREE_SWAP_PAGES or close; None when no lane
+    block device exists to take slots on."""
+    if world.hib_open and rng.random() < (0.45 if world.hib_since_free else 0.15):
+        return {"op": "hib_free"} if world.hib_since_free and rng.random() < 0.6 else {"op": "hib_close"}
+    if world.hib_since_free and world.hib_area is not None:
+        type = world.hib_area
+    elif blkdevs:
+        type = rng.choice(blkdevs)
+    else:
+        return None
+    return {"op": "hib_alloc", "type": type, "n": rng.randint(1, HIB_BATCH)}
+
+
+def random_action(
+    rng: random.Random,
+    world: ModelWorld,
+    next_child: int,
+    types: list[int],
+    blkdevs: list[int] = (),  # type: ignore[assignment]
+    hib_share: float = 0.0,
+) -> dict[str, Any]:
+    """One random action.  With `hib_share`, that share are hibernation actions on the lane's
+    block devices `blkdevs` (a block device is swapped on first when there is none)."""
+    if hib_share and rng.random() < hib_share:
+        action = random_hib_action(rng, world, list(blkdevs))
+        if action is None and len(types) < MAX_LANE_DEVICES:
+            action = random_swapon(rng, blkdev=True)
+        if action is not None:
+            return action
     if world.shm_pages and rng.random() < SHM_SHARE:
         return random_shm_action(rng, world)
     if world.large and rng.random() < 0.3:
@@ -233,8 +283,10 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
         return {"op": "child_exit", "child": rng.choice(children)}
     if roll < 0.97 and len(types) < MAX_LANE_DEVICES:
         return random_swapon(rng)
-    if types:
-        return {"op": "swapoff", "type": rng.choice(types)}
+    # the open /dev/snapshot's swap area stays on (7.x pins it; see fuzz.kernel.trace)
+    off = [t for t in types if not (world.hib_open and t == world.hib_area)]
+    if off:
+        return {"op": "swapoff", "type": rng.choice(off)}
     return {"op": "read", "page": rng.randrange(n)}
 
 
@@ -242,10 +294,16 @@ class Lane:
     """One kernel-lane run: the host, the lane devices, the helper and the model, in step."""
 
     def __init__(
-        self, host: KernelHost, npages: int, shm_pages: int = DEFAULT_SHM_PAGES, large_folios: int = 0
+        self,
+        host: KernelHost,
+        npages: int,
+        shm_pages: int = DEFAULT_SHM_PAGES,
+        large_folios: int = 0,
+        hibernation: bool = False,
     ) -> None:
         """`large_folios`: folios of the host's mTHP size (`host.mthp_kb`) in the large region;
-        the first device is then a block device (a swap file takes no large folio)."""
+        the first device is then a block device (a swap file takes no large folio).
+        `hibernation`: look for /dev/snapshot (`hib_note` says why it cannot be used)."""
         self.host = host
         self.npages = npages
         self.large_order = mthp_order(host.mthp_kb) if host.mthp_kb and large_folios else 0
@@ -262,6 +320,7 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
+        self.swapfree_offset = self._swapfree_offset()
         self._probe()
         self.setup_divergence = self._first_device()
         nr = 1 << self.large_order
@@ -269,6 +328,7 @@ class Lane:
             npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
         self.drainer = LruDrainer()
+        self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
@@ -289,6 +349,61 @@ class Lane:
             self.host.remove_device(path)
         if missing is not None:
             raise KernelUnavailable(missing)
+
+    def _probe_snapshot(self) -> str:
+        """ "" if the helper can open /dev/snapshot as the image writer, else why not."""
+        if not SNAPSHOT.exists():
+            return f"no {SNAPSHOT} (this kernel has no CONFIG_HIBERNATION)"
+        rc = self.helper.call("hib_open")
+        if rc != 0:
+            return f"{SNAPSHOT} cannot be opened ({os.strerror(-rc)})"
+        self.helper.call("hib_close")
+        return ""
+
+    @property
+    def hib_available(self) -> bool:
+        return self.hib_note == ""
+
+    def blkdevs(self) -> list[int]:
+        return sorted(t for t, d in self.devices.items() if d.blkdev)
+
+    def hib_alloc(self, type: int, n: int) -> None:
+        """Open /dev/snapshot if needed, name `type`'s device as the swap area if it is not, and
+        take `n` slots; every call's result must match the model's."""
+        w = self.world
+        if not w.hib_open:
+            rc = self.helper.call("hib_open")
+            if rc != 0:
+                raise KernelDivergence(f"open {SNAPSHOT}: kernel {rc} ({os.strerror(-rc)}), model 0")
+            w.hib_open = True
+        if w.hib_area != type:
+            rc = self.helper.call("hib_area", device=str(self.devices[type].path))
+            if rc != 0:
+                raise KernelDivergence(f"SNAPSHOT_SET_SWAP_AREA on type {type}: kernel {rc}, model 0")
+            w.hib_set_area(type)
+        kernel = self.helper.call("hib_alloc", n=n)
+        model = w.hib_alloc(n)
+        if kernel != model:
+            raise KernelDivergence(f"SNAPSHOT_ALLOC_SWAP_PAGE offsets: kernel {kernel}, model {model}")
+
+    def hib_free(self, close: bool) -> None:
+        rc = self.helper.call("hib_close" if close else "hib_free")
+        if close:
+            self.world.hib_close()
+        else:
+            self.world.hib_free()
+        if rc != 0:
+            raise KernelDivergence(f"SNAPSHOT_FREE_SWAP_PAGES: kernel {rc}, model 0")
+
+    def _swapfree_offset(self) -> int:
+        """KiB by which SwapFree differs from the other devices' free slots before the lane
+        swaps anything on: 0 on a consistent kernel.  A kernel whose global free counter an
+        earlier run on this boot left off (the hibernation double decrement never gives its
+        page back) would fail every later run at its first compare, replays and shrinking
+        included; the lane compares SwapFree relative to this offset and reports it."""
+        rows = proc_swaps()
+        free = signed_kib(refreshed_meminfo()["SwapFree"])
+        return free - sum(r["size"] - r["used"] for r in rows)
 
     def _first_device(self) -> str | None:
         """swapon of the lane's first device on both sides.  A difference here is the run's
@@ -413,6 +528,10 @@ class Lane:
             )
         elif op == "swapoff":
             self.swapoff(action["type"])
+        elif op == "hib_alloc":
+            self.hib_alloc(action["type"], action["n"])
+        elif op in ("hib_free", "hib_close"):
+            self.hib_free(op == "hib_close")
         else:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
@@ -571,8 +690,11 @@ class Lane:
             )
         lane_paths = self._lane_paths()
         others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
-        if mi["SwapFree"] - others_free != w.ref.nr_swap_pages() * KIB:
-            problems.append(f"SwapFree: kernel {mi['SwapFree']} KiB, model {w.ref.nr_swap_pages()} pages")
+        if signed_kib(mi["SwapFree"]) - others_free - self.swapfree_offset != w.ref.nr_swap_pages() * KIB:
+            off = f" ({self.swapfree_offset} KiB off before the run)" if self.swapfree_offset else ""
+            problems.append(
+                f"SwapFree: kernel {mi['SwapFree']} KiB{off}, model {w.ref.nr_swap_pages()} pages"
+            )
         return problems
 
 
@@ -598,9 +720,11 @@ def run_lane(
     semantics: str = "6.18",
     mthp_kb: int = 0,
     large_folios: int = DEFAULT_LARGE_FOLIOS,
+    hib_share: float = HIB_SHARE,
 ) -> LaneResult:
     """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence.
-    With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size."""
+    With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size.  `hib_share`
+    of the random actions take hibernation slots where /dev/snapshot exists (0: never)."""
     if semantics not in SEMANTICS:
         raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
     rng = random.Random(seed)
@@ -610,10 +734,16 @@ def run_lane(
     trace_path = None
     if not mthp_kb:
         large_folios = 0
+    replays_hib = replay is not None and any(a["op"] in HIB_OPS for a in replay)
+    if replays_hib and not SNAPSHOT.exists():  # before taking the host's swap
+        raise KernelUnavailable(f"this trace takes hibernation slots, but there is no {SNAPSHOT}")
     with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
-        lane = Lane(host, npages, shm_pages, large_folios)
+        lane = Lane(host, npages, shm_pages, large_folios, hibernation=hib_share > 0 or replays_hib)
+        share = hib_share if lane.hib_available else 0.0
         try:
+            if replays_hib and not lane.hib_available:
+                raise KernelUnavailable(f"this trace takes hibernation slots, but {lane.hib_note}")
             detail = lane.setup_divergence or _compared(lane)
             if detail is not None:
                 divergence = f"setup (swapon of the lane's first device, {DEVICE_PAGES} pages): {detail}"
@@ -628,7 +758,8 @@ def run_lane(
                         break
                     if seconds is not None and time.monotonic() - t0 >= seconds:
                         break
-                    action = random_action(rng, lane.world, next_child, sorted(lane.devices))
+                    types = sorted(lane.devices)
+                    action = random_action(rng, lane.world, next_child, types, lane.blkdevs(), share)
                 if action["op"] == "fork":
                     next_child = max(next_child, action["child"] + 1)
                 done.append(action)
@@ -643,7 +774,7 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios)
+        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
@@ -658,8 +789,11 @@ def run_lane(
         mthp,
         ops,
         dict(lane.world.shm_events),
-        len(done) - 1 if divergence is not None and done else None,
-        detail,
+        hib=dict(lane.world.hib) if lane.hib_available else None,
+        hib_note=lane.hib_note,
+        divergence_step=len(done) - 1 if divergence is not None and done else None,
+        divergence_detail=detail,
+        swapfree_offset=lane.swapfree_offset,
     )
 
 
@@ -677,12 +811,12 @@ def shrink(
 
     def diverges(cand: list[dict[str, Any]]) -> bool:
         large = large_pages(mthp_kb, large_folios)
-        if check_actions(cand, npages, shm_pages, large) is not None:
+        if check_actions(cand, npages, shm_pages, large, first_blkdev=large[0] > 0) is not None:
             return False
         run = run_lane(
             replay=cand, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
         )
-        return run.divergence is not None
+        return run.divergence_step is not None  # at a step: a setup divergence reproduces nothing
 
     cur = list(actions)
     chunk = max(1, len(cur) // 2)

@@ -33,13 +33,21 @@ of a large folio still in the swap cache maps the whole folio (do_swap_page); ot
 swap-in is order 0 (this device is not SWP_SYNCHRONOUS_IO).  The lane never zaps or pages out
 part of a large folio (that splits it, or queues it for a deferred split, at times of the
 kernel's choosing), so a large folio is always mapped whole or swapped whole.
+
+Hibernation slots (where /dev/snapshot exists, docs/hibernation.md): the image writer's
+session (`hib_*`) is open or closed, names its swap area (a lane type) and holds slots in the
+kernel's extents tree (`ExtentTree`); each SNAPSHOT_ALLOC_SWAP_PAGE is one
+swap_alloc_hibernation_slot, and SNAPSHOT_FREE_SWAP_PAGES or closing frees every held slot with
+swap_free_hibernation_slot in the tree's order (root extent first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from errno import ENODEV, ENOSPC
 from typing import Any
 
+from fuzz.kernel.extents import ExtentTree
 from reference.api import Entry
 from reference.model import ReferenceSwap
 
@@ -91,6 +99,14 @@ class ModelWorld:
             ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin"), 0
         )
     )
+
+    # the /dev/snapshot session: open, its swap area (a model type, None before
+    # SNAPSHOT_SET_SWAP_AREA), the held slots, and what was taken and freed over the run
+    hib_open: bool = False
+    hib_area: int | None = None
+    hib_slots: ExtentTree = field(default_factory=ExtentTree)
+    hib_since_free: bool = False  # a hib_alloc since the last free: the area may not change
+    hib: dict[str, int] = field(default_factory=lambda: {"taken": 0, "freed": 0, "refused": 0})
 
     @property
     def large_nr(self) -> int:
@@ -511,6 +527,47 @@ class ModelWorld:
             self.shm[p] = None
             self.shm_mapped[p] = False
             self.shm_dirty[p] = False
+
+    # ---- hibernation slots (the /dev/snapshot image writer) ----
+    def hib_set_area(self, type: int) -> None:
+        """SNAPSHOT_SET_SWAP_AREA on a lane device (the lane asks only while no slot is held:
+        the kernel refuses with EPERM then)."""
+        if self.hib_slots:
+            raise AssertionError("SNAPSHOT_SET_SWAP_AREA while hibernation slots are held")
+        self.hib_area = type
+
+    def hib_alloc(self, n: int) -> list[int]:
+        """`n` SNAPSHOT_ALLOC_SWAP_PAGE calls: each slot's offset, -ENOSPC when none is free,
+        -ENODEV without a swap area."""
+        out = []
+        self.hib_since_free = True
+        for _ in range(n):
+            if self.hib_area is None:
+                out.append(-ENODEV)
+                continue
+            entry = self.ref.swap_alloc_hibernation_slot(self.hib_area)
+            if entry is None:
+                self.hib["refused"] += 1
+                out.append(-ENOSPC)
+                continue
+            self.hib_slots.insert(entry.offset)
+            self.hib["taken"] += 1
+            out.append(entry.offset)
+        return out
+
+    def hib_free(self) -> None:
+        """free_all_swap_pages: every held slot, in the extents tree's order."""
+        self.hib_since_free = False
+        for offset in self.hib_slots.pop_all():
+            assert self.hib_area is not None
+            self.ref.swap_free_hibernation_slot(Entry(self.hib_area, offset))
+            self.hib["freed"] += 1
+
+    def hib_close(self) -> None:
+        """Closing the device frees every held slot and ends the session (the area with it)."""
+        self.hib_free()
+        self.hib_open = False
+        self.hib_area = None
 
     def swapon(
         self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool, discard: str
