@@ -1,11 +1,13 @@
 """`swapdiff kernel`: run the kernel lane (world actions on the running kernel vs the reference).
 
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
-                    [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
-                    [--mthp SIZE [--large-folios N]]
+                    [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18|7.2|7.3]
+                    [--mthp SIZE [--large-folios N]] [--record FILE]
+    swapdiff kernel --check TRACE [--semantics 6.18|7.2|7.3]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
-host cannot run the lane (one line saying why).
+host cannot run the lane (one line saying why).  `--check` replays a trace recorded with
+`--record` on the model alone (no kernel, any host) and compares the recording with it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fuzz.cli.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
-from fuzz.kernel.world import SEMANTICS
+from fuzz.kernel.rules import RULES, rules_for_release
 
 
 def mthp_size(text: str) -> int:
@@ -38,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--time", type=duration, metavar="DURATION", help="time budget (default: 30s)")
     budget.add_argument("--steps", type=positive_int, metavar="N", help="number of world actions")
     budget.add_argument("--replay", metavar="TRACE", help="replay a kernel-lane trace on kernel and model")
+    budget.add_argument(
+        "--check",
+        metavar="TRACE",
+        help="replay a recorded trace (--record) on the model alone and compare it with the "
+        "kernel's recorded observations (default rules: those of the release that recorded it)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="action seed (default: %(default)s)")
     p.add_argument("--pages", type=positive_int, default=128, help="tracked pages (default: %(default)s)")
     p.add_argument(
@@ -51,9 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shrink", action="store_true", help="delta-debug a divergence before writing it")
     p.add_argument(
         "--semantics",
-        choices=sorted(SEMANTICS),
-        help="the kernel rules the lane's translation follows (default: the running kernel's, "
-        "if the lane knows them; see README 'Kernel versions')",
+        choices=sorted(RULES),
+        help="the kernel rule set the lane's translation follows (default: the one of the running "
+        "kernel's major.minor, if the lane knows it; see docs/kernel-releases.md)",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the run's trace there with the kernel's observations after every step "
+        "(checkable anywhere with --check)",
     )
     p.add_argument(
         "--mthp",
@@ -73,18 +87,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def semantics_for(release: str, chosen: str | None) -> str:
-    """The rule set to run with: the one asked for, or the one matching `release`."""
+    """The rule set to run with: the one asked for, or the one of `release`'s major.minor."""
     if chosen is not None:
         return chosen
-    for name in SEMANTICS:
-        if release == name or release.startswith(name + "."):
-            return name
-    known = ", ".join(sorted(SEMANTICS))
+    rules = rules_for_release(release)
+    if rules is not None:
+        return rules.name
+    known = ", ".join(sorted(RULES))
     raise UsageError(
-        f"the lane's translation rules are validated on Linux {known} only (this is {release}); "
-        f"pass --semantics {max(SEMANTICS)} to run with them anyway",
+        f"the lane has rule sets for Linux {known} only (this is {release}); "
+        f"pass --semantics with the closest one to run with it anyway",
         prog="swapdiff kernel",
     )
+
+
+def check(path: str, chosen: str | None) -> int:
+    """`--check`: the recorded trace against the model under the chosen (or recording) rules."""
+    from fuzz.kernel.recorded import check_recorded, read_recorded
+
+    header, actions, _ = read_recorded(path)
+    semantics = semantics_for(str(header.get("kernel", "")), chosen)
+    problem = check_recorded(path, semantics)
+    print(
+        f"swapdiff kernel --check: {len(actions)} steps recorded on Linux {header.get('kernel')}, "
+        f"model under the {semantics} rules"
+    )
+    if problem is None:
+        print("the model predicts every recorded observation")
+        return 0
+    step, what = problem
+    print(f"DIVERGENCE at step {step} {actions[step]}: {what}")
+    return 1
 
 
 def main(argv: Sequence[str]) -> int:
@@ -93,6 +126,8 @@ def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
     args = build_parser().parse_args(list(argv))
+    if args.check:
+        return check(args.check, args.semantics)
     if args.pages > 1024 or args.shm_pages > 1024:
         raise UsageError("--pages and --shm-pages are at most 1024", prog="swapdiff kernel")
     replay = None
@@ -130,6 +165,7 @@ def main(argv: Sequence[str]) -> int:
             semantics=semantics,
             mthp_kb=mthp_kb,
             large_folios=large_folios,
+            record=Path(args.record) if args.record else None,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -137,7 +173,7 @@ def main(argv: Sequence[str]) -> int:
     rate = result.steps / result.seconds if result.seconds else 0.0
     print(
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
-        f"{result.learned_frees} fault-time slot frees learned from Used"
+        f"{result.fault_frees} fault-time slot frees predicted by the {semantics} rules"
     )
     if result.mthp is not None:
         m = result.mthp
@@ -162,7 +198,12 @@ def main(argv: Sequence[str]) -> int:
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
         small = shrink(
-            actions, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+            actions,
+            npages=npages,
+            shm_pages=shm_pages,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
+            semantics=semantics,
         )
         header = kernel_header(
             args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios
