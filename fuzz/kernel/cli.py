@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,12 +94,26 @@ def semantics_for(release: str, chosen: str | None) -> str:
     rules = rules_for_release(release)
     if rules is not None:
         return rules.name
-    known = ", ".join(sorted(RULES))
+    known = ", ".join(sorted(RULES, key=_version))
     raise UsageError(
-        f"the lane has rule sets for Linux {known} only (this is {release}); "
-        f"pass --semantics with the closest one to run with it anyway",
+        f"the lane has rule sets for Linux {known} only (this is {release}); pass --semantics "
+        f"{_closest(release)} (the newest rule set not newer than it) to run with it anyway",
         prog="swapdiff kernel",
     )
+
+
+def _version(name: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in name.split("."))
+
+
+def _closest(release: str) -> str:
+    """The newest rule set whose major.minor is not above `release`'s (the oldest if none)."""
+    m = re.match(r"(\d+)\.(\d+)", release)
+    names = sorted(RULES, key=_version)
+    if m is None:
+        return names[-1]
+    older = [n for n in names if _version(n) <= (int(m[1]), int(m[2]))]
+    return older[-1] if older else names[0]
 
 
 def check(path: str, chosen: str | None) -> int:
