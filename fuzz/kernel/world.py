@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fuzz.kernel.rules import RULES, KernelRules
-from reference.api import Entry
+from reference.api import Entry, vm_swap_full
 from reference.model import ReferenceSwap
 
 HELPER = "helper"
@@ -226,7 +226,7 @@ class ModelWorld:
             return
         if st[0] == "s":
             f = self._swapin_folio(st[1])
-            self.ref.folio_put_swap(f)  # a read fault never frees the slot
+            self._fault_put(f)  # a read fault frees the slot only when swap is half full
             self._map(f, HELPER)
             pages[page] = ("r", f)
         if write:
@@ -242,7 +242,7 @@ class ModelWorld:
             return
         if st[0] == "s":
             f = self._swapin_folio(st[1])
-            self.ref.folio_put_swap(f)
+            self._fault_put(f)
             self._map(f, HELPER)
             pages[page] = ("r", f)
             if (HELPER, page) not in self.shared_ptes:
@@ -276,6 +276,16 @@ class ModelWorld:
                 return
             self._free_at_fault(f)
         self.dirty.add(f)
+
+    def _fault_put(self, f: int) -> None:
+        """do_swap_page's folio_put_swap of the mapped slots; when more than half of swap is
+        in use (vm_swap_full, which should_try_to_free_swap tests in every release before the
+        fault's kind) the fault also frees the folio's slots if their counts are 0."""
+        self.ref.folio_put_swap(f)
+        if vm_swap_full(self.ref.nr_swap_pages(), self.ref.total_swap_pages()) and self.ref.folio_free_swap(
+            f
+        ):
+            self.fault_frees += 1
 
     def _free_at_fault(self, f: int) -> None:
         """folio_free_swap of a faulted folio still in the swap cache (its slots' counts are 0)."""
@@ -390,12 +400,12 @@ class ModelWorld:
             whole = [("s", Entry(first.type, first.offset + i)) for i in range(len(block))]
             if [pages[p] for p in block] != whole:
                 raise AssertionError(f"large folio {f} is cached but its block is not all its swap ptes")
-            self.ref.folio_put_swap(f)
+            self._fault_put(f)
             for p in block:
                 pages[p] = ("r", f)
         else:
             f = self._swapin_folio(entry)
-            self.ref.folio_put_swap(f)
+            self._fault_put(f)
             pages[page] = ("r", f)
         self._map(f, HELPER)
         if write:

@@ -69,3 +69,13 @@ def test_after_fork_a_write_frees_once_the_child_is_gone_and_copies_while_it_liv
     w.pageout(0, 4)
     assert w.inuse(0) == 4
     w.ref.check_invariants()
+
+
+@pytest.mark.parametrize("semantics", sorted(RULES))
+def test_with_more_than_half_of_swap_used_even_a_read_fault_frees(semantics: str) -> None:
+    w = ModelWorld(8, rules=RULES[semantics], shm_pages=0)
+    assert w.swapon(16, 5, bad=[], solidstate=False, blkdev=False, discard="none") == 0
+    w.pageout(0, 8)  # 8 of the 15 usable slots: vm_swap_full
+    w.fault(0, write=False)
+    assert (w.inuse(0), w.fault_frees, w.swap_cached_pages()) == (7, 1, 7)
+    w.ref.check_invariants()
