@@ -309,8 +309,10 @@ class Lane:
         """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
         bad = bad or []
         kind: dict[str, Any] = {"bad": bad, "blkdev": blkdev, "discard": discard}
-        self.last_swapon = {"rc": 0, "solidstate": False, "pages": pages, "priority": priority}
-        self.last_swapon["blkdev"] = blkdev
+        # what this swapon asked for and got: a recorded trace rebuilds the model's devices from it
+        self.last_swapon: dict[str, Any] = dict(
+            pages=pages, priority=priority, blkdev=blkdev, rc=0, solidstate=False
+        )
         try:
             path = self.host.add_device(pages, priority=priority, **kind)
         except OSError as err:
