@@ -132,9 +132,17 @@ def check_recorded(path: str, semantics: str) -> tuple[int, str] | None:
         if action["op"] == "swapoff":
             types.remove(action["type"])
         predicted = model_observed(world, types)
-        diff = [
-            f"{k}: kernel {obs[k]}, model {predicted[k]}" for k in OBSERVED_KEYS if obs[k] != predicted[k]
-        ]
+        diff = [_difference(k, obs[k], predicted[k]) for k in OBSERVED_KEYS if obs[k] != predicted[k]]
         if diff:
-            return i, "; ".join(diff)[:600]
+            return i, "; ".join(diff)
     return None
+
+
+def _difference(key: str, kernel: Any, model: Any) -> str:
+    """One observable's difference; for the entries, the first page that differs."""
+    if key == "entries" and isinstance(kernel, dict) and set(kernel) == set(model):
+        for proc, pages in kernel.items():
+            for p, (k, m) in enumerate(zip(pages, model[proc], strict=False)):
+                if k != m:
+                    return f"{proc} page {p} entry: kernel {k}, model {m}"
+    return f"{key}: kernel {kernel}, model {model}"

@@ -59,3 +59,13 @@ def test_a_trace_without_observations_is_a_one_line_usage_error(tmp_path: Path) 
     run = swapdiff("kernel", "--check", str(path), cwd=tmp_path)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert "no kernel observation recorded" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_recorded_entry_the_model_does_not_predict_is_named_by_page(tmp_path: Path) -> None:
+    lines = (TRACES / "fault-free-by-release.7.2.jsonl").read_text().splitlines()
+    rec = json.loads(lines[1])  # step 0: the pageout of pages 0..7 to offsets 1..8
+    assert rec["observed"]["entries"]["helper"][3] == [0, 4]
+    rec["observed"]["entries"]["helper"][3] = [0, 9]
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(rec), *lines[2:]]) + "\n")
+    assert check_recorded(str(path), "7.2") == (0, "helper page 3 entry: kernel [0, 9], model [0, 4]")
