@@ -1,16 +1,19 @@
 """`swapdiff kernel`: run the kernel lane (world actions on the running kernel vs the reference).
 
     swapdiff kernel [--steps N | --time T] [--seed S] [--pages N] [--shm-pages N] [--allow-existing]
-                    [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18]
-                    [--mthp SIZE [--large-folios N]] [--summary FILE]
+                    [--replay TRACE] [--out DIR] [--shrink] [--semantics 6.18|7.2|7.3]
+                    [--mthp SIZE [--large-folios N]] [--summary FILE] [--record FILE]
                     [--hibernation-share FRACTION]
+    swapdiff kernel --check TRACE [--semantics 6.18|7.2|7.3]
     swapdiff kernel --vm KERNEL [--kernels DIR] [--accel auto|kvm|tcg] [--cpus N] [--memory SIZE]
                     [--boot-timeout T] [--guest-setup CMD] [lane options]
     swapdiff kernel --matrix [--kernels DIR | --vm KERNEL ...] [--no-host] [VM and lane options]
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
 host cannot run the lane (one line saying why), 3 a guest that failed (panicked, hung, never
-started the lane: one line naming the cause and the console log).
+started the lane: one line naming the cause and the console log).  `--check` replays a trace
+recorded with `--record` on the model alone (no kernel, any host) and compares the recording
+with it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fuzz.cli.args import OneLineParser, UsageError, duration, non_negative_int, positive_int, seed
-from fuzz.kernel.world import SEMANTICS
+from fuzz.kernel.rules import RULES, closest_rule_set, rules_for_release, version_key
 
 PROG = "swapdiff kernel"
 
@@ -58,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--time", type=duration, metavar="DURATION", help="time budget (default: 30s)")
     budget.add_argument("--steps", type=positive_int, metavar="N", help="number of world actions")
     budget.add_argument("--replay", metavar="TRACE", help="replay a kernel-lane trace on kernel and model")
+    budget.add_argument(
+        "--check",
+        metavar="TRACE",
+        help="replay a recorded trace (--record) on the model alone and compare it with the "
+        "kernel's recorded observations (default rules: those of the release that recorded it)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="action seed (default: %(default)s)")
     p.add_argument("--pages", type=positive_int, default=128, help="tracked pages (default: %(default)s)")
     p.add_argument(
@@ -71,9 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shrink", action="store_true", help="delta-debug a divergence before writing it")
     p.add_argument(
         "--semantics",
-        choices=sorted(SEMANTICS),
-        help="the kernel rules the lane's translation follows (default: the running kernel's, "
-        "if the lane knows them; see README 'Kernel versions')",
+        choices=sorted(RULES),
+        help="the kernel rule set the lane's translation follows (default: the one of the running "
+        "kernel's major.minor, if the lane knows it; see docs/kernel-releases.md)",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the run's trace there with the kernel's observations after every step "
+        "(checkable anywhere with --check)",
     )
     p.add_argument(
         "--mthp",
@@ -142,16 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def semantics_for(release: str, chosen: str | None) -> str:
-    """The rule set to run with: the one asked for, or the one matching `release`."""
+    """The rule set to run with: the one asked for, or the one of `release`'s major.minor."""
     if chosen is not None:
         return chosen
-    for name in SEMANTICS:
-        if release == name or release.startswith(name + "."):
-            return name
-    known = ", ".join(sorted(SEMANTICS))
+    rules = rules_for_release(release)
+    if rules is not None:
+        return rules.name
+    known = ", ".join(sorted(RULES, key=version_key))
     raise UsageError(
-        f"the lane's translation rules are validated on Linux {known} only (this is {release}); "
-        f"pass --semantics {max(SEMANTICS)} to run with them anyway",
+        f"the lane has rule sets for Linux {known} only (this is {release}); pass --semantics "
+        f"{closest_rule_set(release)} (the newest rule set not newer than it) to run with it anyway",
         prog="swapdiff kernel",
     )
 
@@ -167,12 +182,33 @@ def hibernation_summary(hib: dict[str, int] | None, note: str, ops: dict[str, in
     )
 
 
+def check(path: str, chosen: str | None) -> int:
+    """`--check`: the recorded trace against the model under the chosen (or recording) rules."""
+    from fuzz.kernel.recorded import check_recorded, read_recorded
+
+    header, actions, _ = read_recorded(path)
+    semantics = semantics_for(str(header.get("kernel", "")), chosen)
+    problem = check_recorded(path, semantics)
+    print(
+        f"swapdiff kernel --check: {len(actions)} steps recorded on Linux {header.get('kernel')}, "
+        f"model under the {semantics} rules"
+    )
+    if problem is None:
+        print("the model predicts every recorded observation")
+        return 0
+    step, what = problem
+    print(f"DIVERGENCE at step {step} {actions[step]}: {what}")
+    return 1
+
+
 def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.device import KernelUnavailable, mthp_order
     from fuzz.kernel.lane import SHM_OPS, kernel_header, run_lane, shrink
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
     args = build_parser().parse_args(list(argv))
+    if args.check:
+        return check(args.check, args.semantics)
     if args.matrix or args.vm:
         return vm_main(args)
     if args.pages > 1024 or args.shm_pages > 1024:
@@ -213,6 +249,7 @@ def main(argv: Sequence[str]) -> int:
             mthp_kb=mthp_kb,
             large_folios=large_folios,
             hib_share=args.hibernation_share,
+            record=Path(args.record) if args.record else None,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -221,7 +258,7 @@ def main(argv: Sequence[str]) -> int:
     rate = result.steps / result.seconds if result.seconds else 0.0
     print(
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
-        f"{result.learned_frees} fault-time slot frees learned from Used"
+        f"{result.fault_frees} fault-time slot frees predicted by the {semantics} rules"
     )
     if result.mthp is not None:
         m = result.mthp
@@ -264,7 +301,12 @@ def main(argv: Sequence[str]) -> int:
     if args.shrink and result.trace_path and replay is None:
         _, actions = read_kernel_trace(result.trace_path)
         small = shrink(
-            actions, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+            actions,
+            npages=npages,
+            shm_pages=shm_pages,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
+            semantics=semantics,
         )
         share = args.hibernation_share if result.hib is not None else 0.0
         header = kernel_header(
@@ -402,7 +444,7 @@ def _matrix(args: argparse.Namespace) -> int:
     else:
         raise UsageError("--matrix needs --kernels DIR (or SWAPDIFF_KERNELS) or --vm KERNEL", prog=PROG)
     out = Path(args.out).absolute()
-    known = sorted(SEMANTICS)
+    known = sorted(RULES, key=version_key)
     base = lane_argv(args)
     bound = run_bound(args)
 

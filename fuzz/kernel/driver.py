@@ -309,6 +309,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings, snap: Snapshot | None = None) -> 
             region.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
         elif op in ("read", "write"):
             reply = _touch(region, cmd["page"], op == "write")
+        elif op == "store":  # no load first: one write fault on a swapped page
+            region[cmd["page"] * PAGE] = cmd["page"] % 255 + 1
         elif op == "spageout":
             maps.shm.madvise(MADV_PAGEOUT, cmd["start"], cmd["n"])
         elif op == "szap":

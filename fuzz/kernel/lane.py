@@ -15,12 +15,11 @@ every step `Lane.compare` checks the kernel's observables against the model's (s
 is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
 their own are paused (`reclaimers`).
 
-One kernel choice is not a function of the swap state: whether a fault (do_swap_page /
-do_wp_page) frees the count-0 swap-cache slot of the page it maps (should_try_to_free_swap and
-wp_can_reuse_anon_folio test the folio's page refcount, which per-CPU LRU batches change).  The
-lane LEARNS that choice from /proc/swaps Used (a one-slot difference, unambiguous for a
-one-page fault) and applies folio_free_swap to the model only then; every other observable is
-still compared.
+Whether a fault frees the count-0 swap-cache slot of the page it maps is predicted by the
+release's rules (fuzz/kernel/rules.py), nothing is read back from the kernel; the refcount
+tests of should_try_to_free_swap and wp_can_reuse_anon_folio are kept predictable by draining
+every CPU's LRU batches before each store as well as before each pageout.  ``store`` is a
+store without a load (one write fault on a swapped page), ``write`` a load then a store.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from fuzz.kernel.device import (
     vmstat,
 )
 from fuzz.kernel.driver import Helper, LruDrainer, probe_pageout
+from fuzz.kernel.rules import RULES
 from fuzz.kernel.snapshot import SNAPSHOT
 from fuzz.kernel.trace import (
     EXTRA_DEVICE_PAGES,
@@ -56,7 +56,7 @@ from fuzz.kernel.trace import (
     check_actions,
     write_kernel_trace,
 )
-from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, SEMANTICS, ModelWorld
+from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
@@ -119,7 +119,7 @@ class LaneResult:
     seconds: float
     divergence: str | None
     trace_path: str | None
-    learned_frees: int
+    fault_frees: int  # count-0 slots freed at fault time, as the rules predicted them
     paused_reclaimers: int = 0
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
     ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
@@ -270,10 +270,12 @@ def random_action(
     if roll < 0.30:
         start = rng.randrange(n)
         return {"op": "pageout", "start": start, "n": rng.randint(1, min(16, n - start))}
-    if roll < 0.49:
+    if roll < 0.45:
         return {"op": "read", "page": rng.randrange(n)}
-    if roll < 0.68:
+    if roll < 0.58:
         return {"op": "write", "page": rng.randrange(n)}
+    if roll < 0.68:
+        return {"op": "store", "page": rng.randrange(n)}
     if roll < 0.78:
         start = rng.randrange(n)
         return {"op": "zap", "start": start, "n": rng.randint(1, min(8, n - start))}
@@ -299,6 +301,7 @@ class Lane:
         npages: int,
         shm_pages: int = DEFAULT_SHM_PAGES,
         large_folios: int = 0,
+        semantics: str = "6.18",
         hibernation: bool = False,
     ) -> None:
         """`large_folios`: folios of the host's mTHP size (`host.mthp_kb`) in the large region;
@@ -311,6 +314,7 @@ class Lane:
         self.mthp_base = read_mthp_stats(self.mthp_stats)
         self.world = ModelWorld(
             npages,
+            rules=RULES[semantics],
             shm_pages=shm_pages,
             large_order=self.large_order,
             large_folios=large_folios if self.large_order else 0,
@@ -329,7 +333,6 @@ class Lane:
         )
         self.drainer = LruDrainer()
         self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
-        self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
         self.zero_base = {name: io.get(name, 0) for name in ZERO_COUNTERS}
@@ -432,16 +435,22 @@ class Lane:
         """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
         bad = bad or []
         kind: dict[str, Any] = {"bad": bad, "blkdev": blkdev, "discard": discard}
+        # what this swapon asked for and got: a recorded trace rebuilds the model's devices from it
+        self.last_swapon: dict[str, Any] = dict(
+            pages=pages, priority=priority, blkdev=blkdev, rc=0, solidstate=False
+        )
         try:
             path = self.host.add_device(pages, priority=priority, **kind)
         except OSError as err:
             krc = -(err.errno or 0)
             mrc = self.world.swapon(pages, priority, solidstate=False, **kind)
+            self.last_swapon["rc"] = krc
             if mrc != krc:
                 raise KernelDivergence(f"swapon: kernel {krc} ({err.strerror}), model {mrc}") from None
             return mrc
         solidstate = not self.host.rotational(path)
         type = self.world.swapon(pages, priority, solidstate=solidstate, **kind)
+        self.last_swapon.update(rc=type, solidstate=solidstate)
         if type < 0:
             raise KernelDivergence(f"swapon: the kernel swapped on {path}, the model returned {type}")
         self.devices[type] = LaneDevice(path, type, priority, blkdev)
@@ -477,8 +486,7 @@ class Lane:
     def step(self, action: dict[str, Any]) -> None:
         op = action["op"]
         w = self.world
-        learn: int | None = None
-        if op in ("pageout", "spageout", "lpageout"):
+        if op in ("pageout", "spageout", "lpageout", "write", "store", "lwrite"):
             self.drainer.drain()  # no folio may hold a batch reference on another CPU
         if op == "pageout":
             self.helper.call("pageout", start=action["start"], n=action["n"])
@@ -486,7 +494,10 @@ class Lane:
             w.pageout(action["start"], action["n"])
         elif op in ("read", "write"):
             self.helper.call(op, page=action["page"])
-            learn = w.fault(action["page"], op == "write")
+            w.fault(action["page"], op == "write")
+        elif op == "store":
+            self.helper.call(op, page=action["page"])
+            w.store(action["page"])
         elif op == "zap":
             self.helper.call("zap", start=action["start"], n=action["n"])
             w.zap(HELPER, action["start"], action["n"])
@@ -502,7 +513,7 @@ class Lane:
             w.large_pageout(action["start"], action["n"])
         elif op in ("lread", "lwrite"):
             self.helper.call(op, page=action["page"], nr=w.large_nr)
-            learn = w.large_fault(action["page"], op == "lwrite")
+            w.large_fault(action["page"], op == "lwrite")
         elif op == "lzap":
             self.helper.call(op, start=action["start"], n=action["n"])
             w.large_zap(action["start"], action["n"])
@@ -535,21 +546,26 @@ class Lane:
         else:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
-        if learn is not None and op in ("write", "lwrite"):
-            self._learn_fault_free(learn)
         self.compare()
 
-    def _learn_fault_free(self, f: int) -> None:
-        """Only write faults may free (should_try_to_free_swap frees on a read fault only when
-        vm_swap_full() or mlocked, never true for the lane's device sizes), so a read fault
-        that lowers Used is a divergence, not a learned choice."""
-        entry = self.world.ref.folio_entry(f)
-        if entry is None:
-            return
-        if self._row(entry.type)["used"] // KIB == self.world.inuse(entry.type) - self.world.nr(f):
-            if not self.world.ref.folio_free_swap(f):
-                raise KernelDivergence("the kernel freed a slot the model cannot free")
-            self.learned += 1
+    def observed(self) -> dict[str, Any]:
+        """The kernel's values of what a recorded trace holds (fuzz/kernel/recorded.py)."""
+        rows = {r["filename"]: r for r in proc_swaps()}
+        lane_paths = self._lane_paths()
+        others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
+        mi, io = refreshed_meminfo(), vmstat()
+        entries = {
+            proc: [None if e is None else [e[0] - self.type_base, e[1]] for e in kpages]
+            for proc, kpages in sorted(self.helper.entries().items())
+        }
+        return {
+            "entries": entries,
+            "used": {str(t): rows[str(d.path)]["used"] // KIB for t, d in sorted(self.devices.items())},
+            "swap_free": (mi["SwapFree"] - others_free) // KIB,
+            "swap_cached": mi["SwapCached"] // KIB,
+            "reads": io["pswpin"] - self.io_base[0],
+            "writes": io["pswpout"] - self.io_base[1],
+        }
 
     def _resident(self, st: Any) -> int:
         """mincore's bit as the model predicts it (a read of a never-written page maps the zero
@@ -721,12 +737,15 @@ def run_lane(
     mthp_kb: int = 0,
     large_folios: int = DEFAULT_LARGE_FOLIOS,
     hib_share: float = HIB_SHARE,
+    record: Path | None = None,
 ) -> LaneResult:
     """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence.
     With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size.  `hib_share`
-    of the random actions take hibernation slots where /dev/snapshot exists (0: never)."""
-    if semantics not in SEMANTICS:
-        raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
+    of the random actions take hibernation slots where /dev/snapshot exists (0: never).  With
+    `record` the run's trace goes there with the kernel's observations after every step (also
+    when it diverged: the recording's last step is the diverging one)."""
+    if semantics not in RULES:
+        raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(RULES)})")
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
     t0 = time.monotonic()
@@ -739,8 +758,13 @@ def run_lane(
         raise KernelUnavailable(f"this trace takes hibernation slots, but there is no {SNAPSHOT}")
     with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
-        lane = Lane(host, npages, shm_pages, large_folios, hibernation=hib_share > 0 or replays_hib)
+        lane = Lane(
+            host, npages, shm_pages, large_folios, semantics, hibernation=hib_share > 0 or replays_hib
+        )
         share = hib_share if lane.hib_available else 0.0
+        first_device = dict(lane.last_swapon)
+        del first_device["rc"]
+        observed: list[dict[str, Any]] = []
         try:
             if replays_hib and not lane.hib_available:
                 raise KernelUnavailable(f"this trace takes hibernation slots, but {lane.hib_note}")
@@ -768,9 +792,21 @@ def run_lane(
                 except (KernelDivergence, SwapContractError) as err:
                     detail = str(err)
                     divergence = f"step {len(done) - 1} {action}: {detail}"
+                finally:
+                    if record is not None:
+                        observed.append(lane.observed())
+                        if action["op"] == "swapon":
+                            observed[-1]["swapon"] = {k: lane.last_swapon[k] for k in ("rc", "solidstate")}
+                if divergence is not None:
                     break
         finally:
             lane.close()
+    if record is not None:
+        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
+        header["first_device"] = first_device
+        header["divergence"] = divergence
+        recs = [{**a, "observed": o} for a, o in zip(done, observed, strict=True)]
+        write_kernel_trace(record, header, recs)
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
@@ -784,7 +820,7 @@ def run_lane(
         time.monotonic() - t0,
         divergence,
         trace_path,
-        lane.learned,
+        lane.world.fault_frees,
         paused,
         mthp,
         ops,
@@ -805,8 +841,10 @@ def shrink(
     max_seconds: float = 120.0,
     mthp_kb: int = 0,
     large_folios: int = 0,
+    semantics: str = "6.18",
 ) -> list[dict[str, Any]]:
-    """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)."""
+    """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)
+    under the same rule set."""
     t0 = time.monotonic()
 
     def diverges(cand: list[dict[str, Any]]) -> bool:
@@ -814,7 +852,12 @@ def shrink(
         if check_actions(cand, npages, shm_pages, large, first_blkdev=large[0] > 0) is not None:
             return False
         run = run_lane(
-            replay=cand, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+            replay=cand,
+            npages=npages,
+            shm_pages=shm_pages,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
+            semantics=semantics,
         )
         return run.divergence_step is not None  # at a step: a setup divergence reproduces nothing
 

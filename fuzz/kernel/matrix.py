@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fuzz.kernel.rules import closest_rule_set
 from fuzz.kernel.vm import KernelImage, VmError, VmRun, checkout_root
 
 
@@ -57,16 +58,6 @@ class Row:
         return f"failed (exit {self.exit}): {self.note}"
 
 
-def version_key(text: str) -> tuple[int, ...]:
-    """(major, minor, ...) of a release or rule-set name, for ordering."""
-    nums = []
-    for part in text.split("-", 1)[0].split("+", 1)[0].split("."):
-        if not part.isdigit():
-            break
-        nums.append(int(part))
-    return tuple(nums)
-
-
 def rules_for(release: str, chosen: str | None, known: list[str]) -> tuple[str, bool]:
     """(rule set, explicit): `chosen` if given; the release's own rule set; else the newest one
     not newer than the release (the oldest if all are newer), marked explicit."""
@@ -75,9 +66,7 @@ def rules_for(release: str, chosen: str | None, known: list[str]) -> tuple[str, 
     for name in known:
         if release == name or release.startswith(name + "."):
             return name, False
-    ordered = sorted(known, key=version_key)
-    older = [n for n in ordered if version_key(n) <= version_key(release)]
-    return (older[-1] if older else ordered[0]), True
+    return closest_rule_set(release, known), True
 
 
 def first_observable(detail: str | None) -> str | None:

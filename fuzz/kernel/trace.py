@@ -38,6 +38,7 @@ OPS: dict[str, dict[str, str]] = {
     "zap": {"start": "int", "n": "int"},
     "read": {"page": "int"},
     "write": {"page": "int"},
+    "store": {"page": "int"},
     "fork": {"child": "int"},
     "child_exit": {"child": "int"},
     "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints", "discard": "discard"},
@@ -94,6 +95,7 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             raise TraceError(f"{path}:{k}: not JSON") from None
         if not isinstance(rec, dict) or rec.get("i") != k - 2 or rec.get("op") not in OPS:
             raise TraceError(f"{path}:{k}: bad kernel-lane op record")
+        rec.pop("observed", None)  # a recorded trace's kernel observations (fuzz/kernel/recorded.py)
         keys = set(rec) - {"i", "op"}
         args = OPS[rec["op"]]
         if keys != set(args) or not all(_typed(rec[x], args[x]) for x in keys):
@@ -185,7 +187,7 @@ def check_actions(
                 return i, why
         if op in ("pageout", "zap") and not _range_ok(a, npages):
             return i, f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {npages} pages"
-        if op in ("read", "write") and not 0 <= a["page"] < npages:
+        if op in ("read", "write", "store") and not 0 <= a["page"] < npages:
             return i, f"{op} page {a['page']} is not within {npages} pages"
         if op in ("spageout", "szap", "spunch") and not _range_ok(a, shm_pages):
             return (

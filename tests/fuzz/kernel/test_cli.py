@@ -12,13 +12,22 @@ from fuzz.kernel import cli
 def test_the_running_release_picks_its_rule_set() -> None:
     assert cli.semantics_for("6.18.44-fc-v1098", None) == "6.18"
     assert cli.semantics_for("6.18", None) == "6.18"
+    assert cli.semantics_for("7.2.13+deb14-amd64", None) == "7.2"
+    assert cli.semantics_for("7.3.4", None) == "7.3"
+    assert cli.semantics_for("7.3.4", "7.2") == "7.2"  # an explicit choice wins
 
 
 def test_an_unvalidated_release_needs_an_explicit_rule_set() -> None:
-    with pytest.raises(UsageError, match=r"validated on Linux 6\.18 only \(this is 7\.0\.2\)"):
+    with pytest.raises(
+        UsageError, match=r"for Linux 6\.18, 7\.2, 7\.3 only \(this is 7\.0\.2\); pass --semantics 6\.18"
+    ):
         cli.semantics_for("7.0.2", None)
+    with pytest.raises(UsageError, match=r"pass --semantics 7\.3 "):
+        cli.semantics_for("7.4.1", None)
     with pytest.raises(UsageError):
         cli.semantics_for("6.180.1", None)  # a prefix is not a version
+    with pytest.raises(UsageError):
+        cli.semantics_for("7.30.1", None)
     assert cli.semantics_for("7.0.2", "6.18") == "6.18"
 
 
