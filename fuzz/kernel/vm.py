@@ -38,7 +38,8 @@ PROBE_TIMEOUT = 60.0
 SLACK = 120.0  # the lane's own setup and teardown after the budget, under TCG
 SECONDS_PER_STEP = 3.0  # a bound, not a rate: TCG runs 1-10 steps/s (1 on a loaded host)
 SHRINK_SECONDS = 300.0  # shrink stops itself after 120 s, plus the replay in flight
-PANIC = re.compile(r"Kernel panic - not syncing.*|BUG: .*|Oops: .*")
+FATAL = re.compile(r"Kernel panic - not syncing.*|PANIC: early exception.*")  # the guest is done
+PANIC = re.compile(r"Kernel panic - not syncing.*|kernel BUG at .*|PANIC: early exception.*|BUG: .*|Oops: .*")
 LANE_BANNER = "swapdiff kernel: Linux"  # the lane's first line: it has started
 EXIT_CANNOT_RUN = 2
 EXIT_GUEST_FAILED = 3
@@ -396,7 +397,11 @@ def run_lane_vm(
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
         image = scratch_image(Path(tmp))
         cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image), "--rwdir", str(out)]
-        cmd += ["--exec", guest_script(argv, out, setup)]
+        # vng passes --exec on the kernel command line (2048 bytes on x86, a boot panic past
+        # that): the script goes into --out, the command line carries only its path
+        script = out / "guest.sh"
+        script.write_text(guest_script(argv, out, setup) + "\n")
+        cmd += ["--exec", f"sh {_quote(script)}"]
         result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
     result.accel = chosen
     return result
@@ -410,15 +415,22 @@ def _supervise(
     t0 = time.monotonic()
     started: float | None = None
     cause: str | None = None
+    polls = 0
     with _vng(cmd, console) as proc:
         while True:
             stdout.poll()
             stderr.poll()
             now = time.monotonic()
+            polls += 1
             if started is None and any(line.startswith(LANE_BANNER) for line in stdout.lines):
                 started = now
             done = proc.poll() is not None
             if done or _guest_exit(out) is not None:
+                break
+            fatal = _fatal(console) if polls % 8 == 0 else None
+            if fatal is not None:  # a panicked guest may hang instead of powering off
+                time.sleep(1.0)  # the rest of the panic message, for the log
+                cause = f"the guest kernel panicked: {fatal}"
                 break
             if started is None and now - t0 > boot_timeout:
                 stage = _boot_stage(console)
@@ -440,6 +452,15 @@ def _supervise(
         return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, cause, lines=stdout.lines)
     assert code is not None
     return VmRun(code, boot, seconds, console, _summary(out), None, lines=stdout.lines)
+
+
+def _fatal(console: Path) -> str | None:
+    """The guest's panic line, once the console shows one."""
+    try:
+        m = FATAL.search(console.read_text(errors="replace"))
+    except OSError:
+        return None
+    return m.group(0).strip() if m else None
 
 
 def _boot_stage(console: Path) -> str:
