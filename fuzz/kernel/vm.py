@@ -3,7 +3,7 @@
 virtme-ng (`vng`) boots the kernel under QEMU with the host's filesystem as the guest's
 read-only root, so this checkout's code runs in the guest unchanged; the guest runs
 `python -m fuzz.cli kernel ...` as root on a scratch ext4 disk (4K blocks: a swap file on
-1K-block ext4 loses pages at swapon) mounted at LANE_DIR's parent.  The run's --out directory
+1K-block ext4 loses pages at swapon) mounted at LANE_DIR.  The run's --out directory
 is shared read-write at the same path, so the guest's output (guest.out / guest.err, tailed
 here for live progress), its exit code, its summary JSON and any divergence trace land where
 the host expects them; the console log (kernel messages, vng's and QEMU's errors) is kept
@@ -290,10 +290,10 @@ def checkout_root() -> Path:
 
 
 def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
-    """The shell command the guest runs: scratch disk at LANE_DIR's parent, then the lane,
+    """The shell command the guest runs: scratch disk at LANE_DIR, then the lane,
     its output and exit code into `out` (shared with the host at the same path)."""
     q = _quote
-    mount_at = LANE_DIR.parent
+    mount_at = LANE_DIR  # not its parent /var/tmp: that would hide an --out under it
     # the exit code is written whole, then renamed: the host polls for it while the guest writes
     exit_file, partial = q(out / "guest.exit"), q(out / ".guest.exit")
     record = f"echo $? >{partial} && mv {partial} {exit_file}"
@@ -301,6 +301,7 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
         f"exec >{q(out / 'guest.out')} 2>{q(out / 'guest.err')}",
         # the scratch disk's driver and the lane's block devices (modules in Debian's kernels)
         "modprobe -q -a virtio_blk loop 2>/dev/null",
+        f"mkdir -p {q(mount_at)}",
         f"mount -t ext4 /dev/vda {q(mount_at)} || {{ echo 'cannot mount the scratch disk at {mount_at}' >&2; "
         f"(exit 3); {record}; exit 3; }}",
     ]
