@@ -3,7 +3,7 @@
 virtme-ng (`vng`) boots the kernel under QEMU with the host's filesystem as the guest's
 read-only root, so this checkout's code runs in the guest unchanged; the guest runs
 `python -m fuzz.cli kernel ...` as root on a scratch ext4 disk (4K blocks: a swap file on
-1K-block ext4 loses pages at swapon) mounted at LANE_DIR's parent.  The run's --out directory
+1K-block ext4 loses pages at swapon) mounted at LANE_DIR.  The run's --out directory
 is shared read-write at the same path, so the guest's output (guest.out / guest.err, tailed
 here for live progress), its exit code, its summary JSON and any divergence trace land where
 the host expects them; the console log (kernel messages, vng's and QEMU's errors) is kept
@@ -38,7 +38,8 @@ PROBE_TIMEOUT = 60.0
 SLACK = 120.0  # the lane's own setup and teardown after the budget, under TCG
 SECONDS_PER_STEP = 3.0  # a bound, not a rate: TCG runs 1-10 steps/s (1 on a loaded host)
 SHRINK_SECONDS = 300.0  # shrink stops itself after 120 s, plus the replay in flight
-PANIC = re.compile(r"Kernel panic - not syncing.*|BUG: .*|Oops: .*")
+FATAL = re.compile(r"Kernel panic - not syncing.*|PANIC: early exception.*")  # the guest is done
+PANIC = re.compile(r"Kernel panic - not syncing.*|kernel BUG at .*|PANIC: early exception.*|BUG: .*|Oops: .*")
 LANE_BANNER = "swapdiff kernel: Linux"  # the lane's first line: it has started
 EXIT_CANNOT_RUN = 2
 EXIT_GUEST_FAILED = 3
@@ -304,10 +305,10 @@ def checkout_root() -> Path:
 
 
 def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
-    """The shell command the guest runs: scratch disk at LANE_DIR's parent, then the lane,
+    """The shell command the guest runs: scratch disk at LANE_DIR, then the lane,
     its output and exit code into `out` (shared with the host at the same path)."""
     q = _quote
-    mount_at = LANE_DIR.parent
+    mount_at = LANE_DIR  # not its parent /var/tmp: that would hide an --out under it
     # the exit code is written whole, then renamed: the host polls for it while the guest writes
     exit_file, partial = q(out / "guest.exit"), q(out / ".guest.exit")
     record = f"echo $? >{partial} && mv {partial} {exit_file}"
@@ -315,6 +316,7 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
         f"exec >{q(out / 'guest.out')} 2>{q(out / 'guest.err')}",
         # the scratch disk's driver and the lane's block devices (modules in Debian's kernels)
         "modprobe -q -a virtio_blk loop 2>/dev/null",
+        f"mkdir -p {q(mount_at)}",
         f"mount -t ext4 /dev/vda {q(mount_at)} || {{ echo 'cannot mount the scratch disk at {mount_at}' >&2; "
         f"(exit 3); {record}; exit 3; }}",
     ]
@@ -411,7 +413,11 @@ def run_lane_vm(
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
         image = scratch_image(Path(tmp))
         cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image), "--rwdir", str(out)]
-        cmd += ["--exec", guest_script(argv, out, setup)]
+        # vng passes --exec on the kernel command line (2048 bytes on x86, a boot panic past
+        # that): the script goes into --out, the command line carries only its path
+        script = out / "guest.sh"
+        script.write_text(guest_script(argv, out, setup) + "\n")
+        cmd += ["--exec", f"sh {_quote(script)}"]
         result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
     result.accel = chosen
     return result
@@ -425,15 +431,22 @@ def _supervise(
     t0 = time.monotonic()
     started: float | None = None
     cause: str | None = None
+    polls = 0
     with _vng(cmd, console) as proc:
         while True:
             stdout.poll()
             stderr.poll()
             now = time.monotonic()
+            polls += 1
             if started is None and any(line.startswith(LANE_BANNER) for line in stdout.lines):
                 started = now
             done = proc.poll() is not None
             if done or _guest_exit(out) is not None:
+                break
+            fatal = _fatal(console) if polls % 8 == 0 else None
+            if fatal is not None:  # a panicked guest may hang instead of powering off
+                time.sleep(1.0)  # the rest of the panic message, for the log
+                cause = f"the guest kernel panicked: {fatal}"
                 break
             if started is None and now - t0 > boot_timeout:
                 stage = _boot_stage(console)
@@ -455,6 +468,15 @@ def _supervise(
         return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, cause, lines=stdout.lines)
     assert code is not None
     return VmRun(code, boot, seconds, console, _summary(out), None, lines=stdout.lines)
+
+
+def _fatal(console: Path) -> str | None:
+    """The guest's panic line, once the console shows one."""
+    try:
+        m = FATAL.search(console.read_text(errors="replace"))
+    except OSError:
+        return None
+    return m.group(0).strip() if m else None
 
 
 def _boot_stage(console: Path) -> str:

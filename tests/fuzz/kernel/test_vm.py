@@ -132,7 +132,8 @@ def test_difference_at_the_first_swapon_is_a_divergence_with_a_trace(tmp_path: P
     extents are not page aligned); that is exit 1 with a trace, not an internal error."""
     kernels = need_vm()
     out = tmp_path / "out"
-    one_k = "umount /var/tmp && mkfs.ext4 -q -F -b 1024 /dev/vda && mount -t ext4 /dev/vda /var/tmp"
+    lane_dir = "/var/tmp/swapdiff-kernel"  # where the scratch disk is mounted
+    one_k = f"umount {lane_dir} && mkfs.ext4 -q -F -b 1024 /dev/vda && mount -t ext4 /dev/vda {lane_dir}"
     run = swapdiff_kernel(
         "--vm", "6.18.15+deb13-amd64", "--kernels", str(kernels), "--accel", "tcg",
         "--steps", "5", "--guest-setup", one_k, "--out", str(out),
