@@ -52,7 +52,7 @@ def test_the_seed_bug_is_caught_with_a_shrunk_swapfree_trace(tmp_path: Path) -> 
     # the shrunk trace: a block device to take slots on (unless it is the first device), then
     # the slots; its replay's first divergence is at the hib_alloc, and SwapFree is all it shows
     assert actions[-1]["op"] == "hib_alloc" and len(actions) <= 2
-    step, detail = header["divergence"].split(": ", 1)
+    step, detail = header["divergence"].split("}: ", 1)  # "step N {action}: what differed"
     assert step.startswith(f"step {len(actions) - 1} ")
     found = SWAPFREE.match(detail)
     assert found is not None, detail
