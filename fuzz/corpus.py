@@ -9,8 +9,9 @@ Replaying a tape reproduces the episode; a changed tape is a related episode: ea
 value is taken modulo the range asked for at replay, and once the tape runs out the draws come
 from the round's own seeded RNG.
 
-A round (`Corpus.plan`) is either fresh (`FRESH_SHARE` of the rounds, and every round while the
-corpus is empty) or a mutation of a kept prefix picked by energy:
+A round (`Corpus.plan`; `Plan.steps`: guided rounds are short) is either fresh (`FRESH_SHARE`
+of the rounds, and every round while the corpus is empty) or a mutation of a kept prefix
+picked by energy:
 
 - `extend`: replay the prefix, continue with new draws;
 - `splice`: the steps of one prefix, then a run of steps taken from another;
@@ -41,6 +42,10 @@ from fuzz.features import FeatureTracker, feature_id, name_of, pair_name
 T = TypeVar("T")
 
 FRESH_SHARE = 0.2
+# Guided rounds are short, so most of a campaign's steps go to what comes after kept states:
+# a fresh round runs FRESH_STEPS steps, a mutated one its prefix and EXTEND_STEPS more.
+FRESH_STEPS = 400
+EXTEND_STEPS = 200
 MAX_SEEDS = 256
 MAX_FOUND_CREDIT = 32  # a seed's energy stops growing with what it found past this
 FAILS_PER_HALVING = 8  # a seed's energy halves every this many fruitless picks
@@ -117,11 +122,23 @@ class Seed:
 
 @dataclass
 class Plan:
-    """One round's schedule: the tape to replay (empty: fresh) and where it came from."""
+    """One round's schedule: the tape to replay (empty: fresh), where it came from, and how
+    many whole steps the tape holds."""
 
     kind: str
     tape: list[int]
     parent: int | None = None  # index of the seed it mutates
+    prefix_steps: int = 0
+
+    def steps(self, episode_steps: int) -> int:
+        """The round's world steps: a fresh guided round is short (`FRESH_STEPS`), a mutation
+        plays its prefix and `EXTEND_STEPS` more; never more than `episode_steps` (an
+        unguided round runs them all)."""
+        if self.kind == UNGUIDED:
+            return episode_steps
+        if not self.tape:
+            return min(episode_steps, FRESH_STEPS)
+        return min(episode_steps, self.prefix_steps + EXTEND_STEPS)
 
 
 @dataclass
@@ -143,8 +160,8 @@ class Corpus:
             return Plan("fresh", [])
         parent = self._pick(rng)
         kind = rng.choice(MUTATIONS)
-        tape = self._mutate(kind, self.seeds[parent], rng)
-        return Plan(kind, tape, parent)
+        tape, marks = self._mutate(kind, self.seeds[parent], rng)
+        return Plan(kind, tape, parent, len(marks) - 1)
 
     def _pick(self, rng: random.Random) -> int:
         energies = [s.energy() for s in self.seeds]
@@ -155,13 +172,13 @@ class Corpus:
                 return i
         return len(self.seeds) - 1
 
-    def _mutate(self, kind: str, seed: Seed, rng: random.Random) -> list[int]:
+    def _mutate(self, kind: str, seed: Seed, rng: random.Random) -> tuple[list[int], list[int]]:
         if kind == "havoc":
             tape, marks = seed.tape, seed.marks
             for _ in range(rng.randint(2, 4)):
                 tape, marks = self._once(rng.choice(MUTATIONS[1:4]), tape, marks, rng)
-            return tape
-        return self._once(kind, seed.tape, seed.marks, rng)[0]
+            return tape, marks
+        return self._once(kind, seed.tape, seed.marks, rng)
 
     def _once(
         self, kind: str, tape: list[int], marks: list[int], rng: random.Random
@@ -206,7 +223,7 @@ class Corpus:
 
     # ---- after the round ----
 
-    def record(self, plan: Plan, chooser: TapeChooser, tracker: FeatureTracker, found_at: list[int]) -> bool:
+    def record(self, plan: Plan, chooser: TapeChooser, found_at: list[int]) -> bool:
         """Keep the round's prefix up to its last step that reached something new (`found_at`:
         new features and pairs per step, index 0 the setup); returns whether it was kept."""
         self.rounds[plan.kind] = self.rounds.get(plan.kind, 0) + 1
@@ -309,7 +326,7 @@ class Guide:
         """Record the round in the corpus; returns whether its prefix was kept."""
         if self.tracker is None:
             return False
-        return self.corpus.record(self.plan, self.chooser, self.tracker, self.found_at)
+        return self.corpus.record(self.plan, self.chooser, self.found_at)
 
     def new_names(self) -> tuple[list[str], list[str]]:
         """The names of the features and pairs this round reached first."""

@@ -308,11 +308,12 @@ class _Worker:
         seed = self.config.round_seed(self.index, round_no)
         labelled = round_no % LABEL_EVERY == 0
         guide = self._guide(seed, round_no)
+        steps = self.config.episode_steps if guide is None else guide.plan.steps(self.config.episode_steps)
         result = run_episode(
             self.reference_cls,
             self.candidate_cls,
             seed=seed,
-            steps=self.remaining(self.config.episode_steps),
+            steps=self.remaining(steps),
             profile=self.config.profile,
             geometry=self._geometry(),
             small=self.config.small,
