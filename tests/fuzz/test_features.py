@@ -14,7 +14,7 @@ def run(ref: ReferenceSwap, tracker: FeatureTracker, call: Call) -> list[str]:
     seen = len(tracker.new_features)
     tracker.before(call)
     value = call.invoke(ref)
-    tracker.after(call, int(value) if not isinstance(value, bool) else int(value))
+    tracker.after(call, int(value))
     return [name_of(f) for f in tracker.new_features[seen:]]
 
 

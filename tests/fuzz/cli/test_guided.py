@@ -3,6 +3,7 @@ one inline worker and step budgets, so every run is deterministic."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_a_guided_campaign_mutates_kept_prefixes_and_reports_features_over_time(
     assert section["features"] > 0 and section["pairs"] > section["features"]
     over_time = section["over_time"]
     assert over_time[-1][2:] == [section["features"], section["pairs"]]
-    assert all(a[2] <= b[2] and a[3] <= b[3] for a, b in zip(over_time, over_time[1:]))
+    assert all(a[2] <= b[2] and a[3] <= b[3] for a, b in itertools.pairwise(over_time))
 
 
 def test_an_unguided_campaign_runs_fresh_episodes_and_still_counts_features(tmp_path, guided_report):
