@@ -9,9 +9,10 @@ Replaying a tape reproduces the episode; a changed tape is a related episode: ea
 value is taken modulo the range asked for at replay, and once the tape runs out the draws come
 from the round's own seeded RNG.
 
-A round (`Corpus.plan`; `Plan.steps`: guided rounds are short) is either fresh (`FRESH_SHARE`
-of the rounds, and every round while the corpus is empty) or a mutation of a kept prefix
-picked by energy:
+A round (`Corpus.plan`; `Plan.steps` says how long) is either fresh (every round while the
+corpus is empty, then a share that follows whether fresh or mutated rounds find more new
+features and pairs per step, `Corpus.fresh_share`) or a mutation of a kept prefix picked by
+energy:
 
 - `extend`: replay the prefix, continue with new draws;
 - `splice`: the steps of one prefix, then a run of steps taken from another;
@@ -44,8 +45,8 @@ T = TypeVar("T")
 FRESH_SHARE = 0.2
 # Guided rounds are short, so most of a campaign's steps go to what comes after kept states:
 # a fresh round runs FRESH_STEPS steps, a mutated one its prefix and EXTEND_STEPS more.
-FRESH_STEPS = 400
-EXTEND_STEPS = 200
+FRESH_STEPS = 2000
+EXTEND_STEPS = 500
 MAX_SEEDS = 256
 MAX_FOUND_CREDIT = 32  # a seed's energy stops growing with what it found past this
 FAILS_PER_HALVING = 8  # a seed's energy halves every this many fruitless picks
@@ -150,18 +151,35 @@ class Corpus:
     pairs: set[int] = field(default_factory=set)
     rounds: dict[str, int] = field(default_factory=dict)  # rounds per kind
     productive: dict[str, int] = field(default_factory=dict)  # rounds per kind that found something
+    # [new features and pairs, steps] of fresh and of mutated rounds: the fresh share follows
+    # which of the two finds more per step (`fresh_share`).
+    yields: dict[str, list[int]] = field(default_factory=dict)
 
     # ---- the schedule ----
 
     def plan(self, seed: int) -> Plan:
         """The round of episode seed `seed` (see the module docstring)."""
         rng = random.Random(f"swapdiff-guided:{seed}")
-        if not self.seeds or rng.random() < FRESH_SHARE:
+        if not self.seeds or rng.random() < self.fresh_share():
             return Plan("fresh", [])
         parent = self._pick(rng)
         kind = rng.choice(MUTATIONS)
         tape, marks = self._mutate(kind, self.seeds[parent], rng)
         return Plan(kind, tape, parent, len(marks) - 1)
+
+    def fresh_share(self) -> float:
+        """The share of fresh rounds: what fresh rounds find per step against what mutated ones
+        find, within [FRESH_SHARE, 1 - FRESH_SHARE] (FRESH_SHARE until both have run).  Early
+        in a campaign nearly every fresh step is new and fresh rounds win; once they saturate
+        the kept prefixes take over."""
+        fresh, mutated = self.yields.get("fresh"), self.yields.get("mutation")
+        if not fresh or not mutated or not fresh[1] or not mutated[1]:
+            return FRESH_SHARE
+        rate_fresh, rate_mutated = fresh[0] / fresh[1], mutated[0] / mutated[1]
+        if rate_fresh + rate_mutated == 0:
+            return FRESH_SHARE
+        share = rate_fresh / (rate_fresh + rate_mutated)
+        return min(1 - FRESH_SHARE, max(FRESH_SHARE, share))
 
     def _pick(self, rng: random.Random) -> int:
         energies = [s.energy() for s in self.seeds]
@@ -230,6 +248,9 @@ class Corpus:
         found = sum(found_at)
         if plan.kind == UNGUIDED:
             return False
+        tally = self.yields.setdefault("fresh" if plan.kind == "fresh" else "mutation", [0, 0])
+        tally[0] += found
+        tally[1] += max(0, len(chooser.marks) - 1)
         parent = self.seeds[plan.parent] if plan.parent is not None else None
         if parent is not None:
             parent.picks += 1
@@ -255,6 +276,7 @@ class Corpus:
             "pairs": sorted(pair_name(p) for p in self.pairs),
             "rounds": dict(sorted(self.rounds.items())),
             "productive": dict(sorted(self.productive.items())),
+            "yields": dict(sorted(self.yields.items())),
         }
 
     @classmethod
@@ -265,6 +287,7 @@ class Corpus:
             seeds=[Seed(**s) for s in data["seeds"]],
             rounds=dict(data.get("rounds", {})),
             productive=dict(data.get("productive", {})),
+            yields={k: list(v) for k, v in data.get("yields", {}).items()},
         )
         corpus.features = {feature_id(_parse(n)) for n in data["features"]}
         corpus.pairs = {_pair_id(n) for n in data["pairs"]}
