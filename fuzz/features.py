@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from reference.api import SWAP_COUNT_OVERFLOW, Call
+from reference.api import SWAP_COUNT_OVERFLOW, Call, SwapContractError, contract_error_result, encode_result
 
 # Calls whose features pair with those of the calls at most this many calls later.
 WINDOW = 8
@@ -300,3 +300,23 @@ class FeatureTracker:
         order = call.kwargs.get("order", 0)
         state = "bad" if off in si.bad else ("cached" if off in si.swap_cache else "uncached")
         return ((call.name, order, count_class(si.swap_map.get(off, 0)), state),)
+
+
+class ObservedExecutor:
+    """A world executor that runs every call through `inner` (a `Lockstep`, say) and shows it
+    and its encoded result to `tracker`; the Hypothesis machine's way to see features."""
+
+    def __init__(self, inner: Any, tracker: FeatureTracker) -> None:
+        self.inner = inner
+        self.tracker = tracker
+
+    def call(self, call: Call) -> Any:
+        tracker = self.tracker
+        tracker.before(call)
+        try:
+            value = self.inner.call(call)
+        except SwapContractError as err:
+            tracker.after(call, contract_error_result(err.code))
+            raise
+        tracker.after(call, encode_result(call.name, value))
+        return value
