@@ -7,7 +7,11 @@ budget is spent or the parent says stop:
 
 - fast mode: one `fuzz.modes.fast.run_episode` per round (episode seed `worker_seed * 100000 + k`);
   every `LABEL_EVERY`-th episode also computes coverage labels (they cost two allocator
-  snapshots per op, so they are sampled; the report says which fraction);
+  snapshots per op, so they are sampled; the report says which fraction).  Every fast round
+  tracks state features and pairs (`fuzz.features`).  Guided (the default; `--unguided` turns
+  it off), the worker keeps a corpus (`fuzz.corpus`): each round is fresh or a mutation of a
+  kept episode prefix, scheduled from the round seed, and the prefix of every round that
+  reached a new feature or pair is kept.  Unguided, every round is a fresh seeded episode;
 - hypothesis mode: one run of the state machine from `fuzz.modes.machine` with the `campaign`
   settings profile (bounded examples per round), a failure turned into a trace from the
   failing example's lockstep history;
@@ -54,11 +58,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fuzz.cli import messages
+from fuzz.corpus import Corpus
 from fuzz.impls import resolve
 from fuzz.trace import atomic_write_text, dumps_trace
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from fuzz.corpus import Guide
 
     # What runs a campaign's rounds: (the campaign's state, its live display) -> None.
     Rounds = Callable[["CampaignState", "_Display"], None]
@@ -107,6 +114,7 @@ class CampaignConfig:
     scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.cli.distributed)
     connect_timeout: float = 10.0
     corpus: str | None = None  # a shared corpus directory (fuzz.cli.corpus)
+    guided: bool = True  # fast rounds grow a corpus of episode prefixes (fuzz.corpus)
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -130,6 +138,7 @@ class CampaignConfig:
             same_device=getattr(args, "same_device", True),
             quiet=args.quiet,
             corpus=getattr(args, "corpus", None),
+            guided=not getattr(args, "unguided", False),
         )
         if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
             config.scheduler = scheduler_address(getattr(args, "scheduler", None))
@@ -234,9 +243,12 @@ class _Worker:
         first_round: int = 0,
         done: int = 0,
         deadline: float | None = None,
+        corpus: Corpus | None = None,
     ) -> None:
         self.config = config
         self.index = index
+        # Guided or not, the corpus holds the features and pairs this worker has reached.
+        self.corpus = Corpus() if corpus is None else corpus
         self.send = send
         self.should_stop = should_stop
         self.seed = config.seed * 1000 + index
@@ -302,11 +314,13 @@ class _Worker:
 
         seed = self.config.round_seed(self.index, round_no)
         labelled = round_no % LABEL_EVERY == 0
+        guide = self._guide(seed, round_no)
+        steps = self.config.episode_steps if guide is None else guide.plan.steps(self.config.episode_steps)
         result = run_episode(
             self.reference_cls,
             self.candidate_cls,
             seed=seed,
-            steps=self.remaining(self.config.episode_steps),
+            steps=self.remaining(steps),
             profile=self.config.profile,
             geometry=self._geometry(),
             small=self.config.small,
@@ -315,8 +329,20 @@ class _Worker:
             labels=labelled,
             keep_going=self.progress,
             watch=None if self.array is None else self.watch,
+            guide=guide,
         )
-        self._round_done("fast", seed, result, labelled)
+        self._round_done("fast", seed, result, labelled, guide)
+
+    def _guide(self, seed: int, round_no: int) -> Guide | None:
+        """The round's guide: its plan from the corpus (always fresh when unguided)."""
+        from fuzz.corpus import UNGUIDED, Guide, Plan
+
+        if self.config.level == "accounting":
+            return None  # op by op through the comparator: no recording executor to observe
+        plan = self.corpus.plan(seed) if self.config.guided else Plan(UNGUIDED, [])
+        if plan.tape:
+            self.send(messages.Tape(self.index, round_no, tuple(plan.tape)))
+        return Guide(self.corpus, plan, seed)
 
     def hypothesis_round(self, round_no: int) -> None:
         from fuzz.modes.hypothesis_round import run_round
@@ -335,10 +361,29 @@ class _Worker:
         )
         self._round_done("hypothesis", seed, result, True)
 
-    def _round_done(self, mode: str, seed: int, result: Any, labelled: bool) -> None:
+    def _round_done(
+        self, mode: str, seed: int, result: Any, labelled: bool, guide: Guide | None = None
+    ) -> None:
         """Report a finished round (an `EpisodeResult` or `RoundResult`) and keep its failure."""
+        features: list[str] = []
+        pairs: list[str] = []
+        kept = False
+        if guide is not None:
+            kept = guide.finish()
+            features, pairs = guide.new_names()
         self.send(
-            messages.Round(self.index, mode, result.ops, dict(result.rules), dict(result.labels), labelled)
+            messages.Round(
+                self.index,
+                mode,
+                result.ops,
+                dict(result.rules),
+                dict(result.labels),
+                labelled,
+                tuple(features),
+                tuple(pairs),
+                "" if guide is None else guide.plan.kind,
+                kept,
+            )
         )
         if result.divergence is not None and result.trace is not None:
             self.found(result.divergence, result.trace, seed)
@@ -425,6 +470,15 @@ class CampaignState:
     done_workers: set[int] = field(default_factory=set)
     distributed: dict[str, Any] | None = None  # the Dask cluster and per-worker throughput
     corpus: dict[str, Any] | None = None  # the --corpus recheck and what this campaign added
+    # State features and pairs reached by any worker (fuzz.features), sampled over time as
+    # (seconds, steps, features, pairs); fast rounds per kind (fuzz.corpus) and how many were
+    # kept; the tape of each worker's running guided round (to rebuild a hung episode).
+    features: set[str] = field(default_factory=set)
+    pairs: set[str] = field(default_factory=set)
+    coverage: list[tuple[float, int, int, int]] = field(default_factory=list)
+    round_kinds: Counter[str] = field(default_factory=Counter)
+    kept: int = 0
+    tapes: dict[int, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
 
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
@@ -434,13 +488,20 @@ class CampaignState:
             case messages.Steps(worker, steps):
                 self.steps += steps
                 self.worker_steps[worker] += steps
-            case messages.Round(_, mode, ops, rules, labels, labelled):
+            case messages.Round(_, mode, ops, rules, labels, labelled, features, pairs, kind, kept):
                 self.rounds[mode] += 1
                 self.ops += ops
                 if labelled:
                     self.labelled_ops += ops
                 self.rules.update(rules)
                 self.labels.update(labels)
+                self.features.update(features)
+                self.pairs.update(pairs)
+                if kind:
+                    self.round_kinds[kind] += 1
+                    self.kept += kept
+            case messages.Tape(worker, round_no, tape):
+                self.tapes[worker] = (round_no, tape)
             case messages.Failure():
                 self._failure(message)
             case messages.Duplicate(_, signature):
@@ -485,7 +546,9 @@ class CampaignState:
         self.new_failures.append(f"divergence {signature[0]} [{signature[1]}] -> {path}\n{described}")
 
     def sample(self) -> None:
-        self.throughput.append((round(self.elapsed(), 3), self.steps))
+        now = round(self.elapsed(), 3)
+        self.throughput.append((now, self.steps))
+        self.coverage.append((now, self.steps, len(self.features), len(self.pairs)))
 
     def hang(self, worker: int, round_no: int, first: int, last: int) -> None:
         """Record that worker `worker` hung in round `round_no` while the candidate ran calls
@@ -495,8 +558,10 @@ class CampaignState:
         mode = config.round_mode(round_no)
         seed = config.round_seed(worker, round_no)
         if mode == "fast" and last > 0:
+            played = self.tapes.get(worker)
+            tape = played[1] if played is not None and played[0] == round_no else ()
             try:
-                text, described, op = _hang_trace(config, seed, first, last)
+                text, described, op = _hang_trace(config, seed, first, last, tape)
             except Exception as err:  # a harness bug: keep the hang, say why it has no trace
                 self.errors.append(f"worker {worker}: cannot rebuild the hang's trace: {_oneline(err)}")
             else:
@@ -521,8 +586,11 @@ class CampaignState:
         self.new_failures.append(f"hang: worker {worker} made no progress in {where} (seed {seed})")
 
 
-def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tuple[str, str, str]:
-    """(trace text, description, op) of a fast episode that hung in calls first..last-1."""
+def _hang_trace(
+    config: CampaignConfig, seed: int, first: int, last: int, tape: tuple[int, ...] = ()
+) -> tuple[str, str, str]:
+    """(trace text, description, op) of a fast episode (a guided one played `tape`) that hung
+    in calls first..last-1."""
     from fuzz.modes.fast import episode_calls
     from fuzz.replay import StepDivergence, make_trace
     from fuzz.world import Geometry
@@ -530,7 +598,13 @@ def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tup
     reference_cls, candidate_cls = resolve(config.reference), resolve(config.impl)
     fixed = None if config.geometry is None else Geometry.from_dict(config.geometry)
     calls, geo = episode_calls(
-        reference_cls, seed=seed, count=last, profile=config.profile, geometry=fixed, small=config.small
+        reference_cls,
+        seed=seed,
+        count=last,
+        profile=config.profile,
+        geometry=fixed,
+        small=config.small,
+        tape=tape,
     )
     limit = f"{config.hang_timeout:g} s"
     if first == last:

@@ -19,6 +19,12 @@ totals.  `--resume DIR` reloads that file and continues without repeating finish
 round that was in flight when the client stopped is run again from its start.  Before the
 first round the candidate's module goes to the workers (`fuzz.cli.ship`), so a candidate only
 the client can import runs there too, or the campaign is refused with one line.
+
+
+Guided fast rounds (`fuzz.corpus`) read and grow their stream's corpus: the client hands each
+round its stream's corpus (plain data) and keeps the one the round returns, and the state file
+carries every stream's corpus, so the schedule is the local pool's and `--resume` goes on with
+the same corpus.
 """
 
 from __future__ import annotations
@@ -67,18 +73,28 @@ class RoundOutcome:
     errors: int
     host: str
     seconds: float
+    corpus: dict[str, Any] | None = None  # the stream's corpus after the round (fuzz.corpus)
 
 
 def run_round(
-    config: CampaignConfig, worker: int, round_no: int, done: int, deadline: float | None
+    config: CampaignConfig,
+    worker: int,
+    round_no: int,
+    done: int,
+    deadline: float | None,
+    corpus: dict[str, Any] | None = None,
 ) -> RoundOutcome:
-    """Run round `round_no` of stream `worker`, which has already run `done` steps.
+    """Run round `round_no` of stream `worker`, which has already run `done` steps, with the
+    stream's corpus (`Corpus.to_json`, None: empty).
 
     The same code as a local worker's round (`fuzz.cli.campaign._Worker`); `deadline` is a
     wall-clock time (`time.time()`) for time budgets, None for step budgets.
     """
+    from fuzz.corpus import Corpus
+
     messages: list[msg.Message] = []
-    runner = _Worker(config, worker, messages.append, lambda: False)
+    kept = None if corpus is None else Corpus.from_json(corpus)
+    runner = _Worker(config, worker, messages.append, lambda: False, corpus=kept)
     runner.done = done
     runner.deadline = deadline
     mode = config.mode
@@ -103,6 +119,7 @@ def run_round(
         errors=errors,
         host=_worker_name(),
         seconds=time.perf_counter() - started,
+        corpus=runner.corpus.to_json() if mode == "fast" else corpus,
     )
 
 
@@ -123,6 +140,7 @@ class Stream:
     done: int = 0
     errors: int = 0
     finished: bool = False
+    corpus: dict[str, Any] | None = None  # `fuzz.corpus.Corpus.to_json`, None before its first round
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +148,7 @@ class Stream:
             "done": self.done,
             "errors": self.errors,
             "finished": self.finished,
+            "corpus": self.corpus,
         }
 
 
@@ -206,6 +225,10 @@ def write_state(state: CampaignState, streams: list[Stream], hosts: _Hosts, sche
             "rules": dict(state.rules),
             "labels": dict(state.labels),
             "errors": list(state.errors),
+            "features": sorted(state.features),
+            "pairs": sorted(state.pairs),
+            "round_kinds": dict(state.round_kinds),
+            "kept": state.kept,
         },
         "failures": [{"signature": list(sig), **info} for sig, info in state.failures.items()],
         "hosts": hosts.to_json(),
@@ -248,6 +271,10 @@ def _restore(state: CampaignState, data: dict[str, Any]) -> tuple[list[Stream], 
     state.rules = Counter(totals["rules"])
     state.labels = Counter(totals["labels"])
     state.errors = list(totals["errors"])
+    state.features = set(totals.get("features", ()))
+    state.pairs = set(totals.get("pairs", ()))
+    state.round_kinds = Counter(totals.get("round_kinds", {}))
+    state.kept = totals.get("kept", 0)
     for entry in data["failures"]:
         entry = dict(entry)
         state.failures[tuple(entry.pop("signature"))] = entry
@@ -310,6 +337,7 @@ def _loop(client: Any, state: CampaignState, display: Any, resume: dict[str, Any
             stream.next_round,
             stream.done,
             deadline,
+            stream.corpus,
             key=f"swapdiff-{campaign}-w{index}-r{stream.next_round}",
             retries=TASK_RETRIES,
             pure=False,
@@ -386,6 +414,7 @@ def _accept(
     for message in outcome.messages:
         state.handle(message)
     hosts.add(outcome)
+    stream.corpus = outcome.corpus
     stream.done += outcome.steps
     stream.errors += outcome.errors
     stream.next_round += 1

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION|off",
         help="a candidate call (or batch) running longer than this is a hang (default: 2m)",
     )
+    fuzz.add_argument(
+        "--unguided",
+        action="store_true",
+        help="fast mode without the corpus: every round a fresh seeded episode (default: guided)",
+    )
     fuzz.add_argument("--quiet", action="store_true", help="no live progress display")
     fuzz.add_argument(
         "--scheduler",

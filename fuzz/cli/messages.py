@@ -24,6 +24,23 @@ class Round:
     rules: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     labelled: bool = False  # the round computed coverage labels
+    # State features and pairs (fuzz.features) this worker reached first in the round, the
+    # round's kind (fresh or a mutation, fuzz.corpus; "" outside fast mode) and whether its
+    # prefix was kept in the worker's corpus.
+    features: tuple[str, ...] = ()
+    pairs: tuple[str, ...] = ()
+    kind: str = ""
+    kept: bool = False
+
+
+@dataclass(frozen=True)
+class Tape:
+    """The choice tape a guided fast round replays (fuzz.corpus), sent before it runs so the
+    parent can rebuild the episode if the round hangs."""
+
+    worker: int
+    round: int
+    tape: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -60,5 +77,5 @@ class Done:
     worker: int
 
 
-Message = Steps | Round | Failure | Duplicate | Error | Done
-__all__ = ["Done", "Duplicate", "Error", "Failure", "Message", "Round", "Steps"]
+Message = Steps | Round | Tape | Failure | Duplicate | Error | Done
+__all__ = ["Done", "Duplicate", "Error", "Failure", "Message", "Round", "Steps", "Tape"]

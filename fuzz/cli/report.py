@@ -12,6 +12,11 @@ report.json, version 1::
      "labels_never_reached": [label],   # ALLOCATOR_LABELS and RARE_LABELS with count 0
      "rules": {world action: count},
      "throughput": [[seconds, steps, steps_per_second_since_previous_sample], ...],
+     "features": {"guided": bool,          # fast rounds grew a corpus (fuzz.corpus)
+                  "features": n, "pairs": n,   # distinct state features / pairs (fuzz.features)
+                  "rounds": {kind: n},      # fast rounds: fresh, extend, splice, ..., unguided
+                  "kept": n,                # rounds whose prefix went into a corpus
+                  "over_time": [[seconds, steps, features, pairs], ...]},
      "divergences": [{"file", "op", "kind", "ops", "worker", "seed", "hits",
                       "first_seen_seconds"}, ...],   # kind "hang": a candidate call hung
                                                       # (file and ops null if no trace)
@@ -23,8 +28,9 @@ report.json, version 1::
      "corpus": {"dir", "replayed", "still_diverging": [{"file", "op", "kind", "candidate",
                 "commit"}], "no_longer_diverging": [file], "unreadable": [...], "added": [file]}}
 
-report.png: label coverage (horizontal bars, labels never hit in red) and throughput over
-time.  Written with matplotlib's Agg backend, atomically like everything swapdiff writes.
+report.png: label coverage (horizontal bars, labels never hit in red), throughput over time,
+and the state features and pairs reached over time.  Written with matplotlib's Agg backend,
+atomically like everything swapdiff writes.
 """
 
 from __future__ import annotations
@@ -107,10 +113,29 @@ def build_report(state: Any) -> dict[str, Any]:
         "labels_never_reached": [name for name in wanted_labels() if labels[name] == 0],
         "rules": dict(sorted(state.rules.items())),
         "throughput": throughput_rows(state.throughput),
+        "features": feature_section(state),
         "divergences": list(state.failures.values()),
         "errors": list(state.errors),
         **({"distributed": state.distributed} if getattr(state, "distributed", None) else {}),
         **({"corpus": state.corpus} if getattr(state, "corpus", None) is not None else {}),
+    }
+
+
+def feature_section(state: Any) -> dict[str, Any]:
+    """The report's `features` section: features and pairs reached, and when."""
+    over_time: list[list[float]] = []
+    for row in getattr(state, "coverage", []):
+        if over_time and over_time[-1][0] == row[0]:
+            over_time[-1] = list(row)  # a repeated sample (the final one) keeps the latest counts
+        else:
+            over_time.append(list(row))
+    return {
+        "guided": state.config.guided,
+        "features": len(state.features),
+        "pairs": len(state.pairs),
+        "rounds": dict(sorted(state.round_kinds.items())),
+        "kept": state.kept,
+        "over_time": over_time,
     }
 
 
@@ -133,7 +158,10 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
     wanted = set(wanted_labels())
     names = list(labels)
     fig = Figure(figsize=(12, max(4.0, 0.28 * len(names) + 1.5)))
-    cover, speed = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    grid = fig.add_gridspec(2, 2, width_ratios=[3, 2])
+    cover = fig.add_subplot(grid[:, 0])
+    speed = fig.add_subplot(grid[0, 1])
+    found = fig.add_subplot(grid[1, 1])
     counts = [labels[n] for n in names]
     colors = ["tab:red" if labels[n] == 0 and n in wanted else "tab:blue" for n in names]
     cover.barh(names, [max(c, 0.8) if c == 0 else c for c in counts], color=colors, log=True)
@@ -149,7 +177,24 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
     speed.set_xlabel("seconds")
     speed.set_ylabel("steps/s")
     speed.grid(alpha=0.3)
+    _plot_features(found, report["features"])
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def _plot_features(axes: Any, section: dict[str, Any]) -> None:
+    rows = section["over_time"]
+    seconds = [r[0] for r in rows]
+    axes.plot(seconds, [r[3] for r in rows], color="tab:purple", label=f"pairs ({section['pairs']:,})")
+    axes.set_ylabel("pairs")
+    twin = axes.twinx()
+    twin.plot(seconds, [r[2] for r in rows], color="tab:orange", label=f"features ({section['features']:,})")
+    twin.set_ylabel("features")
+    mode = "guided" if section["guided"] else "unguided"
+    axes.set_title(f"state features and pairs reached ({mode})")
+    axes.set_xlabel("seconds")
+    axes.grid(alpha=0.3)
+    handles = axes.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    axes.legend(handles=handles, loc="lower right", fontsize=8)

@@ -37,11 +37,12 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fuzz.events import error_labels, labels_for
+from fuzz.features import FeatureTracker
 from fuzz.impls import batch_bypasses_overrides, batch_digests, build, digest_reader
 from fuzz.lockstep import QUERY_CALLS
 from fuzz.replay import StepDivergence, Stepper, make_trace
@@ -55,6 +56,9 @@ from reference.api import (
     encode_result,
     run_call,
 )
+
+if TYPE_CHECKING:
+    from fuzz.corpus import Guide
 
 DEFAULT_CHUNK = 2000
 DEFAULT_EPISODE_STEPS = 5000
@@ -72,9 +76,15 @@ class RecordingExecutor:
     """
 
     def __init__(
-        self, reference: SwapImpl, *, labels: Counter[str] | None = None, level: str | None = None
+        self,
+        reference: SwapImpl,
+        *,
+        labels: Counter[str] | None = None,
+        level: str | None = None,
+        features: FeatureTracker | None = None,
     ) -> None:
         self.reference = reference
+        self.features = features  # guided rounds: `fuzz.features` around every call
         self.calls: list[Call] = []
         self.results: list[int] = []
         # With a level: the reference's state digest after every call (queries repeat it).
@@ -92,16 +102,23 @@ class RecordingExecutor:
         labels = self.labels
         if labels is not None and self._before is None:
             self._before = self.reference.snapshot("allocator")
+        features = self.features
+        if features is not None:
+            features.before(call)
         try:
             value = call.invoke(self.reference)
         except SwapContractError as err:
             self.results.append(contract_error_result(err.code))
+            if features is not None:
+                features.after(call, self.results[-1])
             if labels is not None:  # misuse has labels too (a large swap-in over BAD slots)
                 labels.update(error_labels(call, err.code, self._before))
             self._record_digest(call)
             raise  # a rejected call changes nothing, so `_before` stays right
         encoded = encode_result(call.name, value)
         self.results.append(encoded)
+        if features is not None:
+            features.after(call, encoded)
         self._record_digest(call)
         if labels is not None and call.name not in QUERY_CALLS:
             after = self.reference.snapshot("allocator")
@@ -252,6 +269,7 @@ def run_episode(
     keep_going: Callable[[int], bool] | None = None,
     watch: Watch | None = None,
     same_device: bool = True,
+    guide: Guide | None = None,
 ) -> EpisodeResult:
     """Run one fast episode of `steps` world actions; stop early on divergence or when
     `keep_going(steps_done_since_last_call)` returns False (it is called once per chunk).
@@ -260,13 +278,15 @@ def run_episode(
     of each chunk.  At the accounting level (`fuzz.accounting`) the world drives both sides op
     by op through the translating comparator: a shared op array cannot carry two sides' own
     entries, so there is no batch part (`watch` is not used; `per_op_state=False` is an
-    error)."""
+    error).  `guide` (a `fuzz.corpus.Guide`) makes the round a guided one: its chooser plays
+    the round's tape, its tracker sees every call and it is told where the setup and every
+    step end (not at the accounting level, which ignores it)."""
     from fuzz.choosers import RandomChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
 
     started = time.perf_counter()
-    chooser = RandomChooser(seed)
+    chooser = guide.chooser if guide is not None and level != "accounting" else RandomChooser(seed)
     geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
     if level == "accounting":
@@ -292,13 +312,23 @@ def run_episode(
     digest_level = level if per_op_state else None
     candidate = _Candidate(candidate_cls, kw, seed=seed, level=digest_level, watch=watch)
     result = EpisodeResult(seed=seed)
-    executor = RecordingExecutor(reference, labels=result.labels if labels else None, level=digest_level)
+    executor = RecordingExecutor(
+        reference,
+        labels=result.labels if labels else None,
+        level=digest_level,
+        features=None if guide is None else guide.observe(reference),
+    )
     world = World(geo, executor, profile=profile, **swarm.world_kwargs())
     world.setup()
+    step_done = guide.step_done if guide is not None else None
+    if step_done is not None:
+        step_done()
     flushed = reported = 0
     while result.steps < steps:
         world.step(chooser)
         result.steps += 1
+        if step_done is not None:
+            step_done()
         if len(executor.calls) - flushed < chunk:
             continue
         if not _flush(executor, candidate, reference, flushed, level):
@@ -460,14 +490,16 @@ def episode_calls(
     profile: str = "default",
     geometry: Any = None,
     small: bool = True,
+    tape: Sequence[int] = (),
 ) -> tuple[list[Call], Any]:
     """The first `count` calls episode `seed` issues (and its geometry), from the reference
-    alone: fast episodes are deterministic, so this rebuilds what a hung worker was running."""
-    from fuzz.choosers import RandomChooser
+    alone: fast episodes are deterministic, so this rebuilds what a hung worker was running
+    (a guided round: the episode that plays `tape`, `fuzz.corpus.TapeChooser`)."""
+    from fuzz.corpus import TapeChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
 
-    chooser = RandomChooser(seed)
+    chooser = TapeChooser(seed, tape)
     geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     reference = build(reference_cls, cluster_size=geo.cluster_size, max_swapfiles=geo.max_swapfiles)
     executor = RecordingExecutor(reference)

@@ -97,6 +97,10 @@ def assert_same_campaign(out: Path, local: Path) -> None:
         assert mine["totals"][key] == theirs["totals"][key], key
     assert mine["rules"] == theirs["rules"] and mine["labels"] == theirs["labels"]
     assert mine["totals"]["steps"] == 3000
+    # Guided (the default): the same corpus schedule, so the same features, pairs and rounds.
+    for key in ("guided", "features", "pairs", "rounds", "kept"):
+        assert mine["features"][key] == theirs["features"][key], key
+    assert mine["features"]["guided"] and mine["features"]["kept"] > 0
 
 
 def _wait_for_claim(hang_dir: Path) -> int:
@@ -176,6 +180,8 @@ def test_resume_after_sigint_skips_finished_rounds(cluster, local_run, hang_once
     state = json.loads((out / "campaign-state.json").read_text())
     done_before = [s["next_round"] for s in state["streams"]]
     assert not all(s["finished"] for s in state["streams"])
+    # The state carries the corpus of every stream that finished a round.
+    assert all(bool(s["corpus"]) == (s["next_round"] > 0) for s in state["streams"])
 
     proc = swapdiff("fuzz", "--resume", "out", "--scheduler", cluster, "--quiet", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -183,6 +189,9 @@ def test_resume_after_sigint_skips_finished_rounds(cluster, local_run, hang_once
     assert not _report(out)["totals"]["interrupted"]
     after = json.loads((out / "campaign-state.json").read_text())
     assert all(s["finished"] for s in after["streams"])
+    for before, later in zip(state["streams"], after["streams"], strict=True):
+        if before["corpus"]:  # resumed from the saved corpus: what it had is still there
+            assert set(before["corpus"]["features"]) <= set(later["corpus"]["features"])
     assert all(a["next_round"] >= b for a, b in zip(after["streams"], done_before, strict=True))
 
 
