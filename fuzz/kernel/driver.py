@@ -29,6 +29,8 @@ import mmap
 import os
 import signal
 import struct
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -110,29 +112,39 @@ def pagemap_entries(pid: int, addr: int, npages: int) -> list[tuple[int, int] | 
 
 
 class LruDrainer:
-    """Drains the per-CPU LRU batches of every CPU this process may run on.
+    """Drains the per-CPU LRU batches of every CPU this process may run on but the helper's.
 
     A folio sitting in another CPU's batch holds an extra reference: a writeback that ends on
     CPU 1 queues the folio for rotation there, and a later MADV_PAGEOUT of it from CPU 0 then
     finds the page cache "not freeable" and skips the write (pswpout one short, the folio left
     dirty).  MADV_PAGEOUT drains the calling CPU's batches before it starts, even for a range
-    with no pages, so visiting each CPU with a pageout of an untouched page drains them all.
+    with no pages, so visiting each CPU with a pageout of an untouched page drains them all;
+    the helper's own pageout drains the helper's CPU.  With one other CPU (two CPUs in all),
+    this process stays on it until `close`, so a drain moves it nowhere (a migration waits
+    for a turn on a busy CPU).
     """
 
-    def __init__(self) -> None:
-        self.cpus = sorted(os.sched_getaffinity(0))
+    def __init__(self, helper_cpu: int) -> None:
+        self.home = os.sched_getaffinity(0)
+        self.cpus = sorted(self.home - {helper_cpu})
         self.page = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if len(self.cpus) == 1:
+            os.sched_setaffinity(0, self.cpus)
 
     def drain(self) -> None:
-        home = os.sched_getaffinity(0)
+        if len(self.cpus) <= 1:  # this CPU (where this process stays), or none to drain
+            if self.cpus:
+                self.page.madvise(MADV_PAGEOUT, 0, PAGE)
+            return
         try:
             for cpu in self.cpus:
                 os.sched_setaffinity(0, {cpu})
                 self.page.madvise(MADV_PAGEOUT, 0, PAGE)
         finally:
-            os.sched_setaffinity(0, home)
+            os.sched_setaffinity(0, self.home)
 
     def close(self) -> None:
+        os.sched_setaffinity(0, self.home)
         self.page.close()
 
 
@@ -383,7 +395,7 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
         elif op == "hello":
-            reply = [maps.shm.addr, maps.large.addr]
+            reply = [address(maps.anon), maps.shm.addr, maps.large.addr]
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -468,8 +480,32 @@ class ProcessView:
         )
 
 
+def _helper_main(npages: int, cpu: int, shm_pages: int, large_pages: int, large_align: int) -> None:
+    """The helper: map and fill the tracked pages, then serve commands on stdin/stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the lane's Ctrl-C handling ends it
+    os.sched_setaffinity(0, {cpu})
+    region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region.madvise(MADV_NOHUGEPAGE)
+    for i in range(npages):
+        region[i * PAGE : i * PAGE + 8] = struct.pack("<Q", i + 1)
+    shm_fd = os.memfd_create("swapdiff-kernel-shm")
+    os.ftruncate(shm_fd, max(1, shm_pages) * PAGE)
+    shm = SharedFileRegion(shm_fd, shm_pages)
+    for i in range(shm_pages):
+        shm.fill(i, (1 << 32) + i)  # a write fault each: dirty, non-zero folios
+    large = AlignedRegion(large_pages, large_align)  # MADV_DONTFORK: children never map it
+    for i in range(large_pages):
+        large.store(i)  # a write fault: every aligned block becomes one folio
+    _serve(sys.stdin.fileno(), sys.stdout.fileno(), Mappings(region, npages, shm, shm_fd, shm_pages, large))
+
+
 class Helper:
-    """The pinned helper process owning the tracked mapping."""
+    """The pinned helper process owning the tracked mappings.
+
+    It is a fresh interpreter running this file (-I: the standard library only), not a fork
+    of the lane: a fork would copy the lane's whole address space (the reference, the CLI's
+    imports) into the helper and again into every child it forks, which made each fork and
+    child exit cost tens of milliseconds."""
 
     def __init__(
         self, npages: int, cpu: int, shm_pages: int = 0, large_pages: int = 0, large_align: int = 1
@@ -477,40 +513,19 @@ class Helper:
         self.npages = npages
         self.shm_pages = shm_pages
         self.large_npages = large_pages
-        self.region = mmap.mmap(-1, npages * PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        self.region.madvise(MADV_NOHUGEPAGE)
-        self.addr = address(self.region)
         self.children: dict[int, int] = {}
-        c_r, p_w = os.pipe()
-        p_r, c_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the helper
-            code = 0
-            try:
-                os.close(p_w)
-                os.close(p_r)
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                os.sched_setaffinity(0, {cpu})
-                for i in range(npages):
-                    self.region[i * PAGE : i * PAGE + 8] = struct.pack("<Q", i + 1)
-                shm_fd = os.memfd_create("swapdiff-kernel-shm")
-                os.ftruncate(shm_fd, max(1, shm_pages) * PAGE)
-                shm = SharedFileRegion(shm_fd, shm_pages)
-                for i in range(shm_pages):
-                    shm.fill(i, (1 << 32) + i)  # a write fault each: dirty, non-zero folios
-                large = AlignedRegion(large_pages, large_align)  # made here: MADV_DONTFORK
-                for i in range(large_pages):
-                    large.store(i)  # a write fault: every aligned block becomes one folio
-                _serve(c_r, c_w, Mappings(self.region, npages, shm, shm_fd, shm_pages, large))
-            except BaseException:
-                code = 1
-            os._exit(code)
-        os.close(c_r)
-        os.close(c_w)
-        self.pid = pid
-        self._w = os.fdopen(p_w, "w")
-        self._r = os.fdopen(p_r, "r")
-        self.shm_addr, self.large_addr = self.call("hello")
+        args = [npages, cpu, shm_pages, large_pages, large_align]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", __file__, *map(str, args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.pid = self._proc.pid
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._w, self._r = self._proc.stdin, self._proc.stdout
+        self.addr, self.shm_addr, self.large_addr = self.call("hello")
 
     def send(self, op: str, **args: Any) -> None:
         """Send one command without waiting for its reply (`receive` reads it)."""
@@ -575,11 +590,15 @@ class Helper:
     def close(self) -> None:
         with contextlib.suppress(OSError, RuntimeError, ValueError):
             self.call("exit")
-        try:
+        with contextlib.suppress(OSError):
             self._w.close()
             self._r.close()
-        except OSError:
-            pass
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
-        self.region.close()
+        self._proc.wait()
+
+
+if __name__ == "__main__":
+    try:
+        _helper_main(*map(int, sys.argv[1:]))
+    except BaseException:
+        os._exit(1)
+    os._exit(0)

@@ -60,6 +60,7 @@ DEFAULT_SHM_PAGES = 32
 DEFAULT_LARGE_FOLIOS = 4
 DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
 PRIORITY = 5
+HELPER_CPU = 0  # the header's "cpu"
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
 
@@ -263,9 +264,9 @@ class Lane:
         self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
         nr = 1 << self.large_order
         self.helper = Helper(
-            npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
+            npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
-        self.drainer = LruDrainer()
+        self.drainer = LruDrainer(HELPER_CPU)
         self.learned = 0
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
