@@ -112,36 +112,34 @@ def pagemap_entries(pid: int, addr: int, npages: int) -> list[tuple[int, int] | 
 
 
 class LruDrainer:
-    """Drains the per-CPU LRU batches of every CPU this process may run on but the helper's.
+    """Drains the per-CPU LRU batches of every CPU this process may run on but the helper's,
+    and keeps this process on the helper's CPU in between.
 
     A folio sitting in another CPU's batch holds an extra reference: a writeback that ends on
     CPU 1 queues the folio for rotation there, and a later MADV_PAGEOUT of it from CPU 0 then
     finds the page cache "not freeable" and skips the write (pswpout one short, the folio left
     dirty).  MADV_PAGEOUT drains the calling CPU's batches before it starts, even for a range
-    with no pages, so visiting each CPU with a pageout of an untouched page drains them all;
-    the helper's own pageout drains the helper's CPU.  With one other CPU (two CPUs in all),
-    this process stays on it until `close`, so a drain moves it nowhere (a migration waits
-    for a turn on a busy CPU).
+    with no pages, so visiting each other CPU with a pageout of an untouched page drains them
+    all; the helper's own pageout drains the helper's CPU.  Staying on the helper's CPU makes
+    every command a same-CPU handoff over the pipe (the writer sleeps, the reader runs there
+    at once); across CPUs each command and reply waited for a turn on a busy CPU, which cost
+    more than the drain's two migrations per pageout.
     """
 
     def __init__(self, helper_cpu: int) -> None:
         self.home = os.sched_getaffinity(0)
         self.cpus = sorted(self.home - {helper_cpu})
+        self.stay = {helper_cpu} if helper_cpu in self.home else self.home
         self.page = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        if len(self.cpus) == 1:
-            os.sched_setaffinity(0, self.cpus)
+        os.sched_setaffinity(0, self.stay)
 
     def drain(self) -> None:
-        if len(self.cpus) <= 1:  # this CPU (where this process stays), or none to drain
-            if self.cpus:
-                self.page.madvise(MADV_PAGEOUT, 0, PAGE)
-            return
         try:
             for cpu in self.cpus:
                 os.sched_setaffinity(0, {cpu})
                 self.page.madvise(MADV_PAGEOUT, 0, PAGE)
         finally:
-            os.sched_setaffinity(0, self.home)
+            os.sched_setaffinity(0, self.stay)
 
     def close(self) -> None:
         os.sched_setaffinity(0, self.home)
