@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import json
 import mmap
 import os
@@ -49,7 +48,7 @@ KPF_COMPOUND_HEAD = 1 << 15
 KPF_COMPOUND_TAIL = 1 << 16
 KPF_ZERO_PAGE = 1 << 24
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # the C library, without find_library (runs ldconfig)
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
 _libc.mmap.restype = ctypes.c_void_p
@@ -500,7 +499,7 @@ def _helper_main(npages: int, cpu: int, shm_pages: int, large_pages: int, large_
 class Helper:
     """The pinned helper process owning the tracked mappings.
 
-    It is a fresh interpreter running this file (-I: the standard library only), not a fork
+    It is a fresh interpreter running this file (-I -S: the standard library only), not a fork
     of the lane: a fork would copy the lane's whole address space (the reference, the CLI's
     imports) into the helper and again into every child it forks, which made each fork and
     child exit cost tens of milliseconds."""
@@ -514,7 +513,7 @@ class Helper:
         self.children: dict[int, int] = {}
         args = [npages, cpu, shm_pages, large_pages, large_align]
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", __file__, *map(str, args)],
+            [sys.executable, "-I", "-S", __file__, *map(str, args)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
