@@ -10,8 +10,8 @@ shmem pages (`--shm-pages`), ``spageout`` / ``szap`` / ``spunch`` ranges and ``s
 ``swrite`` of one page (about 15% of random actions, `SHM_SHARE`).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
-is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
-their own are paused (`reclaimers`).
+is waited for (a pageout returns once the folios it wrote are out of writeback); host
+reclaimers that would page out on their own are paused (`reclaimers`).
 
 One kernel choice is not a function of the swap state: whether a fault (do_swap_page /
 do_wp_page) frees the count-0 swap-cache slot of the page it maps (should_try_to_free_swap and
@@ -83,8 +83,10 @@ def read_mthp_stats(stats: Path | None) -> dict[str, int]:
 
 
 def refreshed_meminfo() -> dict[str, int]:
-    """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so its
-    per-CPU-batched counters (Writeback, SwapCached) are exact."""
+    """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so SwapCached
+    (NR_SWAPCACHE, a per-CPU-batched node counter) is exact.  SwapTotal and SwapFree need no
+    refresh (total_swap_pages and the atomic nr_swap_pages), nor do /proc/swaps Used
+    (inuse_pages) and /proc/vmstat's event counters (summed over CPUs when read)."""
     with contextlib.suppress(OSError):
         STAT_REFRESH.write_text("1")
     return meminfo()
