@@ -465,7 +465,8 @@ class ProcessView:
 
     @classmethod
     def decode(cls, data: dict[str, Any]) -> ProcessView:
-        kinds = [tuple(k) if k else None for k in data.get("large_kinds", [])]
+        raw_kinds = data.get("large_kinds", [])
+        kinds: list[tuple[str, int] | None] = [(k[0], k[1]) if k else None for k in raw_kinds]
         return cls(
             _words(data["anon"]),
             _bits(data["anon_in"]),
@@ -473,7 +474,7 @@ class ProcessView:
             _bits(data["shm_in"]),
             _words(data.get("large", "")),
             _bits(data.get("large_in", "")),
-            kinds,  # type: ignore[arg-type]
+            kinds,
         )
 
 
