@@ -391,8 +391,6 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             maps.large.write(cmd["page"], cmd["nr"])
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
-        elif op == "hello":
-            reply = [address(maps.anon), maps.shm.addr, maps.large.addr]
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -522,8 +520,7 @@ class Helper:
         )
         self.pid = self._proc.pid
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._w, self._r = self._proc.stdin, self._proc.stdout
-        self.addr, self.shm_addr, self.large_addr = self.call("hello")
+        self._w, self._r = self._proc.stdin, self._proc.stdout  # the first reply waits for its start
 
     def send(self, op: str, **args: Any) -> None:
         """Send one command without waiting for its reply (`receive` reads it)."""

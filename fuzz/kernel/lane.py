@@ -262,12 +262,17 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
-        self._probe()
-        self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
         nr = 1 << self.large_order
+        # started first: its interpreter starts while the devices are made (it swaps nothing)
         self.helper = Helper(
             npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
+        try:
+            self._probe()
+            self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        except BaseException:
+            self.helper.close()
+            raise
         self.drainer = LruDrainer(HELPER_CPU)
         self.learned = 0
         io = vmstat()
