@@ -18,15 +18,53 @@ Three layers, each importing only from the ones before it:
 The names below are the public surface; everything else may change between versions.
 """
 
-from fuzz.lockstep import Divergence, Lockstep
-from fuzz.minimize import MinimizeResult, minimize_trace
-from fuzz.modes.fast import EpisodeResult, run_episode
-from fuzz.modes.hypothesis_settings import profile_settings
-from fuzz.modes.machine import make_machine
-from fuzz.replay import ReplayOutcome, replay_trace
-from fuzz.trace import Trace, TraceError, read_trace, write_trace
-from fuzz.workloads import PROFILES
-from fuzz.world import DeviceSpec, Geometry, World
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The names are imported on first use (PEP 562): `swapdiff kernel` and the kernel lane need
+# none of them, and importing them loads Numba, which in a TCG guest (`--vm`) takes minutes.
+_SOURCES = {
+    "PROFILES": "fuzz.workloads",
+    "DeviceSpec": "fuzz.world",
+    "Divergence": "fuzz.lockstep",
+    "EpisodeResult": "fuzz.modes.fast",
+    "Geometry": "fuzz.world",
+    "Lockstep": "fuzz.lockstep",
+    "MinimizeResult": "fuzz.minimize",
+    "ReplayOutcome": "fuzz.replay",
+    "Trace": "fuzz.trace",
+    "TraceError": "fuzz.trace",
+    "World": "fuzz.world",
+    "make_machine": "fuzz.modes.machine",
+    "minimize_trace": "fuzz.minimize",
+    "profile_settings": "fuzz.modes.hypothesis_settings",
+    "read_trace": "fuzz.trace",
+    "replay_trace": "fuzz.replay",
+    "run_episode": "fuzz.modes.fast",
+    "write_trace": "fuzz.trace",
+}
+
+if TYPE_CHECKING:
+    from fuzz.lockstep import Divergence, Lockstep
+    from fuzz.minimize import MinimizeResult, minimize_trace
+    from fuzz.modes.fast import EpisodeResult, run_episode
+    from fuzz.modes.hypothesis_settings import profile_settings
+    from fuzz.modes.machine import make_machine
+    from fuzz.replay import ReplayOutcome, replay_trace
+    from fuzz.trace import Trace, TraceError, read_trace, write_trace
+    from fuzz.workloads import PROFILES
+    from fuzz.world import DeviceSpec, Geometry, World
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'fuzz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "PROFILES",

@@ -16,7 +16,7 @@ once the sides hold different numbers of slots on it, each against its own slots
 Where the policy decides an outcome, the two sides may fork, and the fork is checked against
 refinement rules on each side's own state before the call (which the previous comparison
 showed equal to the reference's up to renaming), then closed so that the world continues on
-one logical state (README "Validating a policy change", reference/MODEL.md "The accounting
+one logical state (docs/accounting.md, reference/MODEL.md "The accounting
 level"):
 
 - `folio_alloc_swap` returning 0 on one side and -ENOMEM on the other: the failing side must

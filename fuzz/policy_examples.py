@@ -2,8 +2,8 @@
 
 Each subclasses the reference model and changes only where slots are placed, so at the
 `allocator` level they diverge at the first allocation that places differently, and at the
-`accounting` level (`fuzz/accounting.py`) they must run clean.  README "Validating a policy
-change" uses them:
+`accounting` level (`fuzz/accounting.py`) they must run clean.  docs/accounting.md uses
+them:
 
     swapdiff fuzz --impl fuzz.policy_examples:FreeClusterFirst --level accounting --time 1m
 """

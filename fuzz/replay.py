@@ -45,7 +45,7 @@ QUERY_CALLS = frozenset(
     {"folio_entry", "swap_count", "swap_cache_folio", "swap_shadow", "nr_swap_pages", "total_swap_pages"}
 )
 # State-changing calls between two full snapshot comparisons and invariant checks (plus one
-# at the end of every example or replay and on every mismatch); README "The harness" has the
+# at the end of every example or replay and on every mismatch); docs/harness.md has the
 # measurement behind 64.
 FULL_EVERY = 64
 HANG_REPLAY_SECONDS = 10.0

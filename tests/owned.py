@@ -1,6 +1,7 @@
 """A pytest plugin: tests that own a host resource must run where the host can run them.
 
-A marker names what a test owns (`kernel`: the host kernel's swap).  Each marker comes with a
+A marker names what a test owns (`kernel`: the host kernel's swap; `vm`: QEMU guests of the
+staged kernels in ../shared/kernels).  Each marker comes with a
 function that says why this host cannot run such tests (None: it can).  Where the host can,
 a skipped test, or one collected but never reported, fails the session: a green run must have
 exercised them.  (The kernel lane was once skipped whole, by a race between xdist workers,
@@ -27,6 +28,20 @@ def lane_host() -> str | None:
     try:
         check_host()
     except KernelUnavailable as err:
+        return str(err)
+    return None
+
+
+def vm_host() -> str | None:
+    """Why this host cannot boot the staged kernels, or None if it can."""
+    from fuzz.kernel.vm import VmError, check_tools
+    from tests.fuzz.kernel.vmtools import KERNELS
+
+    if not KERNELS.is_dir():
+        return f"no staged kernels at {KERNELS}"
+    try:
+        check_tools()
+    except VmError as err:
         return str(err)
     return None
 
@@ -71,7 +86,7 @@ class OwnedTests:
                     reported.setdefault(report.nodeid, report.outcome)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(session.config, "workerinput") or exitstatus != 0:
+        if hasattr(session.config, "workerinput") or exitstatus != 0 or session.config.option.collectonly:
             return  # workers report to the controller; a failed or interrupted run fails anyway
         for name, why_not in self.owned.items():
             if self.collected.get(name) and why_not() is None:
@@ -94,4 +109,4 @@ class OwnedTests:
             terminalreporter.write_line(f"FAILED (owned tests not exercised): {line}", red=True)
 
 
-OWNED: dict[str, WhyNot] = {"kernel": lane_host}
+OWNED: dict[str, WhyNot] = {"kernel": lane_host, "vm": vm_host}

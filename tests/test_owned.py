@@ -75,3 +75,8 @@ def test_a_host_test_without_the_static_group_is_refused(pytester) -> None:
     result = pytester.runpytest_inprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*takes the host's swap (kernel_host_ok) but its module lacks*"])
+
+
+def test_collect_only_is_not_a_run(pytester) -> None:
+    result = _session(pytester, None, "pass", "--collect-only")
+    assert result.ret == pytest.ExitCode.OK

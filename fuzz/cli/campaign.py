@@ -60,6 +60,9 @@ from fuzz.trace import atomic_write_text, dumps_trace
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    # What runs a campaign's rounds: (the campaign's state, its live display) -> None.
+    Rounds = Callable[["CampaignState", "_Display"], None]
+
 DEFAULT_TIME = 60.0
 LABEL_EVERY = 4
 HYPOTHESIS_EXAMPLES_PER_ROUND = 20
@@ -129,8 +132,6 @@ class CampaignConfig:
             corpus=getattr(args, "corpus", None),
         )
         if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
-            from fuzz.cli.distributed import scheduler_address
-
             config.scheduler = scheduler_address(getattr(args, "scheduler", None))
             config.connect_timeout = getattr(args, "connect_timeout", None) or config.connect_timeout
         if args.episode_steps:
@@ -158,6 +159,12 @@ class CampaignConfig:
 
     def round_seed(self, index: int, round_no: int) -> int:
         return (self.seed * 1000 + index) * 100000 + round_no
+
+
+def scheduler_address(option: str | None) -> str | None:
+    """`--scheduler`, else `SWAPDIFF_SCHEDULER`, else None (the local pool)."""
+    address = option or os.environ.get("SWAPDIFF_SCHEDULER") or None
+    return address.strip() if address else None
 
 
 def _check_profile(name: str) -> None:
@@ -548,11 +555,12 @@ def _hang_trace(config: CampaignConfig, seed: int, first: int, last: int) -> tup
     return dumps_trace(trace), divergence.describe(), calls[-1].name
 
 
-def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -> int:
+def run_campaign(config: CampaignConfig, rounds: Rounds | None = None) -> int:
     """Run the campaign; returns the exit code (0 none, 1 divergences found, 3 harness errors).
 
-    With `config.scheduler` the rounds run on that Dask cluster (`fuzz.cli.distributed`), which can
-    also continue an interrupted campaign from its state file (`resume`)."""
+    `rounds(state, display)` runs the rounds; by default this machine's worker processes (or,
+    with one worker and no watchdog, this process).  `fuzz.cli.distributed` passes its loop
+    over a Dask cluster, which sits above this module: campaigns never import it."""
     from fuzz.cli.report import write_report
 
     out = Path(config.out)
@@ -563,16 +571,9 @@ def run_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -
     state = CampaignState(config)
     if config.corpus:
         _recheck_corpus(state, config.corpus)
-    client = None
-    if config.scheduler:
-        from fuzz.cli.distributed import connect
-
-        client = connect(config.scheduler, config.connect_timeout)  # a bad address: exit 2 here
     with _Display(state) as display:
-        if client is not None:
-            from fuzz.cli.distributed import run_distributed
-
-            run_distributed(client, state, display, resume)
+        if rounds is not None:
+            rounds(state, display)
         elif config.workers == 1 and not config.hang_timeout:
             _run_inline(state, display)
         else:
@@ -845,8 +846,9 @@ def _print_summary(state: CampaignState) -> None:
     seconds = state.elapsed()
     rate = state.steps / seconds if seconds > 0 else 0.0
     out = sys.stdout
+    print(f"swapdiff fuzz: {_compared(state.config)}", file=out)
     print(
-        f"swapdiff fuzz: {state.steps} steps ({state.ops} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
+        f"  {state.steps:,} steps ({state.ops:,} ops) in {seconds:.1f}s, {rate:,.0f} steps/s, "
         f"{len(state.failures)} divergence(s)" + (" [interrupted]" if state.interrupted else ""),
         file=out,
     )
@@ -865,4 +867,19 @@ def _print_summary(state: CampaignState) -> None:
             f"  labels: {hit}/{total} reached" + (f"; never: {', '.join(missing)}" if missing else ""),
             file=out,
         )
-    print(f"  report: {os.path.join(state.config.out, 'report.json')}", file=out)
+    out_dir = state.config.out
+    print(
+        f"  report: {os.path.join(out_dir, 'report.json')} (plot: {os.path.join(out_dir, 'report.png')})",
+        file=out,
+    )
+
+
+def _compared(config: CampaignConfig) -> str:
+    """What the campaign compared, in one line: who against whom, at which level, how driven."""
+    geometry = "drawn per episode" if config.geometry is None else "fixed"
+    where = f"on {config.scheduler}" if config.scheduler else f"{config.workers} worker(s)"
+    return (
+        f"{config.impl} checked against {config.reference} after every call, "
+        f"{config.level} level (mode {config.mode}, profile {config.profile}, "
+        f"geometry {geometry}, seed {config.seed}, {where})"
+    )

@@ -16,13 +16,14 @@ least the number of Dask worker threads.  The client counts each (worker, round)
 the traces (deduplicated by signature, smallest seed kept, as for local runs) and, after every
 round, `campaign-state.json` in `--out` (atomically): the finished rounds per stream and the
 totals.  `--resume DIR` reloads that file and continues without repeating finished rounds; a
-round that was in flight when the client stopped is run again from its start.
+round that was in flight when the client stopped is run again from its start.  Before the
+first round the candidate's module goes to the workers (`fuzz.cli.ship`), so a candidate only
+the client can import runs there too, or the campaign is refused with one line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import threading
@@ -43,7 +44,10 @@ from fuzz.cli.campaign import (
     CampaignError,
     CampaignState,
     _Worker,
+    run_campaign,
+    scheduler_address,
 )
+from fuzz.cli.ship import ship_candidates
 from fuzz.trace import atomic_write_text
 
 STATE_FILE = "campaign-state.json"
@@ -153,12 +157,6 @@ class _Hosts:
         }
 
 
-def scheduler_address(option: str | None) -> str | None:
-    """`--scheduler`, else `SWAPDIFF_SCHEDULER`, else None (the local pool)."""
-    address = option or os.environ.get("SWAPDIFF_SCHEDULER") or None
-    return address.strip() if address else None
-
-
 def connect(address: str, timeout: float) -> Any:
     """A Dask client on `address`, or a one-line CampaignError (no dask, unreachable, bad address)."""
     try:
@@ -262,12 +260,17 @@ def _restore(state: CampaignState, data: dict[str, Any]) -> tuple[list[Stream], 
 # --------------------------------------------------------------------------------------------
 
 
-def run_distributed(
-    client: Any, state: CampaignState, display: Any, resume: dict[str, Any] | None = None
-) -> None:
-    """Run the campaign's rounds on `client`'s Dask cluster (`connect`); closes the client."""
+def run_distributed_campaign(config: CampaignConfig, resume: dict[str, Any] | None = None) -> int:
+    """Run the campaign's rounds on the Dask cluster at `config.scheduler`; the exit code.
+
+    Connects first (a bad address or an unusable candidate is a one-line error before anything
+    is written), ships the candidate's module to the workers (`fuzz.cli.ship`), then runs the
+    campaign with its rounds as tasks; `resume` is an interrupted campaign's state file."""
+    assert config.scheduler, "the distributed path needs a scheduler address"
+    client = connect(config.scheduler, config.connect_timeout)
     try:
-        _loop(client, state, display, resume)
+        ship_candidates(client, {"--impl": config.impl, "--reference": config.reference})
+        return run_campaign(config, lambda state, display: _loop(client, state, display, resume))
     finally:
         client.close(timeout=5)
 
@@ -426,8 +429,6 @@ def _count_workers(client: Any) -> int:
 
 def resume_campaign(args: Any) -> int:
     """`swapdiff fuzz --resume DIR`: continue the campaign from DIR's state file."""
-    from fuzz.cli.campaign import run_campaign
-
     data = load_resume(args.resume)
     config = resumed_config(data, args.resume)
     config.quiet = args.quiet or config.quiet
@@ -436,4 +437,4 @@ def resume_campaign(args: Any) -> int:
         config.connect_timeout = args.connect_timeout
     if not config.scheduler:
         raise CampaignError("--resume needs --scheduler (or SWAPDIFF_SCHEDULER)")
-    return run_campaign(config, resume=data)
+    return run_distributed_campaign(config, resume=data)

@@ -261,6 +261,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
         return resume_campaign(args)
     config = CampaignConfig.from_args(args)
+    if config.scheduler:
+        from fuzz.cli.distributed import run_distributed_campaign
+
+        return run_distributed_campaign(config)
     return run_campaign(config)
 
 

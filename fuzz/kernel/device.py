@@ -236,12 +236,17 @@ class OwnedDevice:
         return self.swap_path != self.backing
 
 
-def hugepage_lock(*, shared: bool) -> int:
-    """Take HUGEPAGE_LOCK_PATH (blocking) and return its fd; closing the fd releases it.
-    Exclusive for a host lane run with --mthp, shared for each of swapdiff's QEMU guests."""
+def hugepage_lock(*, shared: bool, wait: bool = True) -> int:
+    """Take HUGEPAGE_LOCK_PATH and return its fd; closing the fd releases it.  Exclusive for a
+    host lane run with --mthp, shared for each of swapdiff's QEMU guests.  Without `wait`, a
+    held lock raises BlockingIOError."""
     HUGEPAGE_LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(HUGEPAGE_LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 

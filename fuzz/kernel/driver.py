@@ -34,6 +34,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+if __name__ == "__main__":  # the helper (python -I -S driver.py): no fuzz package on its path
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    from snapshot import Snapshot
+else:
+    from fuzz.kernel.snapshot import Snapshot
+
 PAGE = 4096
 MADV_DONTNEED = 4
 MADV_DONTFORK = 10
@@ -356,8 +362,25 @@ class _Process:
         return out
 
 
-def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
-    """The loop of the helper and of its children (a child obeys 'observe' and 'exit')."""
+def _hibernation(snap: Snapshot, op: str, cmd: dict[str, Any]) -> Any:
+    """The /dev/snapshot commands, run here so that the slots come from CPU 0's per-CPU swap
+    cluster, as the helper's pageouts do."""
+    if op == "hib_open":
+        return snap.open()
+    if op == "hib_area":
+        return snap.set_area(cmd["device"])
+    if op == "hib_alloc":
+        return [snap.alloc() for _ in range(cmd["n"])]
+    if op == "hib_free":
+        return snap.free_all()
+    snap.close()  # hib_close
+    return 0
+
+
+def _serve(rfd: int, wfd: int, maps: Mappings, snap: Snapshot | None = None) -> None:
+    """The loop of the helper and of its children (a child obeys 'observe' and 'exit').  Only
+    the helper holds `snap`, the /dev/snapshot descriptor (a child closes its inherited copy:
+    the device releases the slots only when its last descriptor is closed)."""
     region = maps.anon
     rf = os.fdopen(rfd, "r")
     wf = os.fdopen(wfd, "w")
@@ -373,6 +396,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             region.madvise(MADV_DONTNEED, cmd["start"] * PAGE, cmd["n"] * PAGE)
         elif op in ("read", "write"):
             reply = _touch(region, cmd["page"], op == "write")
+        elif op == "store":  # no load first: one write fault on a swapped page
+            region[cmd["page"] * PAGE] = cmd["page"] % 255 + 1
         elif op == "spageout":
             me.pageout(maps.shm.addr, cmd["start"], cmd["n"])
         elif op == "szap":
@@ -391,6 +416,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
             maps.large.write(cmd["page"], cmd["nr"])
         elif op == "spunch":
             punch_hole(maps.shm_fd, cmd["start"], cmd["n"])
+        elif op.startswith("hib_") and snap is not None:
+            reply = _hibernation(snap, op, cmd)
         elif op == "fork":
             c_r, p_w = os.pipe()
             p_r, c_w = os.pipe()
@@ -404,6 +431,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
                 rf.close()
                 wf.close()
                 me.close()
+                if snap is not None:
+                    snap.close()
                 _serve(c_r, c_w, maps)
                 os._exit(0)
             os.close(c_r)
@@ -431,6 +460,8 @@ def _serve(rfd: int, wfd: int, maps: Mappings) -> None:
                 cw.close()
                 cr.close()
                 os.waitpid(pid, 0)
+            if snap is not None:
+                snap.close()
             wf.write("0\n")
             wf.flush()
             return
@@ -492,7 +523,8 @@ def _helper_main(npages: int, cpu: int, shm_pages: int, large_pages: int, large_
     large = AlignedRegion(large_pages, large_align)  # MADV_DONTFORK: children never map it
     for i in range(large_pages):
         large.store(i)  # a write fault: every aligned block becomes one folio
-    _serve(sys.stdin.fileno(), sys.stdout.fileno(), Mappings(region, npages, shm, shm_fd, shm_pages, large))
+    maps = Mappings(region, npages, shm, shm_fd, shm_pages, large)
+    _serve(sys.stdin.fileno(), sys.stdout.fileno(), maps, Snapshot())
 
 
 class Helper:

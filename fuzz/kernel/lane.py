@@ -7,23 +7,25 @@ device (the kernel's try_to_unuse brings every page back); with an mTHP size (`-
 ``lpageout`` / ``lzap`` of whole folio blocks and ``lread`` / ``lwrite`` of the large region,
 whose folio shapes (/proc/kpageflags) and per-size mTHP counters are compared too; on the
 shmem pages (`--shm-pages`), ``spageout`` / ``szap`` / ``spunch`` ranges and ``sread`` /
-``swrite`` of one page (about 15% of random actions, `SHM_SHARE`).  After
+``swrite`` of one page (about 15% of random actions, `SHM_SHARE`); where /dev/snapshot
+exists, ``hib_alloc`` / ``hib_free`` / ``hib_close`` take and free hibernation slots through
+the uswsusp interface (`--hibernation-share` of random actions, docs/hibernation.md).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
 is waited for (a pageout returns once the folios it wrote are out of writeback); host
 reclaimers that would page out on their own are paused (`reclaimers`).
 
-One kernel choice is not a function of the swap state: whether a fault (do_swap_page /
-do_wp_page) frees the count-0 swap-cache slot of the page it maps (should_try_to_free_swap and
-wp_can_reuse_anon_folio test the folio's page refcount, which per-CPU LRU batches change).  The
-lane LEARNS that choice from /proc/swaps Used (a one-slot difference, unambiguous for a
-one-page fault) and applies folio_free_swap to the model only then; every other observable is
-still compared.
+Whether a fault frees the count-0 swap-cache slot of the page it maps is predicted by the
+release's rules (fuzz/kernel/rules.py), nothing is read back from the kernel; the refcount
+tests of should_try_to_free_swap and wp_can_reuse_anon_folio are kept predictable by draining
+every CPU's LRU batches before each store as well as before each pageout.  ``store`` is a
+store without a load (one write fault on a swapped page), ``write`` a load then a store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import random
 import time
@@ -44,14 +46,17 @@ from fuzz.kernel.device import (
     vmstat,
 )
 from fuzz.kernel.driver import PM_PRESENT, Helper, LruDrainer, ProcessView, probe_pageout, swap_entry
+from fuzz.kernel.rules import RULES
+from fuzz.kernel.snapshot import SNAPSHOT
 from fuzz.kernel.trace import (
     EXTRA_DEVICE_PAGES,
+    HIB_OPS,
     MAX_LANE_DEVICES,
     TRACE_KEY,
     check_actions,
     write_kernel_trace,
 )
-from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, SEMANTICS, ModelWorld
+from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, ModelWorld
 from reference.api import Entry, SwapContractError
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
@@ -63,6 +68,8 @@ PRIORITY = 5
 HELPER_CPU = 0  # the header's "cpu"
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
+HIB_SHARE = 0.08  # of random actions where /dev/snapshot exists (--hibernation-share)
+HIB_BATCH = 16  # at most this many slots per hib_alloc action
 
 
 # Zero-filled folios are not written to swap (the swap zeromap) and read back without I/O; the
@@ -80,6 +87,11 @@ def read_mthp_stats(stats: Path | None) -> dict[str, int]:
     if stats is None:
         return dict.fromkeys(MTHP_COMPARED, 0)
     return {name: int((stats / name).read_text()) for name in MTHP_COMPARED}
+
+
+def signed_kib(value: int) -> int:
+    """A /proc/meminfo value the kernel printed from a negative counter (unsigned long)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def refreshed_meminfo() -> dict[str, int]:
@@ -110,11 +122,17 @@ class LaneResult:
     seconds: float
     divergence: str | None
     trace_path: str | None
-    learned_frees: int
+    fault_frees: int  # count-0 slots freed at fault time, as the rules predicted them
     paused_reclaimers: int = 0
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
     ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
     shm_events: dict[str, int] = field(default_factory=dict)  # the model's ModelWorld.shm_events
+    hib: dict[str, int] | None = None  # slots taken/freed/refused; None: the action was absent
+    hib_note: str = ""  # why the hibernation action was absent
+    # the first divergence's step (None: at setup, before any action) and what differed
+    divergence_step: int | None = None
+    divergence_detail: str | None = None
+    swapfree_offset: int = 0  # KiB SwapFree was off before the run (Lane.swapfree_offset)
 
 
 def kernel_header(
@@ -125,7 +143,9 @@ def kernel_header(
     shm_pages: int = DEFAULT_SHM_PAGES,
     mthp_kb: int = 0,
     large_folios: int = 0,
+    hib_share: float = 0.0,
 ) -> dict[str, Any]:
+    """`hib_share`: the share of random hibernation actions (0 where /dev/snapshot is absent)."""
     mthp = None
     if mthp_kb:
         mthp = {"size_kb": mthp_kb, "order": mthp_order(mthp_kb), "folios": large_folios}
@@ -148,16 +168,19 @@ def kernel_header(
             "mthp_enabled": {f"{mthp_kb}kB": "madvise", "other sizes": "never"} if mthp_kb else "never",
         },
         "mthp": mthp,
+        "hibernation_share": hib_share,
         "pages": npages,
         "shm_pages": shm_pages,
         "seed": seed,
     }
 
 
-def random_swapon(rng: random.Random) -> dict[str, Any]:
+def random_swapon(rng: random.Random, blkdev: bool | None = None) -> dict[str, Any]:
     """A swap file or a block device (with bad pages, discarded once at swapon or not); now and
-    then a swap file listing bad pages, which both sides must refuse (EINVAL)."""
-    blkdev = rng.random() < 0.5
+    then a swap file listing bad pages, which both sides must refuse (EINVAL).  `blkdev` forces
+    the kind."""
+    if blkdev is None:
+        blkdev = rng.random() < 0.5
     nbad = rng.randint(0, 3) if blkdev or rng.random() < 0.2 else 0
     return {
         "op": "swapon",
@@ -209,7 +232,37 @@ def random_shm_action(rng: random.Random, world: ModelWorld) -> dict[str, Any]:
     return {"op": "spunch", "start": start, "n": rng.randint(1, min(4, n - start))}
 
 
-def random_action(rng: random.Random, world: ModelWorld, next_child: int, types: list[int]) -> dict[str, Any]:
+def random_hib_action(rng: random.Random, world: ModelWorld, blkdevs: list[int]) -> dict[str, Any] | None:
+    """A hibernation action: more slots (on the area while slots may be held: the kernel lets
+    the area change only when none is), SNAPSHOT_FREE_SWAP_PAGES or close; None when no lane
+    block device exists to take slots on."""
+    if world.hib_open and rng.random() < (0.45 if world.hib_since_free else 0.15):
+        return {"op": "hib_free"} if world.hib_since_free and rng.random() < 0.6 else {"op": "hib_close"}
+    if world.hib_since_free and world.hib_area is not None:
+        type = world.hib_area
+    elif blkdevs:
+        type = rng.choice(blkdevs)
+    else:
+        return None
+    return {"op": "hib_alloc", "type": type, "n": rng.randint(1, HIB_BATCH)}
+
+
+def random_action(
+    rng: random.Random,
+    world: ModelWorld,
+    next_child: int,
+    types: list[int],
+    blkdevs: list[int] = (),  # type: ignore[assignment]
+    hib_share: float = 0.0,
+) -> dict[str, Any]:
+    """One random action.  With `hib_share`, that share are hibernation actions on the lane's
+    block devices `blkdevs` (a block device is swapped on first when there is none)."""
+    if hib_share and rng.random() < hib_share:
+        action = random_hib_action(rng, world, list(blkdevs))
+        if action is None and len(types) < MAX_LANE_DEVICES:
+            action = random_swapon(rng, blkdev=True)
+        if action is not None:
+            return action
     if world.shm_pages and rng.random() < SHM_SHARE:
         return random_shm_action(rng, world)
     if world.large and rng.random() < 0.3:
@@ -220,10 +273,12 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
     if roll < 0.30:
         start = rng.randrange(n)
         return {"op": "pageout", "start": start, "n": rng.randint(1, min(16, n - start))}
-    if roll < 0.49:
+    if roll < 0.45:
         return {"op": "read", "page": rng.randrange(n)}
-    if roll < 0.68:
+    if roll < 0.58:
         return {"op": "write", "page": rng.randrange(n)}
+    if roll < 0.68:
+        return {"op": "store", "page": rng.randrange(n)}
     if roll < 0.78:
         start = rng.randrange(n)
         return {"op": "zap", "start": start, "n": rng.randint(1, min(8, n - start))}
@@ -233,8 +288,10 @@ def random_action(rng: random.Random, world: ModelWorld, next_child: int, types:
         return {"op": "child_exit", "child": rng.choice(children)}
     if roll < 0.97 and len(types) < MAX_LANE_DEVICES:
         return random_swapon(rng)
-    if types:
-        return {"op": "swapoff", "type": rng.choice(types)}
+    # the open /dev/snapshot's swap area stays on (7.x pins it; see fuzz.kernel.trace)
+    off = [t for t in types if not (world.hib_open and t == world.hib_area)]
+    if off:
+        return {"op": "swapoff", "type": rng.choice(off)}
     return {"op": "read", "page": rng.randrange(n)}
 
 
@@ -242,10 +299,17 @@ class Lane:
     """One kernel-lane run: the host, the lane devices, the helper and the model, in step."""
 
     def __init__(
-        self, host: KernelHost, npages: int, shm_pages: int = DEFAULT_SHM_PAGES, large_folios: int = 0
+        self,
+        host: KernelHost,
+        npages: int,
+        shm_pages: int = DEFAULT_SHM_PAGES,
+        large_folios: int = 0,
+        semantics: str = "6.18",
+        hibernation: bool = False,
     ) -> None:
         """`large_folios`: folios of the host's mTHP size (`host.mthp_kb`) in the large region;
-        the first device is then a block device (a swap file takes no large folio)."""
+        the first device is then a block device (a swap file takes no large folio).
+        `hibernation`: look for /dev/snapshot (`hib_note` says why it cannot be used)."""
         self.host = host
         self.npages = npages
         self.large_order = mthp_order(host.mthp_kb) if host.mthp_kb and large_folios else 0
@@ -253,6 +317,7 @@ class Lane:
         self.mthp_base = read_mthp_stats(self.mthp_stats)
         self.world = ModelWorld(
             npages,
+            rules=RULES[semantics],
             shm_pages=shm_pages,
             large_order=self.large_order,
             large_folios=large_folios if self.large_order else 0,
@@ -268,13 +333,14 @@ class Lane:
             npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
         try:
+            self.swapfree_offset = self._swapfree_offset()
             self._probe()
-            self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+            self.setup_divergence = self._first_device()
         except BaseException:
             self.helper.close()
             raise
         self.drainer = LruDrainer(HELPER_CPU)
-        self.learned = 0
+        self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
         self.zero_base = {name: io.get(name, 0) for name in ZERO_COUNTERS}
@@ -295,6 +361,73 @@ class Lane:
         if missing is not None:
             raise KernelUnavailable(missing)
 
+    def _probe_snapshot(self) -> str:
+        """ "" if the helper can open /dev/snapshot as the image writer, else why not."""
+        if not SNAPSHOT.exists():
+            return f"no {SNAPSHOT} (this kernel has no CONFIG_HIBERNATION)"
+        rc = self.helper.call("hib_open")
+        if rc != 0:
+            return f"{SNAPSHOT} cannot be opened ({os.strerror(-rc)})"
+        self.helper.call("hib_close")
+        return ""
+
+    @property
+    def hib_available(self) -> bool:
+        return self.hib_note == ""
+
+    def blkdevs(self) -> list[int]:
+        return sorted(t for t, d in self.devices.items() if d.blkdev)
+
+    def hib_alloc(self, type: int, n: int) -> None:
+        """Open /dev/snapshot if needed, name `type`'s device as the swap area if it is not, and
+        take `n` slots; every call's result must match the model's."""
+        w = self.world
+        if not w.hib_open:
+            rc = self.helper.call("hib_open")
+            if rc != 0:
+                raise KernelDivergence(f"open {SNAPSHOT}: kernel {rc} ({os.strerror(-rc)}), model 0")
+            w.hib_open = True
+        if w.hib_area != type:
+            rc = self.helper.call("hib_area", device=str(self.devices[type].path))
+            if rc != 0:
+                raise KernelDivergence(f"SNAPSHOT_SET_SWAP_AREA on type {type}: kernel {rc}, model 0")
+            w.hib_set_area(type)
+        kernel = self.helper.call("hib_alloc", n=n)
+        model = w.hib_alloc(n)
+        if kernel != model:
+            raise KernelDivergence(f"SNAPSHOT_ALLOC_SWAP_PAGE offsets: kernel {kernel}, model {model}")
+
+    def hib_free(self, close: bool) -> None:
+        rc = self.helper.call("hib_close" if close else "hib_free")
+        if close:
+            self.world.hib_close()
+        else:
+            self.world.hib_free()
+        if rc != 0:
+            raise KernelDivergence(f"SNAPSHOT_FREE_SWAP_PAGES: kernel {rc}, model 0")
+
+    def _swapfree_offset(self) -> int:
+        """KiB by which SwapFree differs from the other devices' free slots before the lane
+        swaps anything on: 0 on a consistent kernel.  A kernel whose global free counter an
+        earlier run on this boot left off (the hibernation double decrement never gives its
+        page back) would fail every later run at its first compare, replays and shrinking
+        included; the lane compares SwapFree relative to this offset and reports it."""
+        rows = proc_swaps()
+        free = signed_kib(refreshed_meminfo()["SwapFree"])
+        return free - sum(r["size"] - r["used"] for r in rows)
+
+    def _first_device(self) -> str | None:
+        """swapon of the lane's first device on both sides.  A difference here is the run's
+        first divergence (reported as step "setup", before any action), not an error; only a
+        swapon both sides refuse alike means the lane cannot run."""
+        try:
+            type = self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+        except KernelDivergence as err:
+            return str(err)
+        if type < 0:
+            raise KernelUnavailable(f"the lane's first swap device was refused (errno {-type}) by both sides")
+        return None
+
     def ktype(self, type: int) -> int:
         return type + self.type_base
 
@@ -310,16 +443,22 @@ class Lane:
         """swapon on both sides; the model's result (a type or -errno) must match the kernel's."""
         bad = bad or []
         kind: dict[str, Any] = {"bad": bad, "blkdev": blkdev, "discard": discard}
+        # what this swapon asked for and got: a recorded trace rebuilds the model's devices from it
+        self.last_swapon: dict[str, Any] = dict(
+            pages=pages, priority=priority, blkdev=blkdev, rc=0, solidstate=False
+        )
         try:
             path = self.host.add_device(pages, priority=priority, **kind)
         except OSError as err:
             krc = -(err.errno or 0)
             mrc = self.world.swapon(pages, priority, solidstate=False, **kind)
+            self.last_swapon["rc"] = krc
             if mrc != krc:
                 raise KernelDivergence(f"swapon: kernel {krc} ({err.strerror}), model {mrc}") from None
             return mrc
         solidstate = not self.host.rotational(path)
         type = self.world.swapon(pages, priority, solidstate=solidstate, **kind)
+        self.last_swapon.update(rc=type, solidstate=solidstate)
         if type < 0:
             raise KernelDivergence(f"swapon: the kernel swapped on {path}, the model returned {type}")
         self.devices[type] = LaneDevice(path, type, priority, blkdev)
@@ -345,15 +484,17 @@ class Lane:
     def step(self, action: dict[str, Any]) -> None:
         op = action["op"]
         w = self.world
-        learn: int | None = None
-        if op in ("pageout", "spageout", "lpageout"):
+        if op in ("pageout", "spageout", "lpageout", "write", "store", "lwrite"):
             self.drainer.drain()  # no folio may hold a batch reference on another CPU
         if op == "pageout":
             self.helper.call("pageout", start=action["start"], n=action["n"])
             w.pageout(action["start"], action["n"])
         elif op in ("read", "write"):
             self.helper.call(op, page=action["page"])
-            learn = w.fault(action["page"], op == "write")
+            w.fault(action["page"], op == "write")
+        elif op == "store":
+            self.helper.call(op, page=action["page"])
+            w.store(action["page"])
         elif op == "zap":
             self.helper.call("zap", start=action["start"], n=action["n"])
             w.zap(HELPER, action["start"], action["n"])
@@ -368,7 +509,7 @@ class Lane:
             w.large_pageout(action["start"], action["n"])
         elif op in ("lread", "lwrite"):
             self.helper.call(op, page=action["page"], nr=w.large_nr)
-            learn = w.large_fault(action["page"], op == "lwrite")
+            w.large_fault(action["page"], op == "lwrite")
         elif op == "lzap":
             self.helper.call(op, start=action["start"], n=action["n"])
             w.large_zap(action["start"], action["n"])
@@ -393,24 +534,33 @@ class Lane:
             )
         elif op == "swapoff":
             self.swapoff(action["type"])
+        elif op == "hib_alloc":
+            self.hib_alloc(action["type"], action["n"])
+        elif op in ("hib_free", "hib_close"):
+            self.hib_free(op == "hib_close")
         else:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
-        if learn is not None and op in ("write", "lwrite"):
-            self._learn_fault_free(learn)
         self.compare()
 
-    def _learn_fault_free(self, f: int) -> None:
-        """Only write faults may free (should_try_to_free_swap frees on a read fault only when
-        vm_swap_full() or mlocked, never true for the lane's device sizes), so a read fault
-        that lowers Used is a divergence, not a learned choice."""
-        entry = self.world.ref.folio_entry(f)
-        if entry is None:
-            return
-        if self._row(entry.type)["used"] // KIB == self.world.inuse(entry.type) - self.world.nr(f):
-            if not self.world.ref.folio_free_swap(f):
-                raise KernelDivergence("the kernel freed a slot the model cannot free")
-            self.learned += 1
+    def observed(self) -> dict[str, Any]:
+        """The kernel's values of what a recorded trace holds (fuzz/kernel/recorded.py)."""
+        rows = {r["filename"]: r for r in proc_swaps()}
+        lane_paths = self._lane_paths()
+        others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
+        mi, io = refreshed_meminfo(), vmstat()
+        entries = {
+            proc: [None if e is None else [e[0] - self.type_base, e[1]] for e in kpages]
+            for proc, kpages in sorted(self.helper.entries().items())
+        }
+        return {
+            "entries": entries,
+            "used": {str(t): rows[str(d.path)]["used"] // KIB for t, d in sorted(self.devices.items())},
+            "swap_free": (mi["SwapFree"] - others_free) // KIB,
+            "swap_cached": mi["SwapCached"] // KIB,
+            "reads": io["pswpin"] - self.io_base[0],
+            "writes": io["pswpout"] - self.io_base[1],
+        }
 
     def _resident(self, st: Any) -> int:
         """mincore's bit as the model predicts it (a read of a never-written page maps the zero
@@ -574,9 +724,21 @@ class Lane:
             )
         lane_paths = self._lane_paths()
         others_free = self.others_total - sum(r["used"] for name, r in rows.items() if name not in lane_paths)
-        if mi["SwapFree"] - others_free != w.ref.nr_swap_pages() * KIB:
-            problems.append(f"SwapFree: kernel {mi['SwapFree']} KiB, model {w.ref.nr_swap_pages()} pages")
+        if signed_kib(mi["SwapFree"]) - others_free - self.swapfree_offset != w.ref.nr_swap_pages() * KIB:
+            off = f" ({self.swapfree_offset} KiB off before the run)" if self.swapfree_offset else ""
+            problems.append(
+                f"SwapFree: kernel {mi['SwapFree']} KiB{off}, model {w.ref.nr_swap_pages()} pages"
+            )
         return problems
+
+
+def _compared(lane: Lane) -> str | None:
+    """`lane.compare()`'s divergence as text, None where kernel and model agree."""
+    try:
+        lane.compare()
+    except (KernelDivergence, SwapContractError) as err:
+        return str(err)
+    return None
 
 
 def run_lane(
@@ -592,25 +754,43 @@ def run_lane(
     semantics: str = "6.18",
     mthp_kb: int = 0,
     large_folios: int = DEFAULT_LARGE_FOLIOS,
+    hib_share: float = HIB_SHARE,
+    record: Path | None = None,
 ) -> LaneResult:
     """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence.
-    With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size."""
-    if semantics not in SEMANTICS:
-        raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
+    With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size.  `hib_share`
+    of the random actions take hibernation slots where /dev/snapshot exists (0: never).  With
+    `record` the run's trace goes there with the kernel's observations after every step (also
+    when it diverged: the recording's last step is the diverging one)."""
+    if semantics not in RULES:
+        raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(RULES)})")
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
     t0 = time.monotonic()
-    divergence = None
+    divergence = detail = None
     trace_path = None
     if not mthp_kb:
         large_folios = 0
+    replays_hib = replay is not None and any(a["op"] in HIB_OPS for a in replay)
+    if replays_hib and not SNAPSHOT.exists():  # before taking the host's swap
+        raise KernelUnavailable(f"this trace takes hibernation slots, but there is no {SNAPSHOT}")
     with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
-        lane = Lane(host, npages, shm_pages, large_folios)
+        lane = Lane(
+            host, npages, shm_pages, large_folios, semantics, hibernation=hib_share > 0 or replays_hib
+        )
+        share = hib_share if lane.hib_available else 0.0
+        first_device = dict(lane.last_swapon)
+        del first_device["rc"]
+        observed: list[dict[str, Any]] = []
         try:
-            lane.compare()
+            if replays_hib and not lane.hib_available:
+                raise KernelUnavailable(f"this trace takes hibernation slots, but {lane.hib_note}")
+            detail = lane.setup_divergence or _compared(lane)
+            if detail is not None:
+                divergence = f"setup (swapon of the lane's first device, {DEVICE_PAGES} pages): {detail}"
             next_child = 1
-            while True:
+            while divergence is None:
                 if replay is not None:
                     if len(done) >= len(replay):
                         break
@@ -620,21 +800,35 @@ def run_lane(
                         break
                     if seconds is not None and time.monotonic() - t0 >= seconds:
                         break
-                    action = random_action(rng, lane.world, next_child, sorted(lane.devices))
+                    types = sorted(lane.devices)
+                    action = random_action(rng, lane.world, next_child, types, lane.blkdevs(), share)
                 if action["op"] == "fork":
                     next_child = max(next_child, action["child"] + 1)
                 done.append(action)
                 try:
                     lane.step(action)
                 except (KernelDivergence, SwapContractError) as err:
-                    divergence = f"step {len(done) - 1} {action}: {err}"
+                    detail = str(err)
+                    divergence = f"step {len(done) - 1} {action}: {detail}"
+                finally:
+                    if record is not None:
+                        observed.append(lane.observed())
+                        if action["op"] == "swapon":
+                            observed[-1]["swapon"] = {k: lane.last_swapon[k] for k in ("rc", "solidstate")}
+                if divergence is not None:
                     break
         finally:
             lane.close()
+    if record is not None:
+        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
+        header["first_device"] = first_device
+        header["divergence"] = divergence
+        recs = [{**a, "observed": o} for a, o in zip(done, observed, strict=True)]
+        write_kernel_trace(record, header, recs)
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios)
+        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
@@ -644,11 +838,16 @@ def run_lane(
         time.monotonic() - t0,
         divergence,
         trace_path,
-        lane.learned,
+        lane.world.fault_frees,
         paused,
         mthp,
         ops,
         dict(lane.world.shm_events),
+        hib=dict(lane.world.hib) if lane.hib_available else None,
+        hib_note=lane.hib_note,
+        divergence_step=len(done) - 1 if divergence is not None and done else None,
+        divergence_detail=detail,
+        swapfree_offset=lane.swapfree_offset,
     )
 
 
@@ -660,18 +859,25 @@ def shrink(
     max_seconds: float = 120.0,
     mthp_kb: int = 0,
     large_folios: int = 0,
+    semantics: str = "6.18",
 ) -> list[dict[str, Any]]:
-    """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)."""
+    """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)
+    under the same rule set."""
     t0 = time.monotonic()
 
     def diverges(cand: list[dict[str, Any]]) -> bool:
         large = large_pages(mthp_kb, large_folios)
-        if check_actions(cand, npages, shm_pages, large) is not None:
+        if check_actions(cand, npages, shm_pages, large, first_blkdev=large[0] > 0) is not None:
             return False
         run = run_lane(
-            replay=cand, npages=npages, shm_pages=shm_pages, mthp_kb=mthp_kb, large_folios=large_folios
+            replay=cand,
+            npages=npages,
+            shm_pages=shm_pages,
+            mthp_kb=mthp_kb,
+            large_folios=large_folios,
+            semantics=semantics,
         )
-        return run.divergence is not None
+        return run.divergence_step is not None  # at a step: a setup divergence reproduces nothing
 
     cur = list(actions)
     chunk = max(1, len(cur) // 2)

@@ -5,8 +5,14 @@
 
 A trace replays on the kernel and on the model (`swapdiff kernel --replay`).  `check_actions`
 validates a whole action list against the lane's rules (pages in range, children forked before
-they exit, swapoff of a live lane device) so a malformed trace is a one-line error, never a
-half-run replay.
+they exit, swapoff of a live lane device, the hibernation session rules below) so a malformed
+trace is a one-line error, never a half-run replay.
+
+Hibernation slots (``hib_alloc`` of `n` slots on a lane block device, ``hib_free``,
+``hib_close``; docs/hibernation.md): the swap area may change only while no slot is held (the
+kernel refuses SNAPSHOT_SET_SWAP_AREA with EPERM then), and the area's device is not swapped
+off while /dev/snapshot is open (7.x pins it: EBUSY; 6.18 would loop in try_to_unuse over
+slots nobody can unuse).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ OPS: dict[str, dict[str, str]] = {
     "zap": {"start": "int", "n": "int"},
     "read": {"page": "int"},
     "write": {"page": "int"},
+    "store": {"page": "int"},
     "fork": {"child": "int"},
     "child_exit": {"child": "int"},
     "swapon": {"priority": "int", "blkdev": "bool", "bad": "ints", "discard": "discard"},
@@ -45,7 +52,12 @@ OPS: dict[str, dict[str, str]] = {
     "lzap": {"start": "int", "n": "int"},
     "lread": {"page": "int"},
     "lwrite": {"page": "int"},
+    "hib_alloc": {"type": "int", "n": "int"},
+    "hib_free": {},
+    "hib_close": {},
 }
+HIB_OPS = ("hib_alloc", "hib_free", "hib_close")
+MAX_HIB_BATCH = 64
 
 
 def _typed(value: Any, kind: str) -> bool:
@@ -83,18 +95,23 @@ def read_kernel_trace(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             raise TraceError(f"{path}:{k}: not JSON") from None
         if not isinstance(rec, dict) or rec.get("i") != k - 2 or rec.get("op") not in OPS:
             raise TraceError(f"{path}:{k}: bad kernel-lane op record")
+        rec.pop("observed", None)  # a recorded trace's kernel observations (fuzz/kernel/recorded.py)
         keys = set(rec) - {"i", "op"}
         args = OPS[rec["op"]]
         if keys != set(args) or not all(_typed(rec[x], args[x]) for x in keys):
             wanted = ", ".join(f"{name} ({kind})" for name, kind in args.items())
-            raise TraceError(f"{path}:{k}: {rec['op']} needs {wanted}")
+            needs = f"needs {wanted}" if args else "takes no arguments"
+            raise TraceError(f"{path}:{k}: {rec['op']} {needs}")
         rec.pop("i")
         actions.append(rec)
     shm_pages = header.get("shm_pages", 0)
     if not isinstance(shm_pages, int) or not 0 <= shm_pages <= 1024:
         raise TraceError(f"{path}:1: header shm_pages must be an integer in 0..1024")
     large = _large_region(path, header.get("mthp"))
-    problem = check_actions(actions, pages, shm_pages, large)
+    settings = header.get("settings")
+    kind = settings.get("kind") if isinstance(settings, dict) else None
+    first_blkdev = kind == "blkdev" if kind is not None else large[0] > 0
+    problem = check_actions(actions, pages, shm_pages, large, first_blkdev)
     if problem is not None:
         index, why = problem
         raise TraceError(f"{path}:{index + 2}: {why}")
@@ -122,19 +139,55 @@ def _range_ok(a: dict[str, Any], npages: int) -> bool:
     return a["start"] >= 0 and a["n"] >= 1 and a["start"] + a["n"] <= npages
 
 
+class _Session:
+    """The /dev/snapshot session as check_actions follows it."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.area: int | None = None
+        self.held = False  # a hib_alloc since the last free (its slots may be held)
+
+    def check(self, a: dict[str, Any], blkdevs: set[int]) -> str | None:
+        op = a["op"]
+        if op == "hib_alloc":
+            if a["type"] not in blkdevs or not 1 <= a["n"] <= MAX_HIB_BATCH:
+                return f"hib_alloc needs a live lane block device and 1..{MAX_HIB_BATCH} slots"
+            if self.held and a["type"] != self.area:
+                return f"hib_alloc on type {a['type']} while slots are held on type {self.area}"
+            self.open, self.area, self.held = True, a["type"], True
+        elif not self.open:
+            return f"{op} while /dev/snapshot is not open"
+        else:
+            self.held = False
+            if op == "hib_close":
+                self.open, self.area = False, None
+        return None
+
+
 def check_actions(
-    actions: list[dict[str, Any]], npages: int, shm_pages: int = 0, large: tuple[int, int] = (0, 1)
+    actions: list[dict[str, Any]],
+    npages: int,
+    shm_pages: int = 0,
+    large: tuple[int, int] = (0, 1),
+    first_blkdev: bool = False,
 ) -> tuple[int, str] | None:
     """(index, reason) of the first action the lane cannot run, or None.  `large` is the large
-    region's (pages, folio pages): its pageouts and zaps cover whole aligned folio blocks."""
+    region's (pages, folio pages): its pageouts and zaps cover whole aligned folio blocks.
+    `first_blkdev`: the lane's first device is a block device (hibernation slots need one)."""
     large_pages, nr = large
     children: set[int] = set()
     types = {0}  # the lane's first device; later ones take the first free type, as swapon does
+    blkdevs = {0} if first_blkdev else set()
+    session = _Session()
     for i, a in enumerate(actions):
         op = a["op"]
+        if op in HIB_OPS:
+            why = session.check(a, blkdevs)
+            if why is not None:
+                return i, why
         if op in ("pageout", "zap") and not _range_ok(a, npages):
             return i, f"{op} range [{a['start']}, {a['start'] + a['n']}) is not within {npages} pages"
-        if op in ("read", "write") and not 0 <= a["page"] < npages:
+        if op in ("read", "write", "store") and not 0 <= a["page"] < npages:
             return i, f"{op} page {a['page']} is not within {npages} pages"
         if op in ("spageout", "szap", "spunch") and not _range_ok(a, shm_pages):
             return (
@@ -175,9 +228,15 @@ def check_actions(
             if a["discard"] != "none" and not a["blkdev"]:
                 return i, "swapon: the lane discards only its block devices"
             if a["blkdev"] or not bad:  # a swap file listing bad pages is refused (EINVAL) on both sides
-                types.add(min(t for t in range(MAX_LANE_DEVICES) if t not in types))
+                new = min(t for t in range(MAX_LANE_DEVICES) if t not in types)
+                types.add(new)
+                if a["blkdev"]:
+                    blkdevs.add(new)
         if op == "swapoff":
             if a["type"] not in types:
                 return i, f"swapoff of type {a['type']}, which is not a live lane device"
+            if session.open and a["type"] == session.area:
+                return i, f"swapoff of type {a['type']}, the swap area of the open /dev/snapshot"
             types.discard(a["type"])
+            blkdevs.discard(a["type"])
     return None

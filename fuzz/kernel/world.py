@@ -9,6 +9,10 @@ and stays in the swap cache afterwards (writeback does not free it and nothing i
 reclaims it later); a clean one that already has a slot is dropped from the swap cache at once.
 `reads` and `writes` count the swap I/O this predicts (the kernel's pswpin/pswpout).
 
+Faults follow the rules of the release the lane faces (`rules`, fuzz/kernel/rules.py): the
+world tracks which ptes are exclusive (`shared_ptes` holds the others) so that whether a fault
+frees its count-0 slot is predicted, never read back from the kernel.
+
 The shmem pages (a memfd the helper maps shared) are a second user: the file, not a pte, holds
 each swap entry.  Writeout = folio_alloc_swap + folio_dup_swap (the mapping's reference; the
 folio stays in the swap cache after writeback, as anon does); a fault or swapoff's unuse = the
@@ -33,33 +37,27 @@ of a large folio still in the swap cache maps the whole folio (do_swap_page); ot
 swap-in is order 0 (this device is not SWP_SYNCHRONOUS_IO).  The lane never zaps or pages out
 part of a large folio (that splits it, or queues it for a deferred split, at times of the
 kernel's choosing), so a large folio is always mapped whole or swapped whole.
+
+Hibernation slots (where /dev/snapshot exists, docs/hibernation.md): the image writer's
+session (`hib_*`) is open or closed, names its swap area (a lane type) and holds slots in the
+kernel's extents tree (`ExtentTree`); each SNAPSHOT_ALLOC_SWAP_PAGE is one
+swap_alloc_hibernation_slot, and SNAPSHOT_FREE_SWAP_PAGES or closing frees every held slot with
+swap_free_hibernation_slot in the tree's order (root extent first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from errno import ENODEV, ENOSPC
 from typing import Any
 
-from reference.api import Entry
+from fuzz.kernel.extents import ExtentTree
+from fuzz.kernel.rules import RULES, KernelRules
+from reference.api import Entry, vm_swap_full
 from reference.model import ReferenceSwap
 
 HELPER = "helper"
 FAULT_AROUND_PAGES = 16  # fault_around_bytes (64 KiB, the default; a debugfs knob) in pages
-
-# The kernel rule sets this translation is validated against (README "Kernel versions").  Each
-# names the rules of the lane that are kernel facts rather than swap-API semantics.
-SEMANTICS = {
-    "6.18": (
-        "swap_map with SWAP_HAS_CACHE; MADV_PAGEOUT skips shared folios and leaves written folios "
-        "in the swap cache; fault-time freeing of a count-0 slot depends on the page refcount "
-        "(learned from Used); a write to a page whose slot a child holds copies it; an mTHP "
-        "write fault on an empty aligned block maps one folio of the order; a failed large "
-        "folio_alloc_swap splits (head, then tails last to first); a fault on a cached large "
-        "folio maps it whole, other swap-ins are order 0; a shmem read fault faults around (16 "
-        "aligned pages, cached folios only); a clean shmem folio is dropped, not swapped, by "
-        "MADV_PAGEOUT; shmem swap-in leaves the folio dirty"
-    ),
-}
 
 
 @dataclass
@@ -67,11 +65,17 @@ class ModelWorld:
     """The reference, the pages of the helper and its children, and folio dirtiness."""
 
     npages: int
+    rules: KernelRules = RULES["6.18"]
     ref: ReferenceSwap = field(default_factory=lambda: ReferenceSwap(cluster_size=512))
     # page -> None (unpopulated) | ("r", folio) | ("s", Entry) | ("z",) (the zero page)
     procs: dict[str, list[Any]] = field(default_factory=dict)
     maps: dict[int, set[str]] = field(default_factory=dict)  # live folio -> processes mapping it
     dirty: set[int] = field(default_factory=set)
+    # (process, page) whose pte is not exclusive: a present page without PageAnonExclusive (mapped
+    # read-only), a swap pte without the exclusive marker.  Fork makes both sides' ptes so; a
+    # write-protect fault that reuses the folio, or a new folio, makes the page exclusive again.
+    shared_ptes: set[tuple[str, int]] = field(default_factory=set)
+    fault_frees: int = 0  # count-0 slots the model's faults freed (the rules' predictions)
     next_folio: int = 1
     reads: int = 0
     writes: int = 0
@@ -91,6 +95,14 @@ class ModelWorld:
             ("anon_fault_alloc", "swpout", "swpout_fallback", "split", "swpin"), 0
         )
     )
+
+    # the /dev/snapshot session: open, its swap area (a model type, None before
+    # SNAPSHOT_SET_SWAP_AREA), the held slots, and what was taken and freed over the run
+    hib_open: bool = False
+    hib_area: int | None = None
+    hib_slots: ExtentTree = field(default_factory=ExtentTree)
+    hib_since_free: bool = False  # a hib_alloc since the last free: the area may not change
+    hib: dict[str, int] = field(default_factory=lambda: {"taken": 0, "freed": 0, "refused": 0})
 
     @property
     def large_nr(self) -> int:
@@ -219,36 +231,85 @@ class ModelWorld:
         for i in range(nr):
             pages[first + i] = ("s", Entry(entry.type, entry.offset + i))
 
-    def fault(self, page: int, write: bool) -> int | None:
-        """Returns the folio whose count-0 slot the kernel may have freed (to be learned)."""
+    def fault(self, page: int, write: bool) -> None:
+        """A load of the helper's page, then for `write` a store (the lane's "write": a read
+        fault maps a swapped page, writable if its pte was exclusive, and the store faults
+        again only on a read-only pte)."""
         pages = self.procs[HELPER]
         st = pages[page]
         if st is None or st[0] == "z":
-            pages[page] = ("r", self._new_folio({HELPER})) if write else ("z",)
-            return None
-        if st[0] == "r":
-            f = st[1]
-            if not write:
-                return None
+            self._new_page(page, write)
+            return
+        if st[0] == "s":
+            f = self._swapin_folio(st[1])
+            self._fault_put(f)  # a read fault frees the slot only when swap is half full
+            self._map(f, HELPER)
+            pages[page] = ("r", f)
+        if write:
+            self._write_present(page)
+
+    def store(self, page: int) -> None:
+        """A store to the helper's page without a load first: on a swapped page, one write fault
+        (do_swap_page with FAULT_FLAG_WRITE), whose slot freeing is the release's rule."""
+        pages = self.procs[HELPER]
+        st = pages[page]
+        if st is None or st[0] == "z":
+            self._new_page(page, True)
+            return
+        if st[0] == "s":
+            f = self._swapin_folio(st[1])
+            self._fault_put(f)
+            self._map(f, HELPER)
+            pages[page] = ("r", f)
+            if (HELPER, page) not in self.shared_ptes:
+                # mapped writable at once: do_wp_page is not reached
+                self.dirty.add(f)
+                if self.rules.write_fault_frees_exclusive:
+                    self._free_at_fault(f)
+                return
+        self._write_present(page)
+
+    def _new_page(self, page: int, write: bool) -> None:
+        """A fault on a page without a folio: a write maps a new exclusive folio, a read the
+        zero page."""
+        self.procs[HELPER][page] = ("r", self._new_folio({HELPER})) if write else ("z",)
+        self.shared_ptes.discard((HELPER, page))
+
+    def _write_present(self, page: int) -> None:
+        """A store to a present page: no fault on an exclusive (writable) pte; else do_wp_page,
+        which reuses the folio if only this process maps it and its slot (if it has one) has
+        count 0 (wp_can_reuse_anon_folio frees that slot), else copies it (a new folio)."""
+        pages = self.procs[HELPER]
+        f = pages[page][1]
+        key = (HELPER, page)
+        if key in self.shared_ptes:
             entry = self.ref.folio_entry(f)
             shared_slot = entry is not None and self.ref.swap_count(entry) > 0
-            if self.maps[f] != {HELPER} or shared_slot:  # COW (do_wp_page cannot reuse)
+            self.shared_ptes.discard(key)
+            if self.maps[f] != {HELPER} or shared_slot:
                 self._unmap(f, HELPER)
                 pages[page] = ("r", self._new_folio({HELPER}))
-                return None
-            self.dirty.add(f)
-            return f if entry is not None else None
-        entry = st[1]
-        f = self._swapin_folio(entry)
+                return
+            self._free_at_fault(f)
+        self.dirty.add(f)
+
+    def _fault_put(self, f: int) -> None:
+        """do_swap_page's folio_put_swap of the mapped slots; when more than half of swap is
+        in use (vm_swap_full, which should_try_to_free_swap tests in every release before the
+        fault's kind) the fault also frees the folio's slots if their counts are 0."""
         self.ref.folio_put_swap(f)
-        if write and self.ref.swap_count(entry) > 0:  # shared with a child: COW copy
-            pages[page] = ("r", self._new_folio({HELPER}))
-            return None
-        self._map(f, HELPER)
-        if write:
-            self.dirty.add(f)
-        pages[page] = ("r", f)
-        return f
+        if vm_swap_full(self.ref.nr_swap_pages(), self.ref.total_swap_pages()) and self.ref.folio_free_swap(
+            f
+        ):
+            self.fault_frees += 1
+
+    def _free_at_fault(self, f: int) -> None:
+        """folio_free_swap of a faulted folio still in the swap cache (its slots' counts are 0)."""
+        if self.ref.folio_entry(f) is None:
+            return
+        if not self.ref.folio_free_swap(f):
+            raise AssertionError(f"model folio {f}: a fault-time free found a slot still referenced")
+        self.fault_frees += 1
 
     def zap(self, proc: str, start: int, n: int) -> None:
         pages = self.procs[proc]
@@ -259,14 +320,17 @@ class ModelWorld:
             elif st is not None and st[0] == "r":
                 self._unmap(st[1], proc)
             pages[p] = None
+            self.shared_ptes.discard((proc, p))
 
     def fork(self, child: int) -> None:
         copy = list(self.procs[HELPER])
-        for st in copy:
+        for p, st in enumerate(copy):
             if st is not None and st[0] == "s":
                 self.ref.swap_dup_entry_direct(st[1])
             elif st is not None and st[0] == "r":
                 self.maps[st[1]].add(str(child))
+            if st is not None and st[0] in ("s", "r"):  # copy_pte_range write-protects both sides
+                self.shared_ptes.update({(HELPER, p), (str(child), p)})
         self.procs[str(child)] = copy
 
     def child_exit(self, child: int) -> None:
@@ -324,9 +388,10 @@ class ModelWorld:
             if self.ref.folio_alloc_swap(g) == 0:
                 self._swap_out(self.large, p, g, fresh=True)
 
-    def large_fault(self, page: int, write: bool) -> int | None:
-        """Like `fault`; a swapped page whose large folio is still cached maps the whole folio.
-        Returns the folio whose count-0 slots the kernel may have freed (to be learned)."""
+    def large_fault(self, page: int, write: bool) -> None:
+        """Like `store` (a write is a plain store) and `fault`; a swapped page whose large folio
+        is still cached maps the whole folio.  Every pte of the region is exclusive (it is not
+        inherited by fork), so a present page is writable and a store to it does not fault."""
         pages = self.large
         st = pages[page]
         if st is None:
@@ -334,17 +399,15 @@ class ModelWorld:
                 self._large_fault_in(page)
             else:
                 pages[page] = ("z",)
-            return None
+            return
         if st[0] == "z":
             if write:  # copy-on-write of the zero page: order 0
                 pages[page] = ("r", self._new_folio({HELPER}))
-            return None
+            return
         if st[0] == "r":
-            f = st[1]
-            if not write:
-                return None
-            self.dirty.add(f)
-            return f if self.ref.folio_entry(f) is not None else None
+            if write:
+                self.dirty.add(st[1])
+            return
         entry = st[1]
         f = self.ref.swap_cache_folio(entry)
         if f and self.nr(f) > 1:
@@ -353,17 +416,18 @@ class ModelWorld:
             whole = [("s", Entry(first.type, first.offset + i)) for i in range(len(block))]
             if [pages[p] for p in block] != whole:
                 raise AssertionError(f"large folio {f} is cached but its block is not all its swap ptes")
-            self.ref.folio_put_swap(f)
+            self._fault_put(f)
             for p in block:
                 pages[p] = ("r", f)
         else:
             f = self._swapin_folio(entry)
-            self.ref.folio_put_swap(f)
+            self._fault_put(f)
             pages[page] = ("r", f)
         self._map(f, HELPER)
         if write:
             self.dirty.add(f)
-        return f
+            if self.rules.write_fault_frees_exclusive:
+                self._free_at_fault(f)
 
     def large_zap(self, start: int, n: int) -> None:
         """MADV_DONTNEED of whole blocks: runs of consecutive swap entries are put as one batch
@@ -511,6 +575,47 @@ class ModelWorld:
             self.shm[p] = None
             self.shm_mapped[p] = False
             self.shm_dirty[p] = False
+
+    # ---- hibernation slots (the /dev/snapshot image writer) ----
+    def hib_set_area(self, type: int) -> None:
+        """SNAPSHOT_SET_SWAP_AREA on a lane device (the lane asks only while no slot is held:
+        the kernel refuses with EPERM then)."""
+        if self.hib_slots:
+            raise AssertionError("SNAPSHOT_SET_SWAP_AREA while hibernation slots are held")
+        self.hib_area = type
+
+    def hib_alloc(self, n: int) -> list[int]:
+        """`n` SNAPSHOT_ALLOC_SWAP_PAGE calls: each slot's offset, -ENOSPC when none is free,
+        -ENODEV without a swap area."""
+        out = []
+        self.hib_since_free = True
+        for _ in range(n):
+            if self.hib_area is None:
+                out.append(-ENODEV)
+                continue
+            entry = self.ref.swap_alloc_hibernation_slot(self.hib_area)
+            if entry is None:
+                self.hib["refused"] += 1
+                out.append(-ENOSPC)
+                continue
+            self.hib_slots.insert(entry.offset)
+            self.hib["taken"] += 1
+            out.append(entry.offset)
+        return out
+
+    def hib_free(self) -> None:
+        """free_all_swap_pages: every held slot, in the extents tree's order."""
+        self.hib_since_free = False
+        for offset in self.hib_slots.pop_all():
+            assert self.hib_area is not None
+            self.ref.swap_free_hibernation_slot(Entry(self.hib_area, offset))
+            self.hib["freed"] += 1
+
+    def hib_close(self) -> None:
+        """Closing the device frees every held slot and ends the session (the area with it)."""
+        self.hib_free()
+        self.hib_open = False
+        self.hib_area = None
 
     def swapon(
         self, pages: int, priority: int, *, bad: list[int], solidstate: bool, blkdev: bool, discard: str

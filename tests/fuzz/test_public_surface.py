@@ -1,5 +1,5 @@
 """The library's public surface: `fuzz.__all__`, the layering of the package, and the
-README's "use the machine in your own pytest suite" example, run as a user would."""
+documented "use the machine in your own pytest suite" example (docs/harness.md), run as a user would."""
 
 from __future__ import annotations
 
@@ -47,9 +47,9 @@ def test_a_layer_imports_only_from_the_layers_before_it():
     assert wrong == []
 
 
-def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Use the machine in your own pytest suite", 1)[1]
+def _documented_example() -> str:
+    page = (ROOT / "docs" / "harness.md").read_text()
+    section = page.split("## Use the machine in your own pytest suite", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -66,20 +66,20 @@ def _pytest(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_readme_example_passes_for_a_correct_candidate(tmp_path):
-    proc = _pytest(tmp_path, _readme_example())
+def test_the_documented_example_passes_for_a_correct_candidate(tmp_path):
+    proc = _pytest(tmp_path, _documented_example())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
 
 
-def test_the_readme_example_fails_for_a_buggy_candidate(tmp_path):
+def test_the_documented_example_fails_for_a_buggy_candidate(tmp_path):
     # A count that reads one too high once an entry is shared: fork sharing finds it.
     bug = """
     def swap_count(self, entry):
         count = super().swap_count(entry)
         return count + 1 if count >= 2 else count
 """
-    source = _readme_example().replace(
+    source = _documented_example().replace(
         '    """The candidate: override the calls your change touches."""\n',
         '    """The candidate: override the calls your change touches."""\n' + bug,
     )

@@ -1,4 +1,4 @@
-"""`--level accounting` through the command: the README's "validate a policy change" workflow."""
+"""`--level accounting` through the command: the "validate a policy change" workflow of docs/accounting.md."""
 
 from __future__ import annotations
 

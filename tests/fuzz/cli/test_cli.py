@@ -48,6 +48,14 @@ def test_real_pair_campaign_finds_nothing_and_reports(tmp_path):
     assert sum(report["rules"].values()) > 0
     assert (tmp_path / "out" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list((tmp_path / "out").glob("*.jsonl"))
+    # The closing summary says what was compared and where the report is.
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        "swapdiff fuzz: optimized checked against reference after every call, allocator level "
+        "(mode fast, profile default, geometry drawn per episode, seed 1, 1 worker(s))"
+    )
+    assert lines[1].startswith("  600 steps (") and "0 divergence(s)" in lines[1]
+    assert lines[-1] == f"  report: {Path('out', 'report.json')} (plot: {Path('out', 'report.png')})"
 
 
 def test_buggy_candidate_yields_a_replayable_trace(buggy_campaign):

@@ -5,10 +5,14 @@ run with NUMBA_DISABLE_JIT=1 (JIT speed is irrelevant here) and every budget is 
 what a campaign finds is deterministic and comparable byte for byte with the local pool.
 `tests.fuzz.distributed_impls:HangingLeak` hangs one round on a Dask worker on request, so
 the tests can kill a worker or interrupt the client mid-round without timing guesses.
+Candidates written to a test's directory (the client's working directory, so on the client's
+`sys.path` only, not on PYTHONPATH) check that a campaign ships the candidate to the workers
+(`fuzz.cli.ship`) or refuses with one line.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -22,7 +26,7 @@ import pytest
 
 from fuzz.cli import main
 from tests import clikit
-from tests.clikit import cli_env
+from tests.clikit import ROOT, cli_env
 
 HANGING = "tests.fuzz.distributed_impls:HangingLeak"
 CAMPAIGN = ("--impl", HANGING, "--steps", "3000", "--workers", "2", "--seed", "3")
@@ -229,3 +233,99 @@ def test_ctrl_c_inside_the_client_loop_sets_the_stop_flag_and_the_handler_is_res
             raise KeyboardInterrupt
     assert stop.is_set()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# --------------------------------------------------------------------------------------------
+# The candidate ships to the workers
+# --------------------------------------------------------------------------------------------
+
+LEAK_SOURCE = (
+    '"""A candidate only the client can import: the hibernation-slot leak under its own name."""\n\n'
+    "from tests.fuzz.buggy_impls import HibernationLeak\n\n\n"
+    "class {name}(HibernationLeak):\n"
+    '    """Inherits the planted bug."""\n'
+)
+CAMPAIGN_ARGS = CAMPAIGN[2:]  # the campaign without its --impl
+
+
+@pytest.fixture
+def dask_client(cluster):
+    from distributed import Client
+
+    with Client(cluster, timeout=30) as client:
+        client.wait_for_workers(2, timeout=WAIT)  # a test before may have killed one
+        yield client
+
+
+def _workers_find(client, module: str) -> list[bool]:
+    import importlib.util
+
+    return list(client.run(lambda: importlib.util.find_spec(module) is not None).values())
+
+
+def _op_lines(out: Path) -> list[bytes]:
+    """Every trace's op lines (its header names the candidate's spec, which differs here)."""
+    return [line for trace in _traces(out).values() for line in trace.splitlines()[1:]]
+
+
+def test_a_candidate_only_the_client_imports_is_shipped_and_runs_on_the_workers(
+    cluster, dask_client, local_run, tmp_path
+):
+    (tmp_path / "clientonly_leak.py").write_text(LEAK_SOURCE.format(name="ClientOnlyLeak"))
+    assert _workers_find(dask_client, "clientonly_leak") == [False, False]
+    proc = swapdiff(
+        "fuzz", "--impl", "clientonly_leak:ClientOnlyLeak", *CAMPAIGN_ARGS,
+        "--scheduler", cluster, "--out", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    out = tmp_path / "out"
+    report = _report(out)
+    assert report["totals"]["errors"] == 0
+    assert sum(row["steps"] for row in report["distributed"]["per_worker"].values()) == 3000
+    # The rounds ran on the workers and found what the local pool finds with the same seeds.
+    assert _op_lines(out) and _op_lines(out) == _op_lines(local_run)
+    assert _workers_find(dask_client, "clientonly_leak") == [True, True]
+
+
+def test_a_package_is_shipped_zipped(cluster, dask_client, local_run, tmp_path):
+    package = tmp_path / "leakpkg"
+    (package / "impls").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A client-only package holding a candidate."""\n')
+    (package / "impls" / "__init__.py").write_text("")
+    (package / "impls" / "alloc.py").write_text(LEAK_SOURCE.format(name="PackagedLeak"))
+    assert _workers_find(dask_client, "leakpkg") == [False, False]
+    proc = swapdiff(
+        "fuzz", "--impl", "leakpkg.impls.alloc:PackagedLeak", *CAMPAIGN_ARGS,
+        "--scheduler", cluster, "--out", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert _op_lines(tmp_path / "out") == _op_lines(local_run)
+
+
+def test_a_candidate_the_workers_still_cannot_import_is_refused_at_connect(cluster, dask_client, tmp_path):
+    # The module ships, but what it imports lives beside it on the client only.
+    (tmp_path / "clientonly_helper.py").write_text("from tests.fuzz.buggy_impls import HibernationLeak\n")
+    (tmp_path / "needs_helper.py").write_text(
+        "from clientonly_helper import HibernationLeak\n\n\nclass NeedsHelper(HibernationLeak):\n    pass\n"
+    )
+    proc = swapdiff(
+        "fuzz", "--impl", "needs_helper:NeedsHelper", *CAMPAIGN_ARGS,
+        "--scheduler", cluster, "--out", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--impl 'needs_helper:NeedsHelper' cannot be imported on Dask worker tcp://127.0.0.1:" in lines[0]
+    assert "No module named 'clientonly_helper'" in lines[0]
+    assert not (tmp_path / "out").exists()  # refused before the campaign wrote anything
+    # The refused module is not left registered for workers that join later.
+    plugins = dask_client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert all("swapdiff-candidate-needs_helper" not in names for names in plugins.values())
+
+
+def test_campaigns_do_not_import_the_dask_path():
+    """Imports flow one way: fuzz.cli.distributed builds on fuzz.cli.campaign, never back."""
+    tree = ast.parse((ROOT / "fuzz" / "cli" / "campaign.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not {"fuzz.cli.distributed", "fuzz.cli.ship"} & imported

@@ -12,13 +12,22 @@ from fuzz.kernel import cli
 def test_the_running_release_picks_its_rule_set() -> None:
     assert cli.semantics_for("6.18.44-fc-v1098", None) == "6.18"
     assert cli.semantics_for("6.18", None) == "6.18"
+    assert cli.semantics_for("7.2.13+deb14-amd64", None) == "7.2"
+    assert cli.semantics_for("7.3.4", None) == "7.3"
+    assert cli.semantics_for("7.3.4", "7.2") == "7.2"  # an explicit choice wins
 
 
 def test_an_unvalidated_release_needs_an_explicit_rule_set() -> None:
-    with pytest.raises(UsageError, match=r"validated on Linux 6\.18 only \(this is 7\.0\.2\)"):
+    with pytest.raises(
+        UsageError, match=r"for Linux 6\.18, 7\.2, 7\.3 only \(this is 7\.0\.2\); pass --semantics 6\.18"
+    ):
         cli.semantics_for("7.0.2", None)
+    with pytest.raises(UsageError, match=r"pass --semantics 7\.3 "):
+        cli.semantics_for("7.4.1", None)
     with pytest.raises(UsageError):
         cli.semantics_for("6.180.1", None)  # a prefix is not a version
+    with pytest.raises(UsageError):
+        cli.semantics_for("7.30.1", None)
     assert cli.semantics_for("7.0.2", "6.18") == "6.18"
 
 
@@ -53,3 +62,26 @@ def test_bad_mthp_switch_exits_2_with_one_line(argv: list[str], message: str, ca
 
 def test_mthp_sizes_parse_as_sysfs_names_them() -> None:
     assert cli.mthp_size("64K") == cli.mthp_size("64kB") == cli.mthp_size("64") == 64
+
+
+@pytest.mark.parametrize("share", ["-0.1", "1.5", "lots", "nan"])
+def test_hibernation_share_must_be_a_fraction(share: str, capsys) -> None:
+    assert main(["kernel", "--hibernation-share", share]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a fraction from 0 to 1" in err and "\n" not in err
+
+
+def test_the_hibernation_summary_counts_slots_or_says_why_the_action_was_absent() -> None:
+    ops = {"hib_alloc": 4, "hib_free": 1, "hib_close": 2, "pageout": 9}
+    line = cli.hibernation_summary({"taken": 30, "freed": 28, "refused": 1}, "", ops)
+    assert line == (
+        "hibernation slots: 30 taken, 28 freed, 1 refused (ENOSPC) in 4 hib_alloc, 1 hib_free, 2 hib_close"
+    )
+    note = "no /dev/snapshot (this kernel has no CONFIG_HIBERNATION)"
+    assert cli.hibernation_summary(None, note, ops) == f"hibernation slots: action absent ({note})"
+
+
+def test_a_vm_run_passes_the_hibernation_share_to_the_guest() -> None:
+    args = cli.build_parser().parse_args(["--vm", "k", "--steps", "5", "--hibernation-share", "0.25"])
+    argv = cli.lane_argv(args)
+    assert argv[argv.index("--hibernation-share") + 1] == "0.25"

@@ -15,7 +15,8 @@ from fuzz.kernel import lane as lane_module
 from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
 from fuzz.kernel.driver import MADV_PAGEOUT, probe_pageout
 from fuzz.kernel.lane import SHM_OPS, KernelDivergence, Lane, random_action, run_lane
-from fuzz.kernel.trace import TRACE_KEY, read_kernel_trace
+from fuzz.kernel.snapshot import SNAPSHOT
+from fuzz.kernel.trace import TRACE_KEY, check_actions, read_kernel_trace, write_kernel_trace
 from fuzz.kernel.world import ModelWorld
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
@@ -462,3 +463,91 @@ def test_random_mthp_run_agrees(mthp_ok) -> None:
     result = run_lane(seed=4, steps=800, mthp_kb=MTHP_KB)
     assert result.divergence is None and result.steps == 800
     assert proc_swaps() == []
+
+
+def _model_only(seed: int, steps: int, hib_share: float) -> tuple[list[dict], ModelWorld]:
+    """Random actions generated and applied to the model alone, as Lane.step applies them (the
+    kernel side is what the VM tests add)."""
+    rng, world = random.Random(seed), ModelWorld(64, shm_pages=0)
+    blk: dict[int, bool] = {
+        world.swapon(4096, 5, bad=[], solidstate=True, blkdev=False, discard="none"): False
+    }
+    done, next_child = [], 1
+    for _ in range(steps):
+        action = random_action(
+            rng, world, next_child, sorted(blk), sorted(t for t, b in blk.items() if b), hib_share
+        )
+        done.append(action)
+        op = action["op"]
+        if op == "fork":
+            next_child = action["child"] + 1
+            world.fork(action["child"])
+        elif op == "child_exit":
+            world.child_exit(action["child"])
+        elif op == "swapon":
+            kind = {k: action[k] for k in ("bad", "blkdev", "discard")}
+            t = world.swapon(1024, action["priority"], solidstate=True, **kind)
+            if t >= 0:
+                blk[t] = action["blkdev"]
+        elif op == "swapoff":
+            assert world.swapoff(action["type"]) is None
+            del blk[action["type"]]
+        elif op == "hib_alloc":
+            world.hib_open = True
+            if world.hib_area != action["type"]:
+                world.hib_set_area(action["type"])
+            world.hib_alloc(action["n"])
+        elif op in ("hib_free", "hib_close"):
+            world.hib_close() if op == "hib_close" else world.hib_free()
+        elif op in ("read", "write"):
+            learn = world.fault(action["page"], op == "write")
+            del learn
+        elif op == "pageout":
+            world.pageout(action["start"], action["n"])
+        elif op == "zap":
+            world.zap("helper", action["start"], action["n"])
+        world.sweep()
+        world.ref.check_invariants()
+    return done, world
+
+
+def test_random_hibernation_actions_follow_the_session_rules_deterministically() -> None:
+    actions, world = _model_only(3, 3000, 0.1)
+    ops = Counter(a["op"] for a in actions)
+    hib = ops["hib_alloc"] + ops["hib_free"] + ops["hib_close"]
+    assert all(ops[op] > 0 for op in ("hib_alloc", "hib_free", "hib_close"))
+    assert 0.06 < hib / len(actions) < 0.1  # the share, less the draws spent on a block device's swapon
+    assert check_actions(actions, 64) is None  # the generator never breaks a rule replay enforces
+    assert world.hib["taken"] > 100 and world.hib["freed"] > 0
+    assert actions == _model_only(3, 3000, 0.1)[0]
+
+
+def test_without_the_hibernation_share_the_actions_are_unchanged() -> None:
+    """Where /dev/snapshot is absent (share 0) the generator draws exactly what it drew before
+    the hibernation action existed: seeds keep their runs on such kernels."""
+    rng, world = random.Random(5), ModelWorld(64, shm_pages=8)
+    before = [random_action(rng, world, 1, [0]) for _ in range(500)]
+    rng, world = random.Random(5), ModelWorld(64, shm_pages=8)
+    assert [random_action(rng, world, 1, [0], [0], 0.0) for _ in range(500)] == before
+
+
+def test_a_hibernation_share_without_a_block_device_swaps_one_on_first() -> None:
+    rng, world = random.Random(0), ModelWorld(8, shm_pages=0)
+    assert random_action(rng, world, 1, [0], [], 1.0)["blkdev"] is True
+    assert random_action(rng, world, 1, [0], [1], 1.0)["op"] == "hib_alloc"
+
+
+@pytest.mark.skipif(SNAPSHOT.exists(), reason="this kernel has /dev/snapshot")
+def test_replaying_hibernation_slots_where_dev_snapshot_is_absent_exits_2(tmp_path, capsys) -> None:
+    """Refused before the lane takes the host's swap (no root or swap device needed)."""
+    actions = [
+        {"op": "swapon", "priority": 5, "blkdev": True, "bad": [], "discard": "none"},
+        {"op": "hib_alloc", "type": 1, "n": 1},
+    ]
+    path = tmp_path / "hib.jsonl"
+    write_kernel_trace(path, {TRACE_KEY: 1, "pages": 8}, actions)
+    assert main(["kernel", "--replay", str(path), "--semantics", "6.18"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.endswith("this trace takes hibernation slots, but there is no /dev/snapshot") and "\n" not in err
+    )

@@ -161,3 +161,100 @@ def test_a_bad_mthp_header_is_one_line(tmp_path, mthp) -> None:
     path.write_text(json.dumps({TRACE_KEY: 1, "pages": 8, "mthp": mthp}) + "\n")
     with pytest.raises(TraceError, match=":1: header mthp must be null or"):
         read_kernel_trace(str(path))
+
+
+# ---- hibernation actions: the /dev/snapshot session rules ----
+
+BLK_SWAPON = {"op": "swapon", "priority": 5, "blkdev": True, "bad": [], "discard": "none"}
+FILE_SWAPON = {"op": "swapon", "priority": 5, "blkdev": False, "bad": [], "discard": "none"}
+
+
+def test_hibernation_ops_round_trip(tmp_path) -> None:
+    actions = [
+        BLK_SWAPON,
+        {"op": "hib_alloc", "type": 1, "n": 3},
+        {"op": "pageout", "start": 0, "n": 2},
+        {"op": "hib_alloc", "type": 1, "n": 1},
+        {"op": "hib_free"},
+        {"op": "hib_alloc", "type": 1, "n": 2},
+        {"op": "hib_close"},
+        {"op": "swapoff", "type": 1},
+    ]
+    header = {TRACE_KEY: 1, "pages": 8, "hibernation_share": 0.3}
+    write_kernel_trace(tmp_path / "t.jsonl", header, actions)
+    read_header, read = read_kernel_trace(str(tmp_path / "t.jsonl"))
+    assert read_header == header and read == actions
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        ([{"op": "hib_alloc", "type": 0, "n": 1}], "needs a live lane block device"),
+        ([FILE_SWAPON, {"op": "hib_alloc", "type": 1, "n": 1}], "needs a live lane block device"),
+        ([BLK_SWAPON, {"op": "hib_alloc", "type": 1, "n": 65}], "1..64 slots"),
+        ([BLK_SWAPON, {"op": "hib_alloc", "type": 1, "n": 0}], "1..64 slots"),
+        ([{"op": "hib_free"}], "hib_free while /dev/snapshot is not open"),
+        (
+            [BLK_SWAPON, {"op": "hib_alloc", "type": 1, "n": 1}, {"op": "hib_close"}, {"op": "hib_close"}],
+            "hib_close while /dev/snapshot is not open",
+        ),
+        (
+            [
+                BLK_SWAPON,
+                BLK_SWAPON,
+                {"op": "hib_alloc", "type": 1, "n": 1},
+                {"op": "hib_alloc", "type": 2, "n": 1},
+            ],
+            "while slots are held on type 1",
+        ),
+        (
+            [
+                BLK_SWAPON,
+                {"op": "hib_alloc", "type": 1, "n": 1},
+                {"op": "hib_free"},
+                {"op": "swapoff", "type": 1},
+            ],
+            "the swap area of the open /dev/snapshot",
+        ),
+        (
+            [BLK_SWAPON, {"op": "hib_alloc", "type": 1, "n": 1}, {"op": "swapoff", "type": 1}],
+            "the swap area of the open /dev/snapshot",
+        ),
+    ],
+)
+def test_hibernation_session_rules(actions: list[dict], message: str) -> None:
+    problem = check_actions(actions, 8)
+    assert problem is not None and problem[0] == len(actions) - 1 and message in problem[1]
+
+
+def test_the_area_may_change_after_a_free_and_swapoff_after_a_close() -> None:
+    actions = [
+        BLK_SWAPON,
+        BLK_SWAPON,
+        {"op": "hib_alloc", "type": 1, "n": 4},
+        {"op": "hib_free"},
+        {"op": "hib_alloc", "type": 2, "n": 4},
+        {"op": "swapoff", "type": 1},
+        {"op": "hib_close"},
+        {"op": "swapoff", "type": 2},
+    ]
+    assert check_actions(actions, 8) is None
+
+
+def test_the_first_device_takes_slots_when_it_is_a_block_device(tmp_path) -> None:
+    action = {"op": "hib_alloc", "type": 0, "n": 1}
+    assert check_actions([action], 8, first_blkdev=True) is None
+    path = tmp_path / "t.jsonl"
+    header = {TRACE_KEY: 1, "pages": 8, "settings": {"kind": "blkdev"}}
+    write_kernel_trace(path, header, [action])
+    assert read_kernel_trace(str(path))[1] == [action]
+    write_kernel_trace(path, {**header, "settings": {"kind": "file"}}, [action])
+    with pytest.raises(TraceError, match=r"t.jsonl:2: hib_alloc needs a live lane block device"):
+        read_kernel_trace(str(path))
+
+
+def test_a_hibernation_record_with_extra_fields_is_one_line(tmp_path, capsys) -> None:
+    path = _write(tmp_path, [{"op": "hib_free", "n": 1}])
+    assert main(["kernel", "--replay", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("t.jsonl:2: hib_free takes no arguments") and "\n" not in err

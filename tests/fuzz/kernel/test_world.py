@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fuzz.kernel.world import HELPER, ModelWorld
 from reference.api import Entry
 
@@ -17,7 +19,8 @@ def test_a_written_folio_stays_cached_and_a_clean_one_leaves_at_once() -> None:
     w.pageout(0, 1)
     entry = w.procs[HELPER][0][1]
     assert (w.writes, w.cached(entry), w.ref.swap_count(entry)) == (1, True, 1)
-    assert w.fault(0, write=False) is not None and w.reads == 0  # the cached folio, no read
+    w.fault(0, write=False)
+    assert w.procs[HELPER][0][0] == "r" and w.reads == 0  # the cached folio, no read
     w.pageout(0, 1)
     assert (w.writes, w.cached(entry)) == (1, False)  # clean: reclaimed, not written
     w.fault(0, write=False)
@@ -83,7 +86,8 @@ def test_a_large_pageout_takes_one_aligned_range_and_a_cached_fault_maps_it_whol
     w.large_pageout(0, 16)
     assert [st[1].offset for st in w.large] == list(range(512, 528))
     assert (w.writes, w.mthp["swpout"], w.swap_cached_pages()) == (16, 1, 16)
-    f = w.large_fault(7, write=False)
+    w.large_fault(7, write=False)
+    f = w.large[7][1]
     assert all(st == ("r", f) for st in w.large) and w.reads == 0
     w.ref.check_invariants()
 
@@ -155,3 +159,78 @@ def test_a_clean_shmem_folio_is_dropped_at_pageout_and_a_swapped_in_one_is_dirty
     w.shm_pageout(1, 1)
     assert w.writes == 2 and w.reads == 0 and w.shm[1][0] == "s"
     w.ref.check_invariants()
+
+
+# ---- hibernation slots: the /dev/snapshot session as reference calls ----
+
+
+def _hib_world(solidstate: bool = True) -> ModelWorld:
+    w = ModelWorld(4)
+    assert w.swapon(1024, 5, bad=[], solidstate=solidstate, blkdev=True, discard="none") == 0
+    w.hib_open = True
+    w.hib_set_area(0)
+    return w
+
+
+def test_each_slot_is_one_swap_alloc_hibernation_slot_counted_once() -> None:
+    w = _hib_world()
+    free = w.ref.nr_swap_pages()
+    assert w.hib_alloc(3) == [1, 2, 3]  # the header is slot 0; the per-CPU cluster continues
+    dev = w.ref.device(0)
+    assert (dev.inuse, w.ref.nr_swap_pages()) == (3, free - 3)
+    assert [w.ref.swap_count(Entry(0, o)) for o in (1, 2, 3)] == [1, 1, 1]
+    assert w.hib == {"taken": 3, "freed": 0, "refused": 0}
+    w.ref.check_invariants()
+
+
+def test_slots_after_a_pageout_follow_it_in_the_same_cluster() -> None:
+    w = _hib_world()
+    w.pageout(0, 2)  # slots 1 and 2
+    assert w.hib_alloc(2) == [3, 4]
+    assert w.hib_slots.extents() == [(3, 4)]
+
+
+def test_free_releases_every_held_slot_in_the_tree_order() -> None:
+    w = _hib_world()
+    w.hib_alloc(2)  # 1, 2
+    w.pageout(0, 1)  # 3
+    w.hib_alloc(1)  # 4: a second extent
+    w.pageout(1, 1)  # 5
+    w.hib_alloc(1)  # 6: a third; the tree rotates [4, 4] to the root
+    assert w.hib_slots.extents() == [(1, 2), (4, 4), (6, 6)]
+    calls: list[int] = []
+    free = w.ref.swap_free_hibernation_slot
+    w.ref.swap_free_hibernation_slot = lambda e: calls.append(e.offset) or free(e)  # type: ignore[method-assign]
+    w.hib_free()
+    assert calls == [4, 6, 1, 2]
+    assert w.ref.device(0).inuse == 2 and not w.hib_slots and w.hib["freed"] == 4
+    assert w.hib_open and w.hib_area == 0  # FREE_SWAP_PAGES keeps the session and its area
+    w.ref.check_invariants()
+
+
+def test_close_frees_and_ends_the_session() -> None:
+    w = _hib_world()
+    w.hib_alloc(5)
+    w.hib_close()
+    assert (w.ref.device(0).inuse, w.hib_open, w.hib_area, w.hib["freed"]) == (0, False, None, 5)
+
+
+def test_a_full_area_refuses_with_enospc_and_without_an_area_with_enodev() -> None:
+    w = ModelWorld(4)
+    assert w.swapon(512, 5, bad=[], solidstate=True, blkdev=True, discard="none") == 0
+    assert w.hib_alloc(1) == [-19]  # ENODEV: no SNAPSHOT_SET_SWAP_AREA yet
+    w.hib_set_area(0)
+    got = w.hib_alloc(512)
+    assert got[:511] == list(range(1, 512)) and got[511] == -28  # ENOSPC
+    assert w.hib == {"taken": 511, "freed": 0, "refused": 1}
+
+
+def test_the_area_cannot_change_while_slots_are_held() -> None:
+    w = _hib_world()
+    assert w.swapon(1024, 5, bad=[], solidstate=True, blkdev=True, discard="none") == 1
+    w.hib_alloc(1)
+    with pytest.raises(AssertionError, match="held"):
+        w.hib_set_area(1)
+    w.hib_free()
+    w.hib_set_area(1)
+    assert w.hib_alloc(1) == [1] and w.ref.device(1).inuse == 1
