@@ -327,18 +327,13 @@ class Lane:
         # si->type is the first free slot; other devices (--allow-existing) hold the lowest ones.
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
+        self.swapfree_offset = self._swapfree_offset()
+        self._probe()
+        self.setup_divergence = self._first_device()
         nr = 1 << self.large_order
-        # started first: its interpreter starts while the devices are made (it swaps nothing)
         self.helper = Helper(
             npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
-        try:
-            self.swapfree_offset = self._swapfree_offset()
-            self._probe()
-            self.setup_divergence = self._first_device()
-        except BaseException:
-            self.helper.close()
-            raise
         self.drainer = LruDrainer(HELPER_CPU)
         self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
         io = vmstat()
