@@ -25,7 +25,8 @@ def _commands(text: str) -> list[list[str]]:
 
 def _ci_commands() -> list[list[str]]:
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    return [shlex.split(line) for line in lines if line.startswith(("pip ", "pytest"))]
+    commands = [line.strip() for line in lines]
+    return [shlex.split(c) for c in commands if c.startswith(("apt-get install", "pip ", "pytest"))]
 
 
 def test_every_local_link_in_the_readme_and_the_docs_resolves():
@@ -46,10 +47,10 @@ def test_every_docs_page_is_linked_from_the_readme():
 
 def test_the_readme_gives_exactly_the_install_and_test_commands_ci_runs():
     readme = _commands(README.read_text())
-    ci = _ci_commands()
-    install, test = ci
-    assert install[:2] == ["pip", "install"] and test[0] == "pytest"
-    # CI installs quietly; otherwise the very same command.
-    assert [word for word in install if word != "-q"] in readme
+    system, install, test = _ci_commands()
+    assert system[:2] == ["apt-get", "install"] and install[:2] == ["pip", "install"] and test[0] == "pytest"
+    # CI installs quietly and without asking; otherwise the very same commands.
+    for command in (system, install):
+        assert [word for word in command if word not in ("-q", "-qq", "-y", ">/dev/null")] in readme
     assert [c for c in readme if c[0] == "pytest"] == [test]
     assert "requirements/lock.txt" in install  # the install takes the lock
