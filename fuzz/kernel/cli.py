@@ -392,7 +392,7 @@ def _one_vm(args: argparse.Namespace) -> int:
 
 def _matrix(args: argparse.Namespace) -> int:
     from fuzz.kernel import matrix
-    from fuzz.kernel.vm import kernels_in, resolve_kernel, run_lane_vm
+    from fuzz.kernel.vm import KernelImage, VmRun, kernels_in, resolve_kernel, run_lane_vm
 
     kdir = _kernels_dir(args)
     if args.vm:
@@ -406,7 +406,7 @@ def _matrix(args: argparse.Namespace) -> int:
     base = lane_argv(args)
     bound = run_bound(args)
 
-    def boot(kernel, extra, where):  # type: ignore[no-untyped-def]
+    def boot(kernel: KernelImage, extra: list[str], where: Path) -> VmRun:
         print(f"== {kernel.name} (Linux {kernel.release}) in a VM; output in {where}", flush=True)
         return run_lane_vm(
             kernel,

@@ -111,8 +111,7 @@ def host_row(lane_argv: list[str], chosen: str | None, known: list[str], out: Pa
     argv = [sys.executable, "-m", "fuzz.cli", "kernel", *lane_argv, "--semantics", rules]
     argv += ["--out", str(out), "--summary", str(summary)]
     env = {**os.environ, "PYTHONPATH": str(checkout_root())}
-    run = subprocess.run(argv, env=env, capture_output=True, text=True)
-    (out / "lane.out").write_text(run.stdout + run.stderr)
+    run = _echoed(argv, env, out / "lane.out")
     try:
         data = json.loads(summary.read_text())
     except (OSError, ValueError):
@@ -125,6 +124,20 @@ def host_row(lane_argv: list[str], chosen: str | None, known: list[str], out: Pa
     if data is None:
         row.note = _last_line(run.stderr) or f"exited {run.returncode} without a summary"
     return row
+
+
+def _echoed(argv: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess[str]:
+    """Run `argv`, its output shown live and kept in `log` (stderr, a line or two, after it)."""
+    lines = []
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+        err = proc.stderr.read()
+    print(err, end="", file=sys.stderr, flush=True)
+    log.write_text("".join(lines) + err)
+    return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), err)
 
 
 def _last_line(text: str) -> str:

@@ -3,7 +3,7 @@
 virtme-ng (`vng`) boots the kernel under QEMU with the host's filesystem as the guest's
 read-only root, so this checkout's code runs in the guest unchanged; the guest runs
 `python -m fuzz.cli kernel ...` as root on a scratch ext4 disk (4K blocks: a swap file on
-1K-block ext4 loses pages at swapon) mounted at LANE_DIR's parent.  The run's --out directory
+1K-block ext4 loses pages at swapon) mounted at LANE_DIR.  The run's --out directory
 is shared read-write at the same path, so the guest's output (guest.out / guest.err, tailed
 here for live progress), its exit code, its summary JSON and any divergence trace land where
 the host expects them; the console log (kernel messages, vng's and QEMU's errors) is kept
@@ -36,9 +36,11 @@ SCRATCH_BYTES = 256 << 20  # sparse; the lane uses < 40 MiB of it
 BOOT_TIMEOUT = {"tcg": 480.0, "kvm": 120.0}  # boot + the guest's Python imports, loaded host
 PROBE_TIMEOUT = 60.0
 SLACK = 120.0  # the lane's own setup and teardown after the budget, under TCG
-SECONDS_PER_STEP = 1.0  # a bound, not a rate: TCG runs 2-10 steps/s
+SECONDS_PER_STEP = 3.0  # a bound, not a rate: TCG runs 1-10 steps/s (1 on a loaded host)
 SHRINK_SECONDS = 300.0  # shrink stops itself after 120 s, plus the replay in flight
-PANIC = re.compile(r"Kernel panic - not syncing.*|BUG: .*|Oops: .*")
+FATAL = re.compile(r"Kernel panic - not syncing.*|PANIC: early exception.*")  # the guest is done
+PANIC = re.compile(r"Kernel panic - not syncing.*|kernel BUG at .*|PANIC: early exception.*|BUG: .*|Oops: .*")
+LANE_BANNER = "swapdiff kernel: Linux"  # the lane's first line: it has started
 EXIT_CANNOT_RUN = 2
 EXIT_GUEST_FAILED = 3
 
@@ -49,6 +51,11 @@ class VmError(Exception):
     def __init__(self, message: str, code: int = EXIT_GUEST_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+def unusable(message: str) -> VmError:
+    """A VmError for a run that cannot start (exit 2): bad KERNEL, tools missing."""
+    return VmError(message, EXIT_CANNOT_RUN)
 
 
 # ---- kernels ----
@@ -71,15 +78,15 @@ def image_release(image: Path) -> str:
         with open(image, "rb") as f:
             head = f.read(0x4000)
             if len(head) < 0x210 or head[0x202:0x206] != b"HdrS":
-                raise VmError(f"{image} is not a bootable x86 kernel image (no bzImage header)", 2)
+                raise unusable(f"{image} is not a bootable x86 kernel image (no bzImage header)")
             offset = int.from_bytes(head[0x20E:0x210], "little") + 0x200
             f.seek(offset)
             text = f.read(256).split(b"\0", 1)[0].decode("ascii", "replace")
     except OSError as err:
-        raise VmError(f"cannot read kernel image {image}: {err.strerror}", 2) from None
+        raise unusable(f"cannot read kernel image {image}: {err.strerror}") from None
     release = text.split(" ", 1)[0]
     if not release:
-        raise VmError(f"{image} is not a bootable x86 kernel image (no version string)", 2)
+        raise unusable(f"{image} is not a bootable x86 kernel image (no version string)")
     return release
 
 
@@ -95,28 +102,28 @@ def kernel_from_path(path: Path, name: str | None = None) -> KernelImage:
     path = path.absolute()
     if path.is_dir():
         built = path / "arch" / "x86" / "boot" / "bzImage"
-        if built.is_file():
-            return KernelImage(name or path.name, path, built, image_release(built))
+        if built.is_file():  # vng finds a tree's image and modules by its .config
+            run = path if (path / ".config").is_file() else built
+            return KernelImage(name or path.name, run, built, image_release(built))
         image = _layout_image(path)
         if image is None:
-            raise VmError(
+            raise unusable(
                 f"{path} holds no kernel (neither a build tree with arch/x86/boot/bzImage "
-                "nor lib/modules/<release>/vmlinuz)",
-                2,
+                "nor lib/modules/<release>/vmlinuz)"
             )
         return KernelImage(name or path.name, image, image, image_release(image))
     if not path.exists():
-        raise VmError(f"no kernel image {path}", 2)
+        raise unusable(f"no kernel image {path}")
     return KernelImage(name or path.name, path, path, image_release(path))
 
 
 def kernels_in(directory: Path) -> list[KernelImage]:
     """Every kernel of a kernels directory (one <name>/lib/modules/<release>/vmlinuz each)."""
     if not directory.is_dir():
-        raise VmError(f"--kernels {directory}: no such directory", 2)
+        raise unusable(f"--kernels {directory}: no such directory")
     names = sorted(d.name for d in directory.iterdir() if d.is_dir() and _layout_image(d) is not None)
     if not names:
-        raise VmError(f"--kernels {directory}: no <name>/lib/modules/<release>/vmlinuz in it", 2)
+        raise unusable(f"--kernels {directory}: no <name>/lib/modules/<release>/vmlinuz in it")
     return [kernel_from_path(directory / n, n) for n in names]
 
 
@@ -125,11 +132,11 @@ def resolve_kernel(text: str, kernels_dir: Path | None) -> KernelImage:
     if os.sep in text or Path(text).exists():
         return kernel_from_path(Path(text))
     if kernels_dir is None:
-        raise VmError(f"no kernel {text!r}: not a path, and no --kernels DIR (or SWAPDIFF_KERNELS) given", 2)
+        raise unusable(f"no kernel {text!r}: not a path, and no --kernels DIR (or SWAPDIFF_KERNELS) given")
     entry = kernels_dir / text
     if not entry.is_dir():
         have = ", ".join(k.name for k in kernels_in(kernels_dir))
-        raise VmError(f"no kernel {text!r} in {kernels_dir} (there: {have})", 2)
+        raise unusable(f"no kernel {text!r} in {kernels_dir} (there: {have})")
     return kernel_from_path(entry, text)
 
 
@@ -139,11 +146,11 @@ def resolve_kernel(text: str, kernels_dir: Path | None) -> KernelImage:
 def check_tools() -> None:
     """VmError (exit 2) naming the install command unless vng, QEMU and mkfs.ext4 are here."""
     if shutil.which("vng") is None:
-        raise VmError(f"virtme-ng (vng) is not installed; install it with: {VNG_HINT}", 2)
+        raise unusable(f"virtme-ng (vng) is not installed; install it with: {VNG_HINT}")
     if shutil.which(QEMU) is None:
-        raise VmError(f"QEMU ({QEMU}) is not installed; install it with: {QEMU_HINT}", 2)
+        raise unusable(f"QEMU ({QEMU}) is not installed; install it with: {QEMU_HINT}")
     if shutil.which("mkfs.ext4") is None:
-        raise VmError("mkfs.ext4 is not installed; install it with: apt-get install e2fsprogs", 2)
+        raise unusable("mkfs.ext4 is not installed; install it with: apt-get install e2fsprogs")
 
 
 _probed: dict[str, tuple[str, str]] = {}
@@ -156,10 +163,11 @@ def choose_accel(accel: str, kernel: KernelImage) -> str:
         return accel
     if "auto" not in _probed:
         _probed["auto"] = _probe_kvm(kernel)
-    chosen, why = _probed["auto"]
-    if chosen == "tcg":
-        print(f"swapdiff kernel --vm: KVM is not usable here ({why}); using TCG (slower)", file=sys.stderr)
-    return chosen
+        chosen, why = _probed["auto"]
+        if chosen == "tcg":
+            notice = f"swapdiff kernel --vm: KVM is not usable here ({why}); using TCG (slower)"
+            print(notice, file=sys.stderr)
+    return _probed["auto"][0]
 
 
 def _probe_kvm(kernel: KernelImage) -> tuple[str, str]:
@@ -191,14 +199,15 @@ def _vng_base(kernel: KernelImage, accel: str, cpus: int, memory: str) -> list[s
 def _vng(cmd: list[str], console: Path) -> Iterator[subprocess.Popen[bytes]]:
     """vng in its own process group, console and vng's output to `console`; on leaving (any
     way: return, exception, Ctrl-C) the whole group, QEMU included, is killed and reaped."""
-    with open(console, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        _kill_group(proc)
+    with _terminate_as_interrupt():
+        with open(console, "ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            yield proc
+        finally:
+            _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -243,7 +252,8 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _last_error(console: Path) -> str:
-    """The most telling line of a console log: a panic/oops, else vng's or QEMU's last error."""
+    """The most telling line of a console log: a panic/oops, else vng's or QEMU's last error
+    (kernel messages such as "tsc: Unable to calibrate" are routine under TCG)."""
     try:
         lines = console.read_text(errors="replace").splitlines()
     except OSError:
@@ -252,24 +262,25 @@ def _last_error(console: Path) -> str:
         m = PANIC.search(line)
         if m:
             return m.group(0).strip()
-    for line in reversed(lines):
-        if re.search(r"error|failed|cannot|not found|unable", line, re.IGNORECASE):
+    for line in reversed(lines):  # vng's and QEMU's lines, not the kernel's ("[ time] ...")
+        if not line.startswith("[") and re.search(r"error|failed|cannot|not found|unable", line, re.I):
             return " ".join(line.split())[:200]
     return ""
 
 
-def scratch_image(directory: Path, block_size: int) -> Path:
-    """A sparse ext4 image with `block_size`-byte blocks for the guest's LANE_DIR."""
+def scratch_image(directory: Path) -> Path:
+    """A sparse ext4 image for the guest's LANE_DIR, with 4K blocks: on 1K-block ext4 a swap
+    file's extents need not be page aligned and swapon loses pages (a divergence at setup)."""
     image = directory / "scratch.ext4"
     with open(image, "wb") as f:
         f.truncate(SCRATCH_BYTES)
     run = subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-b", str(block_size), "-L", "swapdiff-lane", str(image)],
+        ["mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "swapdiff-lane", str(image)],
         capture_output=True,
         text=True,
     )
     if run.returncode != 0:
-        raise VmError(f"mkfs.ext4 failed on {image}: {' '.join(run.stderr.split())}", 2)
+        raise unusable(f"mkfs.ext4 failed on {image}: {' '.join(run.stderr.split())}")
     return image
 
 
@@ -279,15 +290,20 @@ def checkout_root() -> Path:
 
 
 def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
-    """The shell command the guest runs: scratch disk at LANE_DIR's parent, then the lane,
+    """The shell command the guest runs: scratch disk at LANE_DIR, then the lane,
     its output and exit code into `out` (shared with the host at the same path)."""
     q = _quote
-    mount_at = LANE_DIR.parent
+    mount_at = LANE_DIR  # not its parent /var/tmp: that would hide an --out under it
+    # the exit code is written whole, then renamed: the host polls for it while the guest writes
+    exit_file, partial = q(out / "guest.exit"), q(out / ".guest.exit")
+    record = f"echo $? >{partial} && mv {partial} {exit_file}"
     lines = [
         f"exec >{q(out / 'guest.out')} 2>{q(out / 'guest.err')}",
-        "modprobe -q virtio_blk 2>/dev/null",
-        f"mount -t ext4 /dev/vda {q(mount_at)} || "
-        f"{{ echo 'cannot mount the scratch disk at {mount_at}'; echo 3 >{q(out / 'guest.exit')}; exit 3; }}",
+        # the scratch disk's driver and the lane's block devices (modules in Debian's kernels)
+        "modprobe -q -a virtio_blk loop 2>/dev/null",
+        f"mkdir -p {q(mount_at)}",
+        f"mount -t ext4 /dev/vda {q(mount_at)} || {{ echo 'cannot mount the scratch disk at {mount_at}' >&2; "
+        f"(exit 3); {record}; exit 3; }}",
     ]
     if setup:
         lines.append(setup)
@@ -296,7 +312,7 @@ def guest_script(lane_argv: list[str], out: Path, setup: str | None) -> str:
     # read-only root (a write error at import): the guest's /tmp is a tmpfs.
     env = f"PYTHONPATH={q(root)} NUMBA_CACHE_DIR=/tmp/swapdiff-numba PYTHONUNBUFFERED=1"
     lane = " ".join(q(a) for a in [sys.executable, "-m", "fuzz.cli", "kernel", *lane_argv])
-    lines += [f"cd {q(root)}", f"{env} {lane}", f"echo $? >{q(out / 'guest.exit')}"]
+    lines += [f"cd {q(root)}", f"{env} {lane}", record]
     return "\n".join(lines)
 
 
@@ -364,7 +380,6 @@ def run_lane_vm(
     memory: str = "2G",
     boot_timeout: float | None = None,
     setup: str | None = None,
-    block_size: int = 4096,
     echo: bool = True,
 ) -> VmRun:
     """Boot `kernel`, run `swapdiff kernel *lane_argv` in it with --out `out`, and return its
@@ -377,13 +392,17 @@ def run_lane_vm(
     chosen = choose_accel(accel, kernel)
     boot_timeout = BOOT_TIMEOUT[chosen] if boot_timeout is None else boot_timeout
     console = out / "console.log"
-    for name in ("guest.out", "guest.err", "guest.exit", "summary.json", "console.log"):
+    for name in ("guest.out", "guest.err", "guest.exit", ".guest.exit", "summary.json", "console.log"):
         (out / name).unlink(missing_ok=True)
     argv = [*lane_argv, "--out", str(out), "--summary", str(out / "summary.json")]
     with tempfile.TemporaryDirectory(prefix="swapdiff-vm-") as tmp:
-        image = scratch_image(Path(tmp), block_size)
+        image = scratch_image(Path(tmp))
         cmd = [*_vng_base(kernel, chosen, cpus, memory), "--disk", str(image), "--rwdir", str(out)]
-        cmd += ["--exec", guest_script(argv, out, setup)]
+        # vng passes --exec on the kernel command line (2048 bytes on x86, a boot panic past
+        # that): the script goes into --out, the command line carries only its path
+        script = out / "guest.sh"
+        script.write_text(guest_script(argv, out, setup) + "\n")
+        cmd += ["--exec", f"sh {_quote(script)}"]
         result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
     result.accel = chosen
     return result
@@ -397,15 +416,22 @@ def _supervise(
     t0 = time.monotonic()
     started: float | None = None
     cause: str | None = None
-    with _terminate_as_interrupt(), _vng(cmd, console) as proc:
+    polls = 0
+    with _vng(cmd, console) as proc:
         while True:
             stdout.poll()
             stderr.poll()
             now = time.monotonic()
-            if started is None and (stdout.lines or stderr.lines):
+            polls += 1
+            if started is None and any(line.startswith(LANE_BANNER) for line in stdout.lines):
                 started = now
             done = proc.poll() is not None
-            if done or (out / "guest.exit").exists():
+            if done or _guest_exit(out) is not None:
+                break
+            fatal = _fatal(console) if polls % 8 == 0 else None
+            if fatal is not None:  # a panicked guest may hang instead of powering off
+                time.sleep(1.0)  # the rest of the panic message, for the log
+                cause = f"the guest kernel panicked: {fatal}"
                 break
             if started is None and now - t0 > boot_timeout:
                 stage = _boot_stage(console)
@@ -421,12 +447,21 @@ def _supervise(
     boot = None if started is None else started - t0
     code = _guest_exit(out)
     if cause is None and code is None:
-        why = _last_error(console) or f"vng exited {proc.returncode} before the lane finished"
-        cause = f"the guest ended without a lane result: {why}"
+        cause = f"the guest ended without a lane result: {_ended_why(console, proc.returncode)}"
     if cause is not None:
-        return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, f"{cause}; console log: {console}")
+        cause = f"{cause}; console log: {console}"
+        return VmRun(EXIT_GUEST_FAILED, boot, seconds, console, None, cause, lines=stdout.lines)
     assert code is not None
     return VmRun(code, boot, seconds, console, _summary(out), None, lines=stdout.lines)
+
+
+def _fatal(console: Path) -> str | None:
+    """The guest's panic line, once the console shows one."""
+    try:
+        m = FATAL.search(console.read_text(errors="replace"))
+    except OSError:
+        return None
+    return m.group(0).strip() if m else None
 
 
 def _boot_stage(console: Path) -> str:
@@ -444,6 +479,20 @@ def _boot_stage(console: Path) -> str:
     if text.strip():
         return "the kernel did not finish booting"
     return "no console output"
+
+
+def _ended_why(console: Path, status: int | None) -> str:
+    """Why a guest ended early: its panic or error line, else whether the kernel ever ran."""
+    why = _last_error(console)
+    if why:
+        return why
+    try:
+        booted = "Linux version" in console.read_text(errors="replace")
+    except OSError:
+        booted = False
+    if not booted:
+        return f"the kernel never started (QEMU ended, vng status {status}): a broken or truncated image?"
+    return f"vng exited {status} before the lane finished"
 
 
 def _guest_exit(out: Path) -> int | None:

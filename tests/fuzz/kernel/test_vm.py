@@ -19,6 +19,7 @@ from tests.fuzz.kernel.vmtools import KERNELS, REPO, need_vm, qemus_of, start, s
 pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
 
 MINIMAL = "7.3.4-minimal"  # everything built in: the quickest boot
+RULES = ("--semantics", "6.18")  # a rule set for any release (the lane refuses a release it has none for)
 
 
 def one_line(text: str) -> str:
@@ -54,10 +55,11 @@ def test_truncated_kernel_image_fails_in_qemu_as_one_line(tmp_path: Path) -> Non
     cut.write_bytes(real.read_bytes()[: 64 << 10])
     out = tmp_path / "out"
     run = swapdiff_kernel(
-        "--vm", str(cut), "--accel", "tcg", "--boot-timeout", "60s", "--steps", "5", "--out", str(out)
-    )
+        "--vm", str(cut), "--accel", "tcg", "--boot-timeout", "60s", "--steps", "5", *RULES, "--out", str(out)
+    )  # fmt: skip
     assert run.returncode == 3
     line = one_line(run.stderr)
+    assert "the kernel never started" in line
     assert f"console log: {out / 'console.log'}" in line
     assert (out / "console.log").is_file()
 
@@ -80,7 +82,7 @@ def test_guest_that_never_starts_the_lane_ends_at_the_boot_timeout(tmp_path: Pat
     kernels = need_vm()
     out = tmp_path / "out"
     run = swapdiff_kernel(
-        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5",
+        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5", *RULES,
         "--guest-setup", "sleep 100000", "--boot-timeout", "45s", "--out", str(out),
         timeout=45 + 240,
     )  # fmt: skip
@@ -95,7 +97,7 @@ def test_guest_kernel_panic_is_one_line_naming_the_panic(tmp_path: Path) -> None
     kernels = need_vm()
     out = tmp_path / "out"
     run = swapdiff_kernel(
-        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5",
+        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5", *RULES,
         "--guest-setup", "echo c > /proc/sysrq-trigger; sleep 100000", "--out", str(out),
     )  # fmt: skip
     assert run.returncode == 3
@@ -108,7 +110,8 @@ def test_ctrl_c_while_booting_kills_qemu(tmp_path: Path) -> None:
     kernels = need_vm()
     out = tmp_path / "out"
     proc = start(
-        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg", "--steps", "5", "--out", str(out)
+        "--vm", MINIMAL, "--kernels", str(kernels), "--accel", "tcg",
+        "--steps", "5", *RULES, "--out", str(out),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
@@ -129,7 +132,8 @@ def test_difference_at_the_first_swapon_is_a_divergence_with_a_trace(tmp_path: P
     extents are not page aligned); that is exit 1 with a trace, not an internal error."""
     kernels = need_vm()
     out = tmp_path / "out"
-    one_k = "umount /var/tmp && mkfs.ext4 -q -F -b 1024 /dev/vda && mount -t ext4 /dev/vda /var/tmp"
+    lane_dir = "/var/tmp/swapdiff-kernel"  # where the scratch disk is mounted
+    one_k = f"umount {lane_dir} && mkfs.ext4 -q -F -b 1024 /dev/vda && mount -t ext4 /dev/vda {lane_dir}"
     run = swapdiff_kernel(
         "--vm", "6.18.15+deb13-amd64", "--kernels", str(kernels), "--accel", "tcg",
         "--steps", "5", "--guest-setup", one_k, "--out", str(out),
@@ -144,6 +148,15 @@ def test_difference_at_the_first_swapon_is_a_divergence_with_a_trace(tmp_path: P
     assert trace.parent == out
     header = json.loads(trace.read_text().splitlines()[0])
     assert header["divergence"].startswith("setup") and header["kernel"].startswith("6.18.15")
+
+    # the trace replays in a VM: the same divergence, now from --replay
+    again = swapdiff_kernel(
+        "--vm", "6.18.15+deb13-amd64", "--kernels", str(kernels), "--accel", "tcg",
+        "--replay", str(trace), "--guest-setup", one_k, "--out", str(tmp_path / "replay"),
+    )  # fmt: skip
+    assert again.returncode == 1, again.stderr
+    replayed = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    assert replayed["detail"] == summary["detail"]
 
 
 @pytest.mark.parametrize(
