@@ -4,8 +4,9 @@ meet (issue 26), the yardstick of guided campaigns (`fuzz.corpus`, docs/guided-c
 Each is a plausible edit of `optimized/` whose wrong branch needs a conjunction: a large
 allocation *and* a nonfull list of two clusters *and* a head cluster without an aligned gap;
 a whole-folio dup *and* a later page at 14 *and* no overflow row yet.  They are `Mutant`s like
-the catalogue's (`fuzz.mutants.catalogue`), applied by the same runner, but kept in their own
-set (`swapdiff mutants --set conjunction`) so the catalogue's score stays its own.
+the catalogue's (`fuzz.mutants.catalogue`), applied the same way (`fuzz.mutants.apply`), but
+kept in their own set (`SETS`, run through whole campaigns by `python -m fuzz.mutants.campaigns
+--set conjunction`) so the catalogue and `swapdiff mutants` stay as they were.
 """
 
 from __future__ import annotations
