@@ -8,8 +8,8 @@ budget is spent or the parent says stop:
 - fast mode: one `fuzz.modes.fast.run_episode` per round (episode seed `worker_seed * 100000 + k`);
   every `LABEL_EVERY`-th episode also computes coverage labels (they cost two allocator
   snapshots per op, so they are sampled; the report says which fraction).  Every fast round
-  tracks state features and pairs (`fuzz.features`).  Guided (the default; `--unguided` turns
-  it off), the worker keeps a corpus (`fuzz.corpus`): each round is fresh or a mutation of a
+  tracks state features and pairs (`fuzz.features`).  Guided (`--guided`; not yet the default),
+  the worker keeps a corpus (`fuzz.corpus`): each round is fresh or a mutation of a
   kept episode prefix, scheduled from the round seed, and the prefix of every round that
   reached a new feature or pair is kept.  Unguided, every round is a fresh seeded episode;
 - hypothesis mode: one run of the state machine from `fuzz.modes.machine` with the `campaign`
@@ -114,7 +114,7 @@ class CampaignConfig:
     scheduler: str | None = None  # a Dask scheduler address: rounds run there (fuzz.cli.distributed)
     connect_timeout: float = 10.0
     corpus: str | None = None  # a shared corpus directory (fuzz.cli.corpus)
-    guided: bool = True  # fast rounds grow a corpus of episode prefixes (fuzz.corpus)
+    guided: bool = False  # fast rounds grow a corpus of episode prefixes (fuzz.corpus)
 
     @classmethod
     def from_args(cls, args: Any) -> CampaignConfig:
@@ -138,7 +138,7 @@ class CampaignConfig:
             same_device=getattr(args, "same_device", True),
             quiet=args.quiet,
             corpus=getattr(args, "corpus", None),
-            guided=not getattr(args, "unguided", False),
+            guided=getattr(args, "guided", False),
         )
         if getattr(args, "scheduler", None) is not None or os.environ.get("SWAPDIFF_SCHEDULER"):
             config.scheduler = scheduler_address(getattr(args, "scheduler", None))

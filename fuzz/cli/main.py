@@ -84,9 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a candidate call (or batch) running longer than this is a hang (default: 2m)",
     )
     fuzz.add_argument(
-        "--unguided",
-        action="store_true",
-        help="fast mode without the corpus: every round a fresh seeded episode (default: guided)",
+        "--guided",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="fast mode grows a corpus of episode prefixes that reached new state features "
+        "(--guided) or runs a fresh seeded episode every round (--no-guided, the default until "
+        "guidance measurably beats fresh episodes: docs/guided-campaigns.md)",
     )
     fuzz.add_argument("--quiet", action="store_true", help="no live progress display")
     fuzz.add_argument(

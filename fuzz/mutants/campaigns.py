@@ -68,7 +68,7 @@ def run_one(mutant: Mutant | None, mode: str, args: argparse.Namespace, work: Pa
         "--out",
         str(out),
         "--quiet",
-    ] + (["--unguided"] if mode == "unguided" else [])
+    ] + (["--guided"] if mode == "guided" else [])
     subprocess.run(command, env=env, cwd=work, check=False, capture_output=True)
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     found = report["divergences"]

@@ -1,4 +1,4 @@
-"""`swapdiff fuzz` is guided by default (fuzz.corpus), `--unguided` one flag away; in process,
+"""`swapdiff fuzz --guided` grows a corpus (fuzz.corpus); fresh seeded episodes stay the default; in process,
 one inline worker and step budgets, so every run is deterministic."""
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ def campaign(out: Path, *extra: str, seed: int = 5) -> dict:
     return json.loads((out / "report.json").read_text())
 
 
-def test_guided_is_the_default_and_unguided_one_flag_away():
+def test_guided_is_one_flag_away_and_not_yet_the_default():
     parser = build_parser()
-    assert CampaignConfig.from_args(parser.parse_args(["fuzz", "--steps", "5"])).guided
-    assert not CampaignConfig.from_args(parser.parse_args(["fuzz", "--steps", "5", "--unguided"])).guided
+    assert not CampaignConfig.from_args(parser.parse_args(["fuzz", "--steps", "5"])).guided
+    assert CampaignConfig.from_args(parser.parse_args(["fuzz", "--steps", "5", "--guided"])).guided
+    assert not CampaignConfig.from_args(parser.parse_args(["fuzz", "--steps", "5", "--no-guided"])).guided
 
 
 @pytest.fixture(scope="module")
 def guided_report(tmp_path_factory) -> dict:
-    return campaign(tmp_path_factory.mktemp("guided") / "out")
+    return campaign(tmp_path_factory.mktemp("guided") / "out", "--guided")
 
 
 def test_a_guided_campaign_mutates_kept_prefixes_and_reports_features_over_time(guided_report):
@@ -52,7 +53,7 @@ def test_a_guided_campaign_mutates_kept_prefixes_and_reports_features_over_time(
 
 
 def test_an_unguided_campaign_runs_fresh_episodes_and_still_counts_features(tmp_path, guided_report):
-    report = campaign(tmp_path / "out", "--unguided")
+    report = campaign(tmp_path / "out")
     section = report["features"]
     assert not section["guided"]
     assert section["rounds"] == {UNGUIDED: 12} and section["kept"] == 0
@@ -62,8 +63,8 @@ def test_an_unguided_campaign_runs_fresh_episodes_and_still_counts_features(tmp_
 
 
 def test_same_seed_same_guided_campaign(tmp_path):
-    first = campaign(tmp_path / "a", "--impl", BUGGY, "--profile", "hibernate", seed=3)
-    second = campaign(tmp_path / "b", "--impl", BUGGY, "--profile", "hibernate", seed=3)
+    first = campaign(tmp_path / "a", "--guided", "--impl", BUGGY, "--profile", "hibernate", seed=3)
+    second = campaign(tmp_path / "b", "--guided", "--impl", BUGGY, "--profile", "hibernate", seed=3)
     traces = sorted(p.name for p in (tmp_path / "a").glob("*.jsonl"))
     assert traces and traces == sorted(p.name for p in (tmp_path / "b").glob("*.jsonl"))
     for name in traces:
