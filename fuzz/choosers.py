@@ -16,6 +16,7 @@ that still shrink toward zero.
 
 from __future__ import annotations
 
+import functools
 import random
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,7 +55,7 @@ class WeightTable(Mapping[str, float]):
     """An immutable weight table with its cumulative tickets: key `i` owns the tickets
     `[cumulative[i-1], cumulative[i])`, so a ticket in `[0, total)` picks by bisection."""
 
-    __slots__ = ("_weights", "cumulative", "names", "total")
+    __slots__ = ("_led", "_weights", "cumulative", "names", "total")
 
     def __init__(self, weights: Mapping[str, float]) -> None:
         self._weights = {key: w for key, w in weights.items()}
@@ -70,6 +71,17 @@ class WeightTable(Mapping[str, float]):
         self.names: tuple[str, ...] = tuple(keys)
         self.cumulative: tuple[int, ...] = tuple(cumulative)
         self.total = total
+        self._led: dict[tuple[str, ...], WeightTable] = {}
+
+    def led_by(self, lead: tuple[str, ...]) -> WeightTable:
+        """This table with the keys of `lead` it has moved to the front (kept per lead, so
+        a world's cached table is reordered once, not once per step)."""
+        table = self._led.get(lead)
+        if table is None:
+            first = {key: self._weights[key] for key in lead if key in self._weights}
+            rest = {key: w for key, w in self._weights.items() if key not in first}
+            table = self._led[lead] = WeightTable({**first, **rest})
+        return table
 
     def pick(self, ticket: int) -> str:
         """The key owning `ticket` (0 <= ticket < total)."""
@@ -131,28 +143,26 @@ class HypothesisChooser:
     """
 
     def __init__(self, data: Any, *, lead: Sequence[str] = ()) -> None:
-        from hypothesis import strategies as st
-
-        self._st = st
-        self._byte = st.integers(0, _BYTE - 1)
         self.data = data
+        self._draw = _drawer(data)
         # Keys moved to the front of every weight table (the smallest draws pick them).
         self.lead = tuple(lead)
 
     def _int(self, lo: int, hi: int) -> int:
         if lo == hi:
             return lo
-        return self.data.draw(self._st.integers(lo, hi))
+        return self._draw(_integers(lo, hi))
 
     def _uniform(self, n: int) -> int:
         """A near-uniform integer in `[0, n)`: one byte per 8 bits of `n`, scaled down."""
         if n <= 1:
             return 0
         if n <= _BYTE:
-            return self.data.draw(self._st.integers(0, n - 1))
+            return self._draw(_integers(0, n - 1))
+        byte = _integers(0, _BYTE - 1)
         value, span = 0, 1
         while span < n * 8:  # 3 spare bits: no value is more than 1/8 likelier than another
-            value = value * _BYTE + self.data.draw(self._byte)
+            value = value * _BYTE + self._draw(byte)
             span *= _BYTE
         return value * n // span
 
@@ -166,14 +176,45 @@ class HypothesisChooser:
             return True
         if threshold >= _BYTE:
             return False
-        return self.data.draw(self._byte) >= threshold
+        return self._draw(_integers(0, _BYTE - 1)) >= threshold
 
     def choice(self, seq: Sequence[T]) -> T:
         return seq[self._uniform(len(seq))]
 
     def weighted(self, weights: Mapping[str, float]) -> str:
-        if self.lead:
-            first = {key: weights[key] for key in self.lead if key in weights}
-            weights = {**first, **{k: w for k, w in weights.items() if k not in first}}
         table = weight_table(weights)
+        if self.lead:
+            table = table.led_by(self.lead)
         return table.pick(self._uniform(table.total))
+
+
+@functools.lru_cache(maxsize=1024)
+def _integers(lo: int, hi: int) -> Any:
+    """`st.integers(lo, hi)`, built once per range (a chooser is made per world step)."""
+    from hypothesis import strategies as st
+
+    return st.integers(lo, hi)
+
+
+def _drawer(data: Any) -> Any:
+    """How a chooser draws from `data` (a Hypothesis `st.data()` object).
+
+    `DataObject.draw` wraps the conjecture draw in per-draw bookkeeping that only matters
+    when Hypothesis reports a draw: it checks, on every draw, whether to note "Draw n:
+    value" for the final report or in verbose mode, which costs as much as the draw of a
+    byte.  The choice is made once per chooser instead (per world step): while Hypothesis
+    notes draws, the chooser draws through `data.draw` as before; otherwise it draws from the
+    same `ConjectureData` directly, so the choices, spans and examples are the same."""
+    conjecture = getattr(data, "conjecture_data", None)
+    if conjecture is None or _noting():
+        return data.draw
+    return conjecture.draw
+
+
+def _noting() -> bool:
+    from hypothesis.control import should_note
+
+    try:
+        return should_note()
+    except Exception:  # outside a test (a hand-made data object): draw the plain way
+        return True

@@ -2,8 +2,16 @@
 
 Each API method turns its Python arguments into one op record of the `reference.api`
 encoding (values the contract rejects become sentinels the kernel rejects with the same
-code), runs it through `kernels.run_ops`, and turns the encoded result back into Python
-(a contract error becomes `SwapContractError`).  `apply` runs a whole op array in one call.
+code), runs it through that op's kernel (`kernels.op_<call>`), and turns the encoded result
+back into Python (a contract error becomes `SwapContractError`).  `apply` runs a whole op
+array in one call of `kernels.run_ops`.
+
+A method calls its op kernel directly, not `run_ops`, so that a process compiles (or loads
+from numba's cache) only the kernels of the calls it makes, when it first makes them:
+`run_ops` dispatches to every op kernel, and numba compiles a function's callees with it,
+so the first call of any method through it paid for all 27 (docs/performance.md has the
+measurement).  Both paths run the same kernel code, compiled once: `run_ops` reuses the op
+kernels a method call compiled, and the other way round.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from reference.api import (
 )
 
 _BIG = VALUE_LIMIT  # any argument at or above this is out of range for every parameter
+# The kernel of every op code (`kernels.op_swapon` for OP_SWAPON, ...), as `exec_op` dispatches.
+_OP_KERNELS = {spec.code: getattr(k, f"op_{spec.name}") for spec in api.OP_SPECS}
 
 
 def _int(value: Any, sentinel: int, low: int = 0) -> int:
@@ -61,7 +71,6 @@ class OptimizedSwap:
         self.max_swapfiles = max_swapfiles
         self.pmd_order = api.pmd_order(cluster_size)
         self._S: State = new_state(cluster_size, max_swapfiles)
-        self._out1 = np.zeros(1, dtype=np.int64)
 
     # ---- running ops ----
 
@@ -75,7 +84,13 @@ class OptimizedSwap:
             self._S = grow(self._S, int(need))
 
     def _run(self, *record: int) -> int:
-        return int(self._run_array(np.array(record, dtype=np.int64), self._out1)[0])
+        ops = np.array(record, dtype=np.int64)
+        kernel = _OP_KERNELS[record[0]]
+        while True:
+            result = int(kernel(self._S, ops, 0))
+            if not k.NEED_BASE - 4 <= result <= k.NEED_BASE - 1:
+                return result
+            self._S = grow(self._S, int(k.NEED_BASE - result))  # nothing changed: grow, run again
 
     def _call(self, *record: int) -> int:
         """Run one op; raise its contract error, if any."""

@@ -174,9 +174,12 @@ class SwapDevice:
     discard: str
 
 
+_SNAPSHOT_DEVICE_FIELDS = tuple(f.name for f in fields(SwapDevice) if f.name != "type")
+
+
 def device_snapshot(record: SwapDevice) -> dict[str, Any]:
     """The per-device fields of a contract snapshot: every `SwapDevice` field but `type`."""
-    return {f.name: getattr(record, f.name) for f in fields(SwapDevice) if f.name != "type"}
+    return {name: getattr(record, name) for name in _SNAPSHOT_DEVICE_FIELDS}
 
 
 # --------------------------------------------------------------------------------------------

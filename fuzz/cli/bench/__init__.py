@@ -2,7 +2,7 @@
 
 `implementations` measures the optimized model against the reference (batch ops/s, state
 bytes per slot, cold compile and warm start); `harness` measures world steps/s of the
-Hypothesis machine beside its trivial yardstick and of fast mode.  Every row has `kind`,
+Hypothesis machine beside its trivial yardsticks (issue 25's first) and of fast mode.  Every row has `kind`,
 `name`, `value`, `unit`, `target` (None without one) and `ok` (None without a target), and
 `--json FILE` writes them all.  Benchmarks, not tests: nothing here asserts a speed."""
 
@@ -28,6 +28,10 @@ def measure_name(row: dict[str, Any]) -> str:
 
 def work_done(row: dict[str, Any]) -> str:
     """What the measurement ran: ops and both rates for a trace, steps and ops for a harness rate."""
+    if "cpu_ratio" in row:
+        return f"over CPU seconds: {row['cpu_ratio']:.2f}x"
+    if row["kind"] == "startup" and "cpu_s" in row:
+        return f"fresh interpreter: {row['cpu_s']:.1f} CPU s"
     if row["kind"] == "trace":
         return (
             f"{row['ops']:,} ops; reference {row['reference_ops_per_s']:,.0f} ops/s, "
