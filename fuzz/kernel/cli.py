@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--boot-timeout",
         type=duration,
         metavar="DURATION",
-        help="how long the guest may take to start the lane (default: 8m under TCG, 2m with KVM)",
+        help="how long the guest may take to start the lane (default: 10m under TCG, 2m with KVM)",
     )
     vm.add_argument(
         "--guest-setup",
