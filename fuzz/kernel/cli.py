@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--boot-timeout",
         type=duration,
         metavar="DURATION",
-        help="how long the guest may take to start the lane (default: 8m under TCG, 2m with KVM)",
+        help="how long the guest may take to start the lane (default: 10m under TCG, 2m with KVM)",
     )
     vm.add_argument(
         "--guest-setup",
@@ -408,6 +409,12 @@ def _one_vm(args: argparse.Namespace) -> int:
     kernel = resolve_kernel(args.vm[0], _kernels_dir(args))
     semantics = semantics_for(kernel.release, args.semantics)
     out = Path(args.out).absolute()
+    if args.replay:  # into --out, which the guest shares: the host's /var/tmp, /tmp may not show
+        out.mkdir(parents=True, exist_ok=True)
+        copy = out / "replay.jsonl"
+        if Path(args.replay).absolute() != copy:
+            shutil.copyfile(args.replay, copy)
+        args.replay = str(copy)
     print(
         f"swapdiff kernel --vm: booting {kernel.name} (Linux {kernel.release}), {args.cpus} vCPU, "
         f"{args.memory}; console log: {out / 'console.log'}",
