@@ -2,6 +2,6 @@
 
 import sys
 
-from fuzz.cli.main import main
+from fuzz.cli.command import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ import pytest
 
 from fuzz.cli import main
 from fuzz.cli.campaign import CampaignConfig, CampaignState
-from fuzz.cli.main import build_parser
+from fuzz.cli.command import build_parser
 from fuzz.corpus import MUTATIONS, UNGUIDED
 from fuzz.modes.fast import episode_calls
 from reference import ReferenceSwap
