@@ -9,7 +9,9 @@ while CI stayed green.)  The check runs where the results meet: in the xdist con
 learns each worker's collection counts through `workeroutput`, or in a plain session.
 
 Tests that take the host's swap (fixture `kernel_host_ok`) must also carry the xdist group
-"kernel" statically, so `--dist loadgroup` gives the group one worker whatever the hook order.
+"kernel" statically, so `--dist loadgroup` gives the group one worker whatever the hook order;
+a group that ran on two workers anyway fails the session (pytest 9.2 with pytest-xdist 3.8
+silently ignored every group).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class OwnedTests:
         self.owned = owned
         self.collected: dict[str, int] = {}
         self.reported: dict[str, dict[str, str]] = {name: {} for name in owned}
+        self.workers: dict[str, set[str]] = {name: set() for name in owned}
         self.problems: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -80,6 +83,9 @@ class OwnedTests:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, reported in self.reported.items():
             if name in report.keywords:
+                node = getattr(report, "node", None)  # xdist controller: the worker it ran on
+                if node is not None:
+                    self.workers[name].add(node.workerinput["workerid"])
                 if report.skipped:
                     reported[report.nodeid] = "skipped"
                 elif report.when == "call" or report.failed:
@@ -102,6 +108,11 @@ class OwnedTests:
             problems.append(f"{len(skipped)} '{name}' tests skipped where they can run: {skipped[:3]}")
         if len(reported) != self.collected[name]:
             problems.append(f"'{name}' tests: {self.collected[name]} collected, {len(reported)} reported")
+        if len(self.workers[name]) > 1:
+            problems.append(
+                f"'{name}' tests ran on workers {sorted(self.workers[name])}: their xdist group was not "
+                "honoured (pytest-xdist's --dist loadgroup and this pytest disagree)"
+            )
         return problems
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

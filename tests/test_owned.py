@@ -80,3 +80,24 @@ def test_a_host_test_without_the_static_group_is_refused(pytester) -> None:
 def test_collect_only_is_not_a_run(pytester) -> None:
     result = _session(pytester, None, "pass", "--collect-only")
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_group_split_across_workers_fails_the_session(pytester) -> None:
+    pytester.makeconftest(CONFTEST.format(why_not=None))
+    pytester.makepyfile(
+        test_lane="""
+import pytest
+
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+
+@pytest.mark.parametrize("i", range(6))
+def test_owns(kernel_host_ok, i):
+    pass
+"""
+    )
+    pytester.makeini("[pytest]\nmarkers =\n    kernel: owns the host's swap\n")
+    # --dist load ignores groups, as loadgroup did under pytest 9.2 with pytest-xdist 3.8.
+    result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "--dist", "load")
+    result.assert_outcomes(passed=6)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*'kernel' tests ran on workers *gw0*gw1*: their xdist group was not honoured*"])
