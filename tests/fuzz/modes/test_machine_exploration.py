@@ -36,8 +36,12 @@ def _first_examples(profile: str) -> list[Counter[str]]:
 def test_first_examples_reclaim_swap_in_and_fork():
     examples = _first_examples("usemem")
     assert len(examples) == EXAMPLES
+    # The all-zero example (Hypothesis' first, and the shrink target) runs the lifecycle; every
+    # example at least faults pages in and reclaims them.  Which swap-ins a later example does
+    # is the engine's choice (a loaded full-suite run drew one without), so it is not pinned.
+    assert {"anon_fault_new", "reclaim_full", "swapin_fault"} <= set(examples[0]), examples[0]
     for counts in examples:
-        assert {"anon_fault_new", "reclaim_full", "swapin_fault"} <= set(counts), counts
+        assert {"anon_fault_new", "reclaim_full"} <= set(counts), counts
     # Past the minimal examples, a pick is spread over the whole table: no action takes the
     # lion's share, and many different ones run.
     for counts in examples[2:]:
