@@ -53,9 +53,8 @@ class OwnedTests:
 
     def __init__(self, owned: dict[str, WhyNot]) -> None:
         self.owned = owned
-        self.collected: dict[str, int] = {}
-        self.reported: dict[str, dict[str, str]] = {name: {} for name in owned}
-        self.workers: dict[str, set[str]] = {name: set() for name in owned}
+        self.ids: dict[str, set[str]] = {name: set() for name in owned}  # collected, per marker
+        self.seen: dict[str, tuple[str, str]] = {}  # nodeid -> (outcome, worker)
         self.problems: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -70,47 +69,45 @@ class OwnedTests:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for name in self.owned:
-            self.collected[name] = sum(1 for item in session.items if item.get_closest_marker(name))
+            self.ids[name] = {item.nodeid for item in session.items if item.get_closest_marker(name)}
         if hasattr(session.config, "workeroutput"):
-            session.config.workeroutput["owned_collected"] = dict(self.collected)
+            session.config.workeroutput["owned_ids"] = {k: sorted(v) for k, v in self.ids.items()}
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         # Every worker collects the same items; a worker that died early may report fewer.
-        for name, n in getattr(node, "workeroutput", {}).get("owned_collected", {}).items():
-            self.collected[name] = max(n, self.collected.get(name, 0))
+        for name, ids in getattr(node, "workeroutput", {}).get("owned_ids", {}).items():
+            self.ids[name] |= set(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, reported in self.reported.items():
-            if name in report.keywords:
-                node = getattr(report, "node", None)  # xdist controller: the worker it ran on
-                if node is not None:
-                    self.workers[name].add(node.workerinput["workerid"])
-                if report.skipped:
-                    reported[report.nodeid] = "skipped"
-                elif report.when == "call" or report.failed:
-                    reported.setdefault(report.nodeid, report.outcome)
+        node = getattr(report, "node", None)  # xdist controller: the worker it ran on
+        worker = node.workerinput["workerid"] if node is not None else "main"
+        if report.skipped:
+            self.seen[report.nodeid] = ("skipped", worker)
+        elif report.when == "call" or report.failed:
+            self.seen.setdefault(report.nodeid, (report.outcome, worker))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(session.config, "workerinput") or exitstatus != 0 or session.config.option.collectonly:
             return  # workers report to the controller; a failed or interrupted run fails anyway
         for name, why_not in self.owned.items():
-            if self.collected.get(name) and why_not() is None:
+            if self.ids[name] and why_not() is None:
                 self.problems += self._unexercised(name)
         if self.problems:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _unexercised(self, name: str) -> list[str]:
-        reported = self.reported[name]
-        skipped = sorted(nodeid for nodeid, outcome in reported.items() if outcome == "skipped")
+        reported = {nodeid: self.seen[nodeid] for nodeid in self.ids[name] if nodeid in self.seen}
+        skipped = sorted(nodeid for nodeid, (outcome, _) in reported.items() if outcome == "skipped")
+        workers = {worker for _, worker in reported.values()}
         problems = []
         if skipped:
             problems.append(f"{len(skipped)} '{name}' tests skipped where they can run: {skipped[:3]}")
-        if len(reported) != self.collected[name]:
-            problems.append(f"'{name}' tests: {self.collected[name]} collected, {len(reported)} reported")
-        if len(self.workers[name]) > 1:
+        if len(reported) != len(self.ids[name]):
+            problems.append(f"'{name}' tests: {len(self.ids[name])} collected, {len(reported)} reported")
+        if len(workers) > 1:
             problems.append(
-                f"'{name}' tests ran on workers {sorted(self.workers[name])}: their xdist group was not "
+                f"'{name}' tests ran on workers {sorted(workers)}: their xdist group was not "
                 "honoured (pytest-xdist's --dist loadgroup and this pytest disagree)"
             )
         return problems
