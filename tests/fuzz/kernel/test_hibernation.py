@@ -33,6 +33,8 @@ SWAPFREE = re.compile(
 
 def _run(kernel: str, out: Path, *extra: str) -> tuple[int, dict]:
     run = swapdiff_kernel("--vm", kernel, "--kernels", str(KERNELS), *LANE, *extra, "--out", str(out))
+    # no summary: the guest failed (exit 3, the cause on stderr), not the lane
+    assert (out / "summary.json").is_file(), f"exit {run.returncode}: {run.stderr.strip()}"
     summary = json.loads((out / "summary.json").read_text())
     return run.returncode, summary
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.kernel import vm
 from tests.fuzz.kernel.vmtools import KERNELS, REPO, need_vm, qemus_of, start, swapdiff_kernel
 
 pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
@@ -178,3 +179,12 @@ def test_the_lane_in_a_guest_imports_no_numba() -> None:
     code = "import sys, fuzz.cli.command, fuzz.kernel.cli, fuzz.kernel.lane; print('numba' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_a_host_with_udev_gets_a_one_line_note_and_one_without_none(tmp_path: Path, monkeypatch) -> None:
+    udevd = tmp_path / "systemd-udevd"
+    monkeypatch.setattr(vm, "HOST_UDEVD", (tmp_path / "absent", udevd))
+    assert vm.udev_notice() is None
+    udevd.touch()
+    note = vm.udev_notice()
+    assert note is not None and "\n" not in note and str(udevd) in note and "does not need it" in note
