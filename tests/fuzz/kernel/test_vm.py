@@ -174,11 +174,21 @@ def test_vm_usage_errors_are_one_line(tmp_path: Path, args: list[str], message: 
     assert message in one_line(run.stderr)
 
 
-def test_the_lane_in_a_guest_imports_no_numba() -> None:
-    """Importing Numba takes minutes in a TCG guest; the lane's command must not need it."""
-    code = "import sys, fuzz.cli.command, fuzz.kernel.cli, fuzz.kernel.lane; print('numba' in sys.modules)"
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "False"
+def test_the_lane_in_a_guest_needs_only_the_standard_library_and_the_checkout() -> None:
+    """The guest runs the lane as `python -S` (no site-packages: every import over 9p costs
+    seconds under TCG, and importing Numba took minutes); its command imports nothing else."""
+    code = (
+        f"import sys, sysconfig; root = {str(REPO)!r}; sys.path.insert(0, root); "
+        "import fuzz.cli.command, fuzz.kernel.cli, fuzz.kernel.lane; "
+        "std = sysconfig.get_paths()['stdlib']; "
+        "print([m for m, v in sys.modules.items() if getattr(v, '__file__', None) "
+        "and not v.__file__.startswith((std, root))])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "[]"
+    assert " -S -m fuzz.cli kernel " in vm.guest_script(["--steps", "1"], REPO / "out", None)
 
 
 def test_a_host_with_udev_gets_a_one_line_note_and_one_without_none(tmp_path: Path, monkeypatch) -> None:
