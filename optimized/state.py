@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from optimized import kernels as k
+from optimized.firstcall import lock_first_calls
+
+_REHASH = lock_first_calls({"rehash": k.rehash})  # its first call compiles: `optimized.firstcall`
 
 State = tuple  # (G, SL, BM, CL, EXT, FO, FH, BIG), see optimized.kernels
 
@@ -89,7 +92,7 @@ def _folio_table(G: np.ndarray, FO: np.ndarray, rows: int):
     hcap = 1 << max(4, (2 * FO.shape[0] - 1).bit_length())
     FH = np.zeros(hcap, dtype=np.int64)
     G[k.G_HCAP] = hcap
-    k.rehash(G, FO, FH)
+    _REHASH["rehash"](G, FO, FH)
     return FO, FH
 
 

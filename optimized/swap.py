@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numba.core.config import DISABLE_JIT as NUMBA_DISABLE_JIT
 
 from optimized import kernels as k
 from optimized import observe
+from optimized.firstcall import lock_first_calls
 from optimized.state import State, grow, new_state
 from reference import api
 from reference.api import (
@@ -39,8 +41,13 @@ from reference.api import (
 )
 
 _BIG = VALUE_LIMIT  # any argument at or above this is out of range for every parameter
-# The kernel of every op code (`kernels.op_swapon` for OP_SWAPON, ...), as `exec_op` dispatches.
-_OP_KERNELS = {spec.code: getattr(k, f"op_{spec.name}") for spec in api.OP_SPECS}
+# The kernel of every op code (`kernels.op_swapon` for OP_SWAPON, ...), as `exec_op` dispatches,
+# and the other kernels the facade calls; a process's first call of each one holds the
+# machine-wide compile lock (`optimized.firstcall`).
+_OP_KERNELS = lock_first_calls({spec.code: getattr(k, f"op_{spec.name}") for spec in api.OP_SPECS})
+_K = lock_first_calls(
+    {f.__name__: f for f in (k.run_ops, k.run_ops_digest, k.count_ops, k.state_digest, k.check_state)}
+)
 
 
 def _int(value: Any, sentinel: int, low: int = 0) -> int:
@@ -78,7 +85,7 @@ class OptimizedSwap:
         pos = 0
         done = 0
         while True:
-            pos, done, need = k.run_ops(self._S, ops, pos, out, done)
+            pos, done, need = _K["run_ops"](self._S, ops, pos, out, done)
             if need == 0:
                 return out
             self._S = grow(self._S, int(need))
@@ -111,7 +118,7 @@ class OptimizedSwap:
         pos = 0
         done = 0
         while True:
-            pos, done, need = k.run_ops_digest(self._S, ops, pos, out, dig, done, allocator)
+            pos, done, need = _K["run_ops_digest"](self._S, ops, pos, out, dig, done, allocator)
             if need == 0:
                 return
             self._S = grow(self._S, int(need))
@@ -129,7 +136,7 @@ class OptimizedSwap:
             return np.array(api.apply(self, ops), dtype=object)  # values beyond int64
         if arr.ndim != 1:
             raise ValueError("an op array must be one-dimensional")
-        n = int(k.count_ops(arr))
+        n = int(_K["count_ops"](arr))
         if n < 0:  # like api.apply: a malformed array is rejected before any op runs
             raise SwapContractError("unknown-op", f"unknown op code or cut-off record at index {-n - 1}")
         out = np.zeros(n, dtype=np.int64)
@@ -139,6 +146,13 @@ class OptimizedSwap:
         dig = np.zeros(n, dtype=np.int64)
         self._run_array_digests(arr, out, dig, allocator)
         return out, dig
+
+    def batch_ready(self, *, digests: bool = False) -> bool:
+        """True when `apply` (with `digests=` a level, if `digests`) runs at once: its batch
+        kernel is compiled or loaded in this process (or there is no JIT).  Fast mode asks, so
+        that a process's first chunks need not wait for the whole batch compile."""
+        kernel = k.run_ops_digest if digests else k.run_ops
+        return bool(NUMBA_DISABLE_JIT) or bool(kernel.signatures)
 
     # ---- devices ----
 
@@ -276,7 +290,7 @@ class OptimizedSwap:
 
     def state_digest(self, level: str = "allocator") -> int:
         """`reference.digest.snapshot_digest(self.snapshot(level))`, computed in one kernel."""
-        return int(k.state_digest(self._S, _level_is_allocator(level)))
+        return int(_K["state_digest"](self._S, _level_is_allocator(level)))
 
     def snapshot(self, level: str = "allocator") -> Snapshot:
         if level not in api.SNAPSHOT_LEVELS:
@@ -284,7 +298,7 @@ class OptimizedSwap:
         return Snapshot(observe.snapshot_data(self._S, level))
 
     def check_invariants(self) -> None:
-        res = k.check_state(self._S)
+        res = _K["check_state"](self._S)
         if res[0] != k.INV_OK:
             raise AssertionError(observe.invariant_message(res))
 

@@ -27,6 +27,19 @@ the episode (one call at a time on the method path, a whole part on the batch pa
 `(-1, -1)` when the candidate is idle again: the campaign's hang watchdog uses it to name the
 call a hung candidate was running.
 
+A process's first chunks do not wait for the batch kernels.  A JIT candidate's `apply` is one
+kernel that calls every op kernel, so its first call in a process compiles all of them (about
+half a minute on an empty numba cache) before anything is compared.  A candidate that says so
+(`batch_ready()` returns False: `OptimizedSwap` until its batch kernel is compiled or loaded
+in this process) runs the first `len(WARM_CHUNKS)` chunks of its class in the process as
+short chunks (`WARM_CHUNKS` calls) through its methods, which compile only the op kernels the
+chunk calls: the first comparison comes after the kernels of a few calls, the others compile
+as the world first uses them, and the next chunk is a batch.  The checks are the same on both
+paths (results and state digests after every op, snapshots and invariants at the end of the
+chunk); only the chunk boundaries of a process's first episode differ, and those decide
+nothing a trace holds (a divergence is located by a step-by-step replay from the episode's
+start).  A candidate without `batch_ready` is batched from its first chunk.
+
 An episode is one world on fresh implementations: a geometry (drawn from the episode's seed
 unless fixed), `World.setup()`, then `steps` world actions.  Episodes keep traces short
 enough to locate and minimize.
@@ -66,6 +79,11 @@ DEFAULT_EPISODE_STEPS = 5000
 FACADE_SHARE = 8
 
 Watch = Callable[[int, int], None]
+
+# The sizes of the first chunks each candidate class runs in a process, through its methods
+# (module docstring); `_method_chunks` counts them per class.
+WARM_CHUNKS = (1, 16, 128, 1024)
+_method_chunks: Counter[type] = Counter()
 
 
 class RecordingExecutor:
@@ -163,6 +181,7 @@ class _Candidate:
         self, cls: type, kw: dict[str, int], *, seed: int, level: str | None, watch: Watch | None = None
     ) -> None:
         self.impl = build(cls, **kw)
+        self.cls = cls
         self.batch = not batch_bypasses_overrides(cls)
         self.level = level  # None: no per-op digests (`run_episode(per_op_state=False)`)
         self.batch_digests = level is not None and batch_digests(cls)
@@ -171,10 +190,25 @@ class _Candidate:
         self.watch = watch
         self.chunks = 0
 
+    def warming(self) -> bool:
+        """True while the candidate's batch is not compiled yet and this process's first
+        chunks of its class run (module docstring)."""
+        if not self.batch or _method_chunks[self.cls] >= len(WARM_CHUNKS):
+            return False
+        ready = getattr(self.impl, "batch_ready", None)
+        return ready is not None and not ready(digests=self.batch_digests)
+
+    def chunk_size(self, chunk: int) -> int:
+        """How many calls the next chunk holds: `chunk`, or less while warming."""
+        return min(chunk, WARM_CHUNKS[_method_chunks[self.cls]]) if self.warming() else chunk
+
     def run(self, calls: list[Call], start: int) -> tuple[list[Any], list[int | None]] | None:
         """Run `calls` (episode calls `start`..): results and digests, None if the batch crashed."""
         number = self.chunks
         self.chunks += 1
+        if self.warming():
+            _method_chunks[self.cls] += 1
+            return self._methods(calls, start)
         if not self.batch:
             return self._methods(calls, start)
         lo, hi = facade_window(self.seed, number, len(calls))
@@ -329,7 +363,7 @@ def run_episode(
         result.steps += 1
         if step_done is not None:
             step_done()
-        if len(executor.calls) - flushed < chunk:
+        if len(executor.calls) - flushed < candidate.chunk_size(chunk):
             continue
         if not _flush(executor, candidate, reference, flushed, level):
             _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)

@@ -15,8 +15,12 @@
   "first_step_cold_s" (from the first import to the first compared step of the lockstep
   executor, empty cache; target < 15), "cold_compile_s" (the same process on to the first
   call of every kernel; no target), "first_step_warm_s" and "warm_start_s" (the same with the
-  cache the first run wrote; warm start target < 2); extra key `cpu_s`, the interpreter's
-  CPU seconds up to the same point.
+  cache the first run wrote; warm start target < 2); "fast_first_step_cold_s" (a third
+  fresh interpreter, its own empty cache: a fast-mode episode of `OptimizedSwap`, what
+  `swapdiff fuzz` runs by default, from the first import to its first compared chunk; target
+  < 15) and "fast_batch_cold_s" (the same process on to its first compared batch chunk, when
+  the batch kernel is compiled: full speed from there; no target); extra key `cpu_s`, the
+  interpreter's CPU seconds up to the same point.
 
 Traces (all deterministic for a seed): "usemem" fills a device with order-0 folios (allocate,
 reference, drop from the cache) and frees it with range zaps; "churn" mixes folio orders,
@@ -252,32 +256,61 @@ _STARTUP_ROWS = (
 )
 
 
+# A fast-mode episode in a fresh interpreter: the time of its first compared chunk (short and
+# run through the methods while the batch kernel is not compiled, `fuzz.modes.fast`) and of
+# its first compared batch chunk.  Prints both wall times, then both CPU times.
+_FAST_STARTUP_SCRIPT = """
+import time
+t0 = time.perf_counter()
+from fuzz.modes.fast import WARM_CHUNKS, run_episode
+from optimized import OptimizedSwap
+from reference import ReferenceSwap
+marks = []
+def chunk_compared(steps):
+    marks.append((time.perf_counter() - t0, time.process_time()))
+    return len(marks) <= len(WARM_CHUNKS)
+result = run_episode(ReferenceSwap, OptimizedSwap, seed=0, steps=100_000, keep_going=chunk_compared)
+assert result.divergence is None and len(marks) > len(WARM_CHUNKS), result
+first, batch = marks[0], marks[len(WARM_CHUNKS)]
+print(first[0], batch[0], first[1], batch[1])
+"""
+_FAST_STARTUP_ROWS = (("fast_first_step_cold_s", 0, TARGET_FIRST_STEP_S), ("fast_batch_cold_s", 1, None))
+
+
+def _startup_rows(
+    script: str, env: dict[str, str], named: Sequence[tuple[str, int, float | None]]
+) -> list[dict]:
+    """Run `script` in a fresh interpreter; one row per (name, which time, target)."""
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    times = [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
+    return [
+        {
+            "kind": "startup",
+            "name": name,
+            "value": times[which],
+            "unit": "s",
+            "target": target,
+            "ok": None if target is None else times[which] < target,
+            "cpu_s": round(times[2 + which], 2),
+        }
+        for name, which, target in named
+    ]
+
+
 def bench_startup() -> list[dict[str, Any]]:
     """Cold compile and warm-cache start, each in a fresh interpreter: the time to the first
-    compared step and to the first call of every kernel; `cpu_s` is the interpreter's CPU
+    compared step and to the first call of every kernel, then a fast-mode episode's first
+    compared chunk and first batch chunk on an empty cache; `cpu_s` is the interpreter's CPU
     time (user + system), which a shared host's load inflates less than wall time."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="swapdiff-numba-") as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         env.pop("NUMBA_DISABLE_JIT", None)
         for named in _STARTUP_ROWS:
-            out = subprocess.run(
-                [sys.executable, "-c", _STARTUP_SCRIPT], env=env, capture_output=True, text=True, check=True
-            )
-            times = [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
-            for name, which, target in named:
-                value = times[which]
-                rows.append(
-                    {
-                        "kind": "startup",
-                        "name": name,
-                        "value": value,
-                        "unit": "s",
-                        "target": target,
-                        "ok": None if target is None else value < target,
-                        "cpu_s": round(times[2 + which], 2),
-                    }
-                )
+            rows.extend(_startup_rows(_STARTUP_SCRIPT, env, named))
+    with tempfile.TemporaryDirectory(prefix="swapdiff-numba-") as cache:
+        env["NUMBA_CACHE_DIR"] = cache
+        rows.extend(_startup_rows(_FAST_STARTUP_SCRIPT, env, _FAST_STARTUP_ROWS))
     return rows
 
 

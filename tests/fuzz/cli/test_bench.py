@@ -85,14 +85,24 @@ def test_startup_rows_time_a_fresh_interpreter_cold_then_warm(monkeypatch):
         "print(*([1.0, 2.0, 0.5, 1.5] if empty else [0.25, 0.5, 0.25, 0.75]))"
     )
     monkeypatch.setattr(implementations, "_STARTUP_SCRIPT", script)
+    # The fast-mode script gets an empty cache directory of its own.
+    monkeypatch.setattr(implementations, "_FAST_STARTUP_SCRIPT", script.replace("1.0, 2.0", "16.0, 20.0"))
     rows = implementations.bench_startup()
     names = [r["name"] for r in rows]
-    assert names == ["first_step_cold_s", "cold_compile_s", "first_step_warm_s", "warm_start_s"]
-    assert [r["value"] for r in rows] == [1.0, 2.0, 0.25, 0.5]
+    assert names == [
+        "first_step_cold_s",
+        "cold_compile_s",
+        "first_step_warm_s",
+        "warm_start_s",
+        "fast_first_step_cold_s",
+        "fast_batch_cold_s",
+    ]
+    assert [r["value"] for r in rows] == [1.0, 2.0, 0.25, 0.5, 16.0, 20.0]
     for row in rows:
         assert set(row) >= ROW_KEYS and row["kind"] == "startup"
-    assert [r["cpu_s"] for r in rows] == [0.5, 1.5, 0.25, 0.75]
-    assert [(r["target"], r["ok"]) for r in rows] == [(15.0, True), (None, None), (None, None), (2.0, True)]
+    assert [r["cpu_s"] for r in rows] == [0.5, 1.5, 0.25, 0.75, 0.5, 1.5]
+    targets = [(r["target"], r["ok"]) for r in rows]
+    assert targets == [(15.0, True), (None, None), (None, None), (2.0, True), (15.0, False), (None, None)]
     text = _table(rows)
     assert "startup: first_step_cold_s" in text and "CPU s" in text
 
@@ -110,6 +120,21 @@ def test_the_startup_script_reaches_a_compared_step_then_every_kernel():
     )
     first, total, first_cpu, total_cpu = (float(x) for x in out.stdout.split())
     assert 0 < first <= total and 0 < first_cpu <= total_cpu
+
+
+def test_the_fast_startup_script_reaches_a_method_chunk_then_a_batch_chunk():
+    """The real fast-mode script, with this checkout's numba cache."""
+    env = cli_env()
+    env.pop("NUMBA_DISABLE_JIT", None)
+    out = subprocess.run(
+        [sys.executable, "-c", implementations._FAST_STARTUP_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    first, batch, first_cpu, batch_cpu = (float(x) for x in out.stdout.split())
+    assert 0 < first < batch and 0 < first_cpu < batch_cpu
 
 
 def test_the_command_writes_every_row_as_json(tmp_path):

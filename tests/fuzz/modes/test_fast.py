@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import buggy_impls
 import pytest
 from buggy_impls import HibernationLeak
@@ -221,3 +223,54 @@ def test_the_lockstep_executor_sees_the_healing_difference_too():
         for _ in range(300):
             world.step(chooser)
     assert info.value.kind == "state" and info.value.call.name == "folio_new"
+
+
+class CompilesLate(ReferenceSwap):
+    """Its batch is "not ready" until its `apply` first ran: fast mode's view of a JIT candidate
+    in a process that has not compiled its batch kernel yet."""
+
+    applied: ClassVar[list[int]] = []
+
+    def batch_ready(self, *, digests: bool = False) -> bool:
+        return bool(type(self).applied)
+
+    def apply(self, ops, *, digests=None):
+        type(self).applied.append(len(ops))
+        return super().apply(ops, digests=digests)
+
+
+def test_a_cold_batch_waits_behind_short_method_chunks(monkeypatch):
+    from collections import Counter
+
+    from fuzz.modes import fast
+
+    monkeypatch.setattr(fast, "_method_chunks", Counter())
+    monkeypatch.setattr(CompilesLate, "applied", [])
+    seen = []
+    first = run_episode(
+        ReferenceSwap, CompilesLate, seed=2, steps=400, chunk=300, watch=lambda a, b: seen.append((a, b))
+    )
+    assert first.divergence is None
+    ends = [a for a, b in seen if a == b and a >= 0]
+    batches = [(a, b) for a, b in seen if b > a + 1]
+    warm = len(fast.WARM_CHUNKS)
+    sizes = [end - start for start, end in zip([0, *ends], ends)]
+    assert len(ends) > warm
+    for size, want in zip(sizes, fast.WARM_CHUNKS):
+        assert min(300, want) <= size < min(300, want) + 40  # one world step adds a few calls
+    assert batches and all(a >= ends[warm - 1] for a, _ in batches)  # no batch while warming
+    assert CompilesLate.applied
+    # Once the batch ran, the next episode batches from its first chunk.
+    seen.clear()
+    second = run_episode(
+        ReferenceSwap, CompilesLate, seed=3, steps=100, chunk=300, watch=lambda a, b: seen.append((a, b))
+    )
+    assert second.divergence is None and any(b > a + 1 for a, b in seen)
+
+
+def test_a_candidate_without_batch_ready_is_batched_from_its_first_chunk():
+    seen = []
+    run_episode(
+        ReferenceSwap, BatchDisagrees, seed=1, steps=5, chunk=1000, watch=lambda a, b: seen.append((a, b))
+    )
+    assert any(b > a + 1 for a, b in seen)
