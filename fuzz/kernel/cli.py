@@ -427,6 +427,8 @@ def lane_argv(args: argparse.Namespace) -> list[str]:
     if args.mthp:
         argv += ["--mthp", f"{args.mthp}K", "--large-folios", str(args.large_folios)]
     argv += ["--hibernation-share", f"{args.hibernation_share:g}"]
+    if args.record:
+        argv += ["--record", str(Path(args.record).absolute())]
     flags = (("--allow-existing", args.allow_existing), ("--shrink", args.shrink))
     return argv + [flag for flag, on in flags if on]
 
@@ -456,6 +458,13 @@ def vm_main(args: argparse.Namespace) -> int:
         raise UsageError("--large-folios is at most 64", prog=PROG)
     if args.matrix and args.replay:
         raise UsageError("--matrix runs random actions: --replay takes one --vm KERNEL", prog=PROG)
+    if args.matrix and args.record:
+        raise UsageError("--record takes one --vm KERNEL, not --matrix", prog=PROG)
+    out = Path(args.out).absolute()
+    if args.record and not Path(args.record).absolute().is_relative_to(out):
+        raise UsageError(
+            f"--record in a VM run must be under --out ({out}, which the guest shares)", prog=PROG
+        )
     if not args.matrix and len(args.vm) > 1:
         raise UsageError("several --vm kernels need --matrix", prog=PROG)
     if args.replay:

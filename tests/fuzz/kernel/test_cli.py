@@ -124,3 +124,18 @@ def test_a_ballast_must_fit_the_helper_and_the_first_device(argv: list[str], mes
     assert main(["kernel", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_vm_run_records_into_the_directory_the_guest_shares(tmp_path, capsys) -> None:
+    args = cli.build_parser().parse_args(
+        ["--vm", "k", "--out", str(tmp_path), "--record", str(tmp_path / "r.jsonl")]
+    )
+    argv = cli.lane_argv(args)
+    assert argv[argv.index("--record") + 1] == str(tmp_path / "r.jsonl")
+    assert (
+        main(["kernel", "--vm", "k", "--out", str(tmp_path / "o"), "--record", str(tmp_path / "r.jsonl")])
+        == 2
+    )
+    assert "--record in a VM run must be under --out" in capsys.readouterr().err
+    assert main(["kernel", "--matrix", "--no-host", "--record", str(tmp_path / "r.jsonl")]) == 2
+    assert "--record takes one --vm KERNEL, not --matrix" in capsys.readouterr().err
