@@ -269,7 +269,7 @@ def random_action(
     drawn (a ballast keeps swap more than half used only on the devices it was sized for)."""
     if hib_share and rng.random() < hib_share:
         action = random_hib_action(rng, world, list(blkdevs))
-        if action is None and len(types) < MAX_LANE_DEVICES:
+        if action is None and len(types) < MAX_LANE_DEVICES and devices_change:
             action = random_swapon(rng, blkdev=True)
         if action is not None:
             return action
