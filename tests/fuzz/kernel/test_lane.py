@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import random
+import time
 from collections import Counter
 
 import pytest
@@ -131,6 +132,21 @@ def test_random_run_agrees(kernel_host_ok, seed: int) -> None:
     assert result.divergence is None
     assert result.steps == 1500
     assert proc_swaps() == []
+
+
+def test_the_time_budget_starts_once_the_lane_holds_the_host(kernel_host_ok, monkeypatch) -> None:
+    """Waiting for the host (another run's lock, QEMU guests holding the hugepage lock against an
+    --mthp run) and the setup do not spend the budget: a 2 s wait before a 1 s run still runs."""
+    enter = KernelHost.__enter__
+
+    def slow_enter(self: KernelHost) -> KernelHost:
+        time.sleep(2.0)
+        return enter(self)
+
+    monkeypatch.setattr(KernelHost, "__enter__", slow_enter)
+    result = run_lane(seed=1, seconds=1.0, shm_pages=0, hib_share=0.0)
+    assert result.divergence is None and result.steps > 0
+    assert 1.0 <= result.seconds < 2.0
 
 
 def test_divergence_writes_replayable_trace(kernel_host_ok, tmp_path, monkeypatch) -> None:
