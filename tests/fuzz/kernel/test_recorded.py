@@ -27,6 +27,7 @@ EXPECTED = {
     # more than half of swap in use: the same in every release (docs/kernel-releases.md)
     "swap-full.6.18.jsonl": {"6.18": None, "7.2": None, "7.3": None},
     "swap-full.7.2.jsonl": {"6.18": None, "7.2": None, "7.3": None},
+    "swap-full.7.3.jsonl": {"6.18": None, "7.2": None, "7.3": None},
 }
 
 
