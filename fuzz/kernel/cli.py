@@ -42,6 +42,13 @@ def mthp_size(text: str) -> int:
     return int(digits)
 
 
+def device_pages(text: str) -> int:
+    """The first lane device's size in pages: whole 512-page clusters, 512 to 65536."""
+    if not text.strip().isdigit() or int(text) % 512 or not 512 <= int(text) <= 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a multiple of 512 from 512 to 65536")
+    return int(text)
+
+
 def fraction(text: str) -> float:
     """A share of actions: a number from 0 to 1."""
     try:
@@ -75,6 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         default=32,
         help="tracked shmem (memfd) pages, 0 for none (default: %(default)s)",
+    )
+    p.add_argument(
+        "--device-pages",
+        type=device_pages,
+        default=4096,
+        metavar="N",
+        help="size of the lane's first swap device in pages, a multiple of 512 (default: %(default)s); "
+        "one smaller than twice the tracked pages lets more than half of swap be used "
+        "(vm_swap_full: faults, zaps and allocation then free cached slots; docs/kernel-lane.md)",
+    )
+    p.add_argument(
+        "--ballast",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="pages beyond --pages that the first action pages out and nothing touches again; no "
+        "device is swapped on or off then (e.g. --device-pages 1024 --ballast 490 keeps swap about "
+        "half used; default: %(default)s)",
     )
     p.add_argument("--allow-existing", action="store_true", help="run although other swap devices are active")
     p.add_argument("--out", default="swapdiff-out", metavar="DIR", help="where a divergence trace goes")
@@ -157,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_sizes(args: argparse.Namespace) -> None:
+    """The limits of the page-count options, which depend on one another (a usage error)."""
+    if args.pages + args.ballast > 1024 or args.shm_pages > 1024:
+        raise UsageError("--pages (with --ballast) and --shm-pages are at most 1024", prog=PROG)
+    if args.ballast >= args.device_pages - 1:
+        raise UsageError(
+            f"--ballast {args.ballast} does not fit the first device ({args.device_pages} pages)", prog=PROG
+        )
+
+
 def semantics_for(release: str, chosen: str | None) -> str:
     """The rule set to run with: the one asked for, or the one of `release`'s major.minor."""
     if chosen is not None:
@@ -212,14 +247,15 @@ def main(argv: Sequence[str]) -> int:
         return check(args.check, args.semantics)
     if args.matrix or args.vm:
         return vm_main(args)
-    if args.pages > 1024 or args.shm_pages > 1024:
-        raise UsageError("--pages and --shm-pages are at most 1024", prog="swapdiff kernel")
+    check_sizes(args)
     replay = None
-    npages, shm_pages = args.pages, args.shm_pages
+    npages, shm_pages = args.pages + args.ballast, args.shm_pages
     mthp_kb, large_folios = args.mthp or 0, args.large_folios
+    dev_pages = args.device_pages
     if args.replay:
         header, replay = read_kernel_trace(args.replay)
         npages, shm_pages = header["pages"], header.get("shm_pages", 0)
+        dev_pages = replay_device_pages(args.replay, header)
         mthp = header.get("mthp")
         mthp_kb, large_folios = (mthp["size_kb"], mthp["folios"]) if mthp else (0, 0)
     if large_folios > 64:
@@ -233,7 +269,8 @@ def main(argv: Sequence[str]) -> int:
     seconds = args.time if args.time is not None else (None if args.steps or replay else 30.0)
     print(
         f"swapdiff kernel: Linux {platform.release()} ({semantics} rules), vm.page-cluster=0, "
-        f"THP never, CPU 0, {npages} anonymous and {shm_pages} shmem pages"
+        f"THP never, CPU 0, {npages} anonymous and {shm_pages} shmem pages, first device {dev_pages} pages"
+        + (f" ({args.ballast} of the anonymous pages ballast)" if args.ballast and not replay else "")
         + (f", {large_folios} large folios of {mthp_kb}K (mTHP madvise)" if mthp_kb else "")
     )
     try:
@@ -251,6 +288,8 @@ def main(argv: Sequence[str]) -> int:
             large_folios=large_folios,
             hib_share=args.hibernation_share,
             record=Path(args.record) if args.record else None,
+            device_pages=dev_pages,
+            ballast=0 if replay else args.ballast,
         )
     except KernelUnavailable as err:
         print(f"swapdiff kernel: error: {err}", file=sys.stderr)
@@ -260,6 +299,11 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"{result.steps} steps in {result.seconds:.1f}s ({rate:.0f} steps/s), "
         f"{result.fault_frees} fault-time slot frees predicted by the {semantics} rules"
+    )
+    trimmed = f"; {result.trimmed} allocating actions trimmed so that no device fills up"
+    print(
+        f"swap more than half used (vm_swap_full) after {result.swap_full_steps} steps; "
+        f"{result.swap_full_frees} fault-time frees for that reason" + (trimmed if result.trimmed else "")
     )
     if result.mthp is not None:
         m = result.mthp
@@ -293,6 +337,9 @@ def main(argv: Sequence[str]) -> int:
         "detail": result.divergence_detail,
         "trace": result.trace_path,
         "hibernation": result.hib,
+        "ops": result.ops,
+        "swap_full_steps": result.swap_full_steps,
+        "swap_full_frees": result.swap_full_frees,
     }
     if result.divergence is None:
         print("kernel and reference agree on every compared observable after every step")
@@ -308,10 +355,20 @@ def main(argv: Sequence[str]) -> int:
             mthp_kb=mthp_kb,
             large_folios=large_folios,
             semantics=semantics,
+            device_pages=dev_pages,
         )
         share = args.hibernation_share if result.hib is not None else 0.0
         header = kernel_header(
-            args.seed, npages, result.paused_reclaimers, semantics, shm_pages, mthp_kb, large_folios, share
+            args.seed,
+            npages,
+            result.paused_reclaimers,
+            semantics,
+            shm_pages,
+            mthp_kb,
+            large_folios,
+            share,
+            dev_pages,
+            args.ballast,
         )
         # the shrunk trace's own first divergence (what its replay shows), and the original
         again = run_lane(
@@ -321,6 +378,7 @@ def main(argv: Sequence[str]) -> int:
             semantics=semantics,
             mthp_kb=mthp_kb,
             large_folios=large_folios,
+            device_pages=dev_pages,
         )
         header["divergence"] = again.divergence or result.divergence
         header["divergence_before_shrink"] = result.divergence
@@ -331,6 +389,17 @@ def main(argv: Sequence[str]) -> int:
         print(f"trace: {result.trace_path} (swapdiff kernel --replay {result.trace_path})")
     write_summary(args.summary, {**summary, "exit": 1})
     return 1
+
+
+def replay_device_pages(path: str, header: dict[str, object]) -> int:
+    """The first device's size a replayed trace was run with (traces before --device-pages
+    have the default)."""
+    settings = header.get("settings")
+    value = settings.get("device_pages", 4096) if isinstance(settings, dict) else 4096
+    try:
+        return device_pages(str(value))
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(f"{path}: settings.device_pages: {err}", prog=PROG) from None
 
 
 def write_summary(path: str | None, summary: dict[str, object]) -> None:
@@ -348,6 +417,7 @@ def lane_argv(args: argparse.Namespace) -> list[str]:
     """The lane options of `args` as `swapdiff kernel` arguments for a run elsewhere (a guest,
     a host subprocess); --semantics, --out and --summary are set by the caller."""
     argv = ["--seed", str(args.seed), "--pages", str(args.pages), "--shm-pages", str(args.shm_pages)]
+    argv += ["--device-pages", str(args.device_pages), "--ballast", str(args.ballast)]
     if args.time is not None:
         argv += ["--time", f"{args.time}s"]
     if args.steps is not None:
@@ -357,6 +427,8 @@ def lane_argv(args: argparse.Namespace) -> list[str]:
     if args.mthp:
         argv += ["--mthp", f"{args.mthp}K", "--large-folios", str(args.large_folios)]
     argv += ["--hibernation-share", f"{args.hibernation_share:g}"]
+    if args.record:
+        argv += ["--record", str(Path(args.record).absolute())]
     flags = (("--allow-existing", args.allow_existing), ("--shrink", args.shrink))
     return argv + [flag for flag, on in flags if on]
 
@@ -381,10 +453,18 @@ def vm_main(args: argparse.Namespace) -> int:
     """`--vm KERNEL` (one guest run) or `--matrix`."""
     from fuzz.kernel.vm import VmError, check_tools
 
-    if args.pages > 1024 or args.shm_pages > 1024 or args.large_folios > 64:
-        raise UsageError("--pages and --shm-pages are at most 1024, --large-folios 64", prog=PROG)
+    check_sizes(args)
+    if args.large_folios > 64:
+        raise UsageError("--large-folios is at most 64", prog=PROG)
     if args.matrix and args.replay:
         raise UsageError("--matrix runs random actions: --replay takes one --vm KERNEL", prog=PROG)
+    if args.matrix and args.record:
+        raise UsageError("--record takes one --vm KERNEL, not --matrix", prog=PROG)
+    out = Path(args.out).absolute()
+    if args.record and not Path(args.record).absolute().is_relative_to(out):
+        raise UsageError(
+            f"--record in a VM run must be under --out ({out}, which the guest shares)", prog=PROG
+        )
     if not args.matrix and len(args.vm) > 1:
         raise UsageError("several --vm kernels need --matrix", prog=PROG)
     if args.replay:

@@ -253,6 +253,20 @@ def hugepage_lock(*, shared: bool, wait: bool = True) -> int:
     return fd
 
 
+def _hugepage_lock_announced() -> int:
+    """The exclusive hugepage lock for an --mthp run, saying on stdout when it has to wait (QEMU
+    guests of swapdiff hold it shared for their whole run; stderr is for the one-line error)."""
+    try:
+        return hugepage_lock(shared=False, wait=False)
+    except BlockingIOError:
+        print(
+            f"swapdiff kernel: waiting for {HUGEPAGE_LOCK_PATH} (held by running QEMU guests; "
+            "an --mthp run needs it alone)",
+            flush=True,
+        )
+        return hugepage_lock(shared=False)
+
+
 class KernelHost:
     """Exclusive, self-cleaning ownership of the kernel's swap state for one run."""
 
@@ -295,7 +309,7 @@ class KernelHost:
                 self._set(THP_ENABLED, self.thp)
             if self.mthp_kb:
                 mthp_order(self.mthp_kb)
-                self._hugepage_fd = hugepage_lock(shared=False)
+                self._hugepage_fd = _hugepage_lock_announced()
             for size, switch in mthp_switches().items():
                 self._set(switch, "madvise" if size == self.mthp_kb else "never")
             self._pause_reclaimers()

@@ -57,13 +57,14 @@ from fuzz.kernel.trace import (
     write_kernel_trace,
 )
 from fuzz.kernel.world import FAULT_AROUND_PAGES, HELPER, ModelWorld
-from reference.api import Entry, SwapContractError
+from reference.api import Entry, SwapContractError, vm_swap_full
 
 STAT_REFRESH = Path("/proc/sys/vm/stat_refresh")
 DEFAULT_PAGES = 128
 DEFAULT_SHM_PAGES = 32
 DEFAULT_LARGE_FOLIOS = 4
-DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512
+DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512 (--device-pages)
+MAX_DEVICE_PAGES = 65536
 PRIORITY = 5
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
@@ -120,6 +121,9 @@ class LaneResult:
     divergence: str | None
     trace_path: str | None
     fault_frees: int  # count-0 slots freed at fault time, as the rules predicted them
+    swap_full_frees: int = 0  # of those, freed because more than half of swap was in use
+    swap_full_steps: int = 0  # steps after which more than half of swap was in use (vm_swap_full)
+    trimmed: int = 0  # allocating actions made smaller so that no device fills up (`fill_guard`)
     paused_reclaimers: int = 0
     mthp: dict[str, int] | None = None  # the model's large-folio events (kernel counters agree)
     ops: dict[str, int] = field(default_factory=dict)  # actions run, per op
@@ -141,8 +145,11 @@ def kernel_header(
     mthp_kb: int = 0,
     large_folios: int = 0,
     hib_share: float = 0.0,
+    device_pages: int = DEVICE_PAGES,
+    ballast: int = 0,
 ) -> dict[str, Any]:
-    """`hib_share`: the share of random hibernation actions (0 where /dev/snapshot is absent)."""
+    """`hib_share`: the share of random hibernation actions (0 where /dev/snapshot is absent);
+    `ballast`: the last pages of `npages`, paged out by the first action and left alone."""
     mthp = None
     if mthp_kb:
         mthp = {"size_kb": mthp_kb, "order": mthp_order(mthp_kb), "folios": large_folios}
@@ -154,7 +161,7 @@ def kernel_header(
             "vm.page-cluster": 0,
             "thp_enabled": "never",
             "cpu": 0,
-            "device_pages": DEVICE_PAGES,
+            "device_pages": device_pages,
             "extra_device_pages": EXTRA_DEVICE_PAGES,
             "priority": PRIORITY,
             "kind": "blkdev" if mthp_kb else "file",
@@ -167,6 +174,7 @@ def kernel_header(
         "mthp": mthp,
         "hibernation_share": hib_share,
         "pages": npages,
+        "ballast": ballast,
         "shm_pages": shm_pages,
         "seed": seed,
     }
@@ -251,12 +259,17 @@ def random_action(
     types: list[int],
     blkdevs: list[int] = (),  # type: ignore[assignment]
     hib_share: float = 0.0,
+    active: int | None = None,
+    devices_change: bool = True,
 ) -> dict[str, Any]:
     """One random action.  With `hib_share`, that share are hibernation actions on the lane's
-    block devices `blkdevs` (a block device is swapped on first when there is none)."""
+    block devices `blkdevs` (a block device is swapped on first when there is none).  The
+    helper's anonymous actions touch its first `active` pages (default: all; the rest is the
+    ballast, paged out once at the start).  Without `devices_change` no swapon or swapoff is
+    drawn (a ballast keeps swap more than half used only on the devices it was sized for)."""
     if hib_share and rng.random() < hib_share:
         action = random_hib_action(rng, world, list(blkdevs))
-        if action is None and len(types) < MAX_LANE_DEVICES:
+        if action is None and len(types) < MAX_LANE_DEVICES and devices_change:
             action = random_swapon(rng, blkdev=True)
         if action is not None:
             return action
@@ -264,7 +277,7 @@ def random_action(
         return random_shm_action(rng, world)
     if world.large and rng.random() < 0.3:
         return random_large_action(rng, world)
-    n = world.npages
+    n = world.npages if active is None else active
     children = sorted(int(c) for c in world.procs if c != HELPER)
     roll = rng.random()
     if roll < 0.30:
@@ -283,13 +296,66 @@ def random_action(
         return {"op": "fork", "child": next_child}
     if roll < 0.94 and children:
         return {"op": "child_exit", "child": rng.choice(children)}
-    if roll < 0.97 and len(types) < MAX_LANE_DEVICES:
+    if roll < 0.97 and len(types) < MAX_LANE_DEVICES and devices_change:
         return random_swapon(rng)
     # the open /dev/snapshot's swap area stays on (7.x pins it; see fuzz.kernel.trace)
-    off = [t for t in types if not (world.hib_open and t == world.hib_area)]
+    off = [t for t in types if not (world.hib_open and t == world.hib_area) and devices_change]
     if off:
         return {"op": "swapoff", "type": rng.choice(off)}
     return {"op": "read", "page": rng.randrange(n)}
+
+
+ALLOCATING_OPS = ("pageout", "lpageout", "spageout", "hib_alloc")
+
+
+def may_fill_a_device(world: ModelWorld, types: list[int], n: int) -> bool:
+    """Whether taking up to `n` slots could fill one of the lane devices `types` while more than
+    half of swap is in use.  The kernel then schedules its full-cluster reclaim work
+    (swap_range_alloc: the device's inuse reaches its pages and vm_swap_full()), which reclaims
+    cached count-0 slots on a workqueue at a moment of its own, possibly amid the allocating
+    call: not a step the lane can put in order with the model's."""
+    ref = world.ref
+    if n <= 0 or not vm_swap_full(ref.nr_swap_pages() - n, ref.total_swap_pages()):
+        return False
+    devices = [ref.device(t) for t in types]
+    return any(d is not None and d.pages - d.inuse <= n for d in devices)
+
+
+def fill_guard(action: dict[str, Any], world: ModelWorld, types: list[int]) -> dict[str, Any]:
+    """A random allocating action made small enough that `may_fill_a_device` is false (whole
+    blocks for the large region); one with nothing left becomes a read fault.  Far from
+    half-full swap (the default devices) it never changes an action; with a small first device
+    (`--device-pages`) it lets the lane run with more than half of swap in use."""
+    op = action["op"]
+    if op not in ALLOCATING_OPS or not may_fill_a_device(world, types, action["n"]):
+        return action
+    step = world.large_nr if op == "lpageout" else 1
+    n = action["n"] - step
+    while n > 0 and may_fill_a_device(world, types, n):
+        n -= step
+    if n > 0:
+        return {**action, "n": n}
+    return {"op": "read", "page": action.get("start", 0) % world.npages}
+
+
+def draw_action(
+    rng: random.Random,
+    world: ModelWorld,
+    step: int,
+    next_child: int,
+    types: list[int],
+    blkdevs: list[int],
+    hib_share: float,
+    ballast: int,
+) -> dict[str, Any]:
+    """Step `step`'s random action (before `fill_guard`): with a ballast, the first pages it out
+    and the others leave it and the devices alone."""
+    if ballast and step == 0:
+        return {"op": "pageout", "start": world.npages - ballast, "n": ballast}
+    active = world.npages - ballast
+    return random_action(
+        rng, world, next_child, types, blkdevs, hib_share, active=active, devices_change=not ballast
+    )
 
 
 class Lane:
@@ -303,12 +369,15 @@ class Lane:
         large_folios: int = 0,
         semantics: str = "6.18",
         hibernation: bool = False,
+        device_pages: int = DEVICE_PAGES,
     ) -> None:
         """`large_folios`: folios of the host's mTHP size (`host.mthp_kb`) in the large region;
         the first device is then a block device (a swap file takes no large folio).
-        `hibernation`: look for /dev/snapshot (`hib_note` says why it cannot be used)."""
+        `hibernation`: look for /dev/snapshot (`hib_note` says why it cannot be used).
+        `device_pages`: the first device's size (whole clusters)."""
         self.host = host
         self.npages = npages
+        self.device_pages = device_pages
         self.large_order = mthp_order(host.mthp_kb) if host.mthp_kb and large_folios else 0
         self.mthp_stats = mthp_stats_dir(host.mthp_kb) if self.large_order else None
         self.mthp_base = read_mthp_stats(self.mthp_stats)
@@ -413,7 +482,7 @@ class Lane:
         first divergence (reported as step "setup", before any action), not an error; only a
         swapon both sides refuse alike means the lane cannot run."""
         try:
-            type = self.swapon(PRIORITY, pages=DEVICE_PAGES, blkdev=bool(self.large_order))
+            type = self.swapon(PRIORITY, pages=self.device_pages, blkdev=bool(self.large_order))
         except KernelDivergence as err:
             return str(err)
         if type < 0:
@@ -738,19 +807,25 @@ def run_lane(
     large_folios: int = DEFAULT_LARGE_FOLIOS,
     hib_share: float = HIB_SHARE,
     record: Path | None = None,
+    device_pages: int = DEVICE_PAGES,
+    ballast: int = 0,
 ) -> LaneResult:
     """Run random actions (or `replay`) on the kernel and the model; stop at the first divergence.
     With `mthp_kb` the helper also holds `large_folios` folios of that mTHP size.  `hib_share`
-    of the random actions take hibernation slots where /dev/snapshot exists (0: never).  With
+    of the random actions take hibernation slots where /dev/snapshot exists (0: never);
+    `device_pages` is the first device's size (a small one lets swap be more than half used,
+    where random allocating actions pass `fill_guard`); the last `ballast` of the `npages`
+    pages are paged out by the first action and never touched again, and no device is swapped
+    on or off, so that the first device stays about as full as the ballast makes it.  With
     `record` the run's trace goes there with the kernel's observations after every step (also
     when it diverged: the recording's last step is the diverging one)."""
     if semantics not in RULES:
         raise ValueError(f"unknown kernel semantics {semantics!r} (known: {', '.join(RULES)})")
     rng = random.Random(seed)
     done: list[dict[str, Any]] = []
-    t0 = time.monotonic()
     divergence = detail = None
     trace_path = None
+    full_steps = trimmed = 0
     if not mthp_kb:
         large_folios = 0
     replays_hib = replay is not None and any(a["op"] in HIB_OPS for a in replay)
@@ -759,9 +834,18 @@ def run_lane(
     with KernelHost(allow_existing=allow_existing, mthp_kb=mthp_kb) as host:
         paused = len(host.paused_damon)
         lane = Lane(
-            host, npages, shm_pages, large_folios, semantics, hibernation=hib_share > 0 or replays_hib
+            host,
+            npages,
+            shm_pages,
+            large_folios,
+            semantics,
+            hibernation=hib_share > 0 or replays_hib,
+            device_pages=device_pages,
         )
         share = hib_share if lane.hib_available else 0.0
+        # the budget is the lane's: waiting for the host's locks (another run, QEMU guests
+        # holding the hugepage lock against an --mthp run) and the setup do not spend it
+        t0 = time.monotonic()
         first_device = dict(lane.last_swapon)
         del first_device["rc"]
         observed: list[dict[str, Any]] = []
@@ -770,7 +854,7 @@ def run_lane(
                 raise KernelUnavailable(f"this trace takes hibernation slots, but {lane.hib_note}")
             detail = lane.setup_divergence or _compared(lane)
             if detail is not None:
-                divergence = f"setup (swapon of the lane's first device, {DEVICE_PAGES} pages): {detail}"
+                divergence = f"setup (swapon of the lane's first device, {device_pages} pages): {detail}"
             next_child = 1
             while divergence is None:
                 if replay is not None:
@@ -783,7 +867,11 @@ def run_lane(
                     if seconds is not None and time.monotonic() - t0 >= seconds:
                         break
                     types = sorted(lane.devices)
-                    action = random_action(rng, lane.world, next_child, types, lane.blkdevs(), share)
+                    drawn = draw_action(
+                        rng, lane.world, len(done), next_child, types, lane.blkdevs(), share, ballast
+                    )
+                    action = fill_guard(drawn, lane.world, types)
+                    trimmed += action is not drawn
                 if action["op"] == "fork":
                     next_child = max(next_child, action["child"] + 1)
                 done.append(action)
@@ -792,6 +880,9 @@ def run_lane(
                 except (KernelDivergence, SwapContractError) as err:
                     detail = str(err)
                     divergence = f"step {len(done) - 1} {action}: {detail}"
+                else:
+                    ref = lane.world.ref
+                    full_steps += vm_swap_full(ref.nr_swap_pages(), ref.total_swap_pages())
                 finally:
                     if record is not None:
                         observed.append(lane.observed())
@@ -802,7 +893,9 @@ def run_lane(
         finally:
             lane.close()
     if record is not None:
-        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
+        header = kernel_header(
+            seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share, device_pages, ballast
+        )
         header["first_device"] = first_device
         header["divergence"] = divergence
         recs = [{**a, "observed": o} for a, o in zip(done, observed, strict=True)]
@@ -810,7 +903,9 @@ def run_lane(
     if divergence is not None and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share)
+        header = kernel_header(
+            seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share, device_pages, ballast
+        )
         header["divergence"] = divergence
         write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
@@ -821,6 +916,9 @@ def run_lane(
         divergence,
         trace_path,
         lane.world.fault_frees,
+        lane.world.swap_full_frees,
+        full_steps,
+        trimmed,
         paused,
         mthp,
         ops,
@@ -842,6 +940,7 @@ def shrink(
     mthp_kb: int = 0,
     large_folios: int = 0,
     semantics: str = "6.18",
+    device_pages: int = DEVICE_PAGES,
 ) -> list[dict[str, Any]]:
     """Delta-debug a diverging action list to a shorter one that still diverges (any divergence)
     under the same rule set."""
@@ -858,6 +957,7 @@ def shrink(
             mthp_kb=mthp_kb,
             large_folios=large_folios,
             semantics=semantics,
+            device_pages=device_pages,
         )
         return run.divergence_step is not None  # at a step: a setup divergence reproduces nothing
 

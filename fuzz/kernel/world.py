@@ -76,6 +76,7 @@ class ModelWorld:
     # write-protect fault that reuses the folio, or a new folio, makes the page exclusive again.
     shared_ptes: set[tuple[str, int]] = field(default_factory=set)
     fault_frees: int = 0  # count-0 slots the model's faults freed (the rules' predictions)
+    swap_full_frees: int = 0  # of those, freed because more than half of swap was in use
     next_folio: int = 1
     reads: int = 0
     writes: int = 0
@@ -302,6 +303,7 @@ class ModelWorld:
             f
         ):
             self.fault_frees += 1
+            self.swap_full_frees += 1
 
     def _free_at_fault(self, f: int) -> None:
         """folio_free_swap of a faulted folio still in the swap cache (its slots' counts are 0)."""

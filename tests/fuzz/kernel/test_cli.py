@@ -85,3 +85,57 @@ def test_a_vm_run_passes_the_hibernation_share_to_the_guest() -> None:
     args = cli.build_parser().parse_args(["--vm", "k", "--steps", "5", "--hibernation-share", "0.25"])
     argv = cli.lane_argv(args)
     assert argv[argv.index("--hibernation-share") + 1] == "0.25"
+
+
+@pytest.mark.parametrize("pages", ["0", "100", "511", "768", "131072", "many"])
+def test_the_first_device_is_whole_clusters(pages: str, capsys) -> None:
+    assert main(["kernel", "--device-pages", pages]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a multiple of 512 from 512 to 65536" in err and "\n" not in err
+
+
+def test_a_vm_run_passes_the_first_device_size_to_the_guest() -> None:
+    args = cli.build_parser().parse_args(["--vm", "k", "--steps", "5", "--device-pages", "1024"])
+    argv = cli.lane_argv(args)
+    assert argv[argv.index("--device-pages") + 1] == "1024"
+    default = cli.lane_argv(cli.build_parser().parse_args(["--vm", "k"]))
+    assert default[default.index("--device-pages") + 1] == "4096"
+
+
+def test_a_replay_runs_with_the_first_device_size_its_trace_was_run_with() -> None:
+    assert cli.replay_device_pages("t", {"settings": {"device_pages": 512}}) == 512
+    assert cli.replay_device_pages("t", {"pages": 8}) == 4096  # traces from before the option
+    with pytest.raises(UsageError, match=r"t: settings\.device_pages: '100' is not a multiple of 512"):
+        cli.replay_device_pages("t", {"settings": {"device_pages": 100}})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--ballast", "-1"], "non-negative"),
+        (["--pages", "600", "--ballast", "500"], "--pages (with --ballast) and --shm-pages are at most 1024"),
+        (
+            ["--device-pages", "512", "--ballast", "511"],
+            "--ballast 511 does not fit the first device (512 pages)",
+        ),
+    ],
+)
+def test_a_ballast_must_fit_the_helper_and_the_first_device(argv: list[str], message: str, capsys) -> None:
+    assert main(["kernel", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_vm_run_records_into_the_directory_the_guest_shares(tmp_path, capsys) -> None:
+    args = cli.build_parser().parse_args(
+        ["--vm", "k", "--out", str(tmp_path), "--record", str(tmp_path / "r.jsonl")]
+    )
+    argv = cli.lane_argv(args)
+    assert argv[argv.index("--record") + 1] == str(tmp_path / "r.jsonl")
+    assert (
+        main(["kernel", "--vm", "k", "--out", str(tmp_path / "o"), "--record", str(tmp_path / "r.jsonl")])
+        == 2
+    )
+    assert "--record in a VM run must be under --out" in capsys.readouterr().err
+    assert main(["kernel", "--matrix", "--no-host", "--record", str(tmp_path / "r.jsonl")]) == 2
+    assert "--record takes one --vm KERNEL, not --matrix" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import random
+import time
 from collections import Counter
 
 import pytest
@@ -14,10 +15,26 @@ from fuzz.kernel import device
 from fuzz.kernel import lane as lane_module
 from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
 from fuzz.kernel.driver import MADV_PAGEOUT, probe_pageout
-from fuzz.kernel.lane import SHM_OPS, KernelDivergence, Lane, random_action, run_lane
+from fuzz.kernel.lane import (
+    SHM_OPS,
+    KernelDivergence,
+    Lane,
+    draw_action,
+    fill_guard,
+    random_action,
+    run_lane,
+)
+from fuzz.kernel.recorded import model_step
 from fuzz.kernel.snapshot import SNAPSHOT
-from fuzz.kernel.trace import TRACE_KEY, check_actions, read_kernel_trace, write_kernel_trace
+from fuzz.kernel.trace import (
+    EXTRA_DEVICE_PAGES,
+    TRACE_KEY,
+    check_actions,
+    read_kernel_trace,
+    write_kernel_trace,
+)
 from fuzz.kernel.world import ModelWorld
+from reference.api import vm_swap_full
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 
@@ -115,6 +132,21 @@ def test_random_run_agrees(kernel_host_ok, seed: int) -> None:
     assert result.divergence is None
     assert result.steps == 1500
     assert proc_swaps() == []
+
+
+def test_the_time_budget_starts_once_the_lane_holds_the_host(kernel_host_ok, monkeypatch) -> None:
+    """Waiting for the host (another run's lock, QEMU guests holding the hugepage lock against an
+    --mthp run) and the setup do not spend the budget: a 2 s wait before a 1 s run still runs."""
+    enter = KernelHost.__enter__
+
+    def slow_enter(self: KernelHost) -> KernelHost:
+        time.sleep(2.0)
+        return enter(self)
+
+    monkeypatch.setattr(KernelHost, "__enter__", slow_enter)
+    result = run_lane(seed=1, seconds=1.0, shm_pages=0, hib_share=0.0)
+    assert result.divergence is None and result.steps > 0
+    assert result.seconds >= 1.0  # the budget was spent on steps
 
 
 def test_divergence_writes_replayable_trace(kernel_host_ok, tmp_path, monkeypatch) -> None:
@@ -551,3 +583,83 @@ def test_replaying_hibernation_slots_where_dev_snapshot_is_absent_exits_2(tmp_pa
     assert (
         err.endswith("this trace takes hibernation slots, but there is no /dev/snapshot") and "\n" not in err
     )
+
+
+def _guarded_run(
+    seed: int,
+    steps: int,
+    npages: int,
+    shm_pages: int,
+    device: int,
+    ballast: int = 0,
+    guard: bool = True,
+    hib_share: float = 0.0,
+):
+    """The lane's random actions (`draw_action`, then `fill_guard`) on the model alone
+    (recorded.model_step is the model side of `Lane.step`): yields (action, drawn, whether a
+    device filled up while more than half of swap was in use, vm_swap_full after the step)."""
+    rng, world = random.Random(seed), ModelWorld(npages + ballast, shm_pages=shm_pages)
+    types = [world.swapon(device, 5, bad=[], solidstate=False, blkdev=False, discard="none")]
+    next_child = 1
+    for step in range(steps):
+        drawn = draw_action(rng, world, step, next_child, types, [], hib_share, ballast)
+        action = fill_guard(drawn, world, types) if guard else drawn
+        full_before = {t for t in types if world.inuse(t) == world.ref.device(t).pages}
+        if action["op"] == "swapon":
+            kind = {k: action[k] for k in ("bad", "blkdev", "discard")}
+            t = world.swapon(EXTRA_DEVICE_PAGES, action["priority"], solidstate=False, **kind)
+            types += [t] if t >= 0 else []
+        else:
+            model_step(world, action, None)
+        if action["op"] == "fork":
+            next_child = action["child"] + 1
+        if action["op"] == "swapoff":
+            types.remove(action["type"])
+        filled = {t for t in types if world.inuse(t) == world.ref.device(t).pages} - full_before
+        full = vm_swap_full(world.ref.nr_swap_pages(), world.ref.total_swap_pages())
+        yield action, drawn, bool(filled) and full, full
+
+
+def test_far_from_half_full_swap_the_fill_guard_changes_no_action() -> None:
+    run = list(_guarded_run(4, 3000, 128, 32, 4096))
+    assert all(action is drawn for action, drawn, _, _ in run)
+    assert not any(full for *_, full in run)
+    assert {"swapon", "swapoff"} <= {a["op"] for a, *_ in run}
+
+
+def test_a_ballast_keeps_swap_about_half_used_and_no_device_fills_up_then() -> None:
+    """--device-pages 1024 --ballast 490: the first action pages the ballast out, later ones
+    leave it and the devices alone, most steps run with vm_swap_full() (faults then free
+    their slots), and no allocating action fills a device while it holds (the kernel would
+    schedule its asynchronous full-cluster reclaim)."""
+    run = list(_guarded_run(2, 1000, 128, 32, 1024, ballast=490, hib_share=0.08))
+    assert run[0][0] == {"op": "pageout", "start": 128, "n": 490}
+    later = [a for a, *_ in run[1:]]
+    assert all(a.get("start", a.get("page", 0)) < 128 for a in later if a["op"] in ("pageout", "zap", "read"))
+    assert not {"swapon", "swapoff"} & {a["op"] for a in later}  # not even a block device for hib_alloc
+    assert not any(filled for _, _, filled, _ in run)
+    assert 500 < sum(full for *_, full in run) < 1000  # it crosses half-full both ways
+    assert check_actions([a for a, *_ in run], 128 + 490, 32) is None
+
+
+def test_near_a_full_device_the_fill_guard_trims_what_would_fill_it() -> None:
+    run = list(_guarded_run(2, 1500, 128, 32, 512, ballast=470))
+    trimmed = [(a, d) for a, d, _, _ in run if a is not d]
+    assert len(trimmed) > 100 and all(a["op"] == "read" or a["n"] < d["n"] for a, d in trimmed)
+    assert not any(filled for _, _, filled, _ in run)
+    unguarded = _guarded_run(2, 1500, 128, 32, 512, ballast=470, guard=False)
+    assert any(filled for _, _, filled, _ in unguarded)
+
+
+def test_the_fill_guard_trims_a_pageout_to_the_slots_a_device_can_take_without_filling() -> None:
+    world = ModelWorld(600, shm_pages=0)
+    world.swapon(512, 5, bad=[], solidstate=False, blkdev=False, discard="none")  # 511 usable slots
+    world.pageout(0, 500)
+    pageout = {"op": "pageout", "start": 500, "n": 16}
+    assert fill_guard(pageout, world, [0]) == {**pageout, "n": 10}  # 11 free: 11 would fill it
+    world.pageout(500, 10)
+    assert fill_guard(pageout, world, [0]) == {"op": "read", "page": 500}
+    hib = {"op": "hib_alloc", "type": 0, "n": 3}
+    assert fill_guard(hib, world, [0]) == {"op": "read", "page": 0}
+    world.zap("helper", 0, 400)  # 110 in use: not half full even after 16 more
+    assert fill_guard(pageout, world, [0]) is pageout

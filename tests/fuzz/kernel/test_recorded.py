@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.kernel import world as world_module
 from fuzz.kernel.recorded import check_recorded, read_recorded
 from fuzz.kernel.rules import RULES
 from fuzz.trace import TraceError
+from reference import api as reference_api
 from tests.clikit import swapdiff
 
 TRACES = Path(__file__).parent / "traces"
@@ -22,6 +24,10 @@ EXPECTED = {
     "fault-free-by-release.6.18.jsonl": {"6.18": None, "7.2": 1, "7.3": None},
     "fault-free-by-release.7.2.jsonl": {"6.18": 1, "7.2": None, "7.3": 1},
     "fault-free-by-release.7.3.jsonl": {"6.18": None, "7.2": 1, "7.3": None},
+    # more than half of swap in use: the same in every release (docs/kernel-releases.md)
+    "swap-full.6.18.jsonl": {"6.18": None, "7.2": None, "7.3": None},
+    "swap-full.7.2.jsonl": {"6.18": None, "7.2": None, "7.3": None},
+    "swap-full.7.3.jsonl": {"6.18": None, "7.2": None, "7.3": None},
 }
 
 
@@ -69,3 +75,24 @@ def test_a_recorded_entry_the_model_does_not_predict_is_named_by_page(tmp_path: 
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join([lines[0], json.dumps(rec), *lines[2:]]) + "\n")
     assert check_recorded(str(path), "7.2") == (0, "helper page 3 entry: kernel [0, 9], model [0, 4]")
+
+
+def test_with_swap_more_than_half_used_every_fault_frees_its_count_0_slot(monkeypatch) -> None:
+    """The recording's step 1 (a read fault with 262 of 511 slots in use) freed the slot on
+    every release; a world that ignored vm_swap_full at fault time would keep it.  Step 2 is an
+    exclusive write fault, which 7.2 frees only because swap is more than half used."""
+    trace = str(TRACES / "swap-full.7.2.jsonl")
+    monkeypatch.setattr(world_module, "vm_swap_full", lambda nr_free, total: False)
+    step, what = check_recorded(trace, "7.2")
+    assert step == 1 and "used: kernel {'0': 261}, model {'0': 262}" in what
+
+
+def test_with_swap_more_than_half_used_a_zap_reclaims_a_cached_slot_another_process_maps(
+    monkeypatch,
+) -> None:
+    """Step 6: the child's exit puts the last reference of page 3's slot, whose folio the helper
+    maps; with swap more than half used the zap reclaims it (TTRS_FULL), else it stays cached."""
+    trace = str(TRACES / "swap-full.7.2.jsonl")
+    monkeypatch.setattr(reference_api, "vm_swap_full", lambda nr_free, total: False)
+    step, what = check_recorded(trace, "7.2")
+    assert step == 6 and "used: kernel {'0': 258}, model {'0': 259}" in what
