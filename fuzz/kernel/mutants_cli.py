@@ -107,6 +107,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         tree = KernelTree(Path(args.tree))
         chosen = candidates(args)
+        tree.require_applicable(c.patch for c in chosen)
     except TreeError as err:
         raise UsageError(str(err), prog=PROG) from None
     from fuzz.kernel.vm import VmError, check_tools
