@@ -21,7 +21,10 @@ HERE = Path(__file__).resolve().parent
 # Bugs of the per-CPU path need the disk (and so the lane's swap file and loop devices on it)
 # marked non-rotational; the lane reads the flag and the model follows it.
 SOLID_STATE = "echo 0 > /sys/block/vda/queue/rotational"
-HIB = ("--hibernation-share", "0.25")
+# One set of lane options for the whole catalogue, so one stock run is the baseline of all
+# (a guest run costs minutes under TCG, most of it the guest's Python start over 9p): large
+# folios of 64K, a quarter of the actions on hibernation slots, the disk non-rotational.
+LANE = ("--mthp", "64K", "--hibernation-share", "0.25")
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,8 @@ class KernelMutant:
     source: str  # the commit (with its Fixes: tag) or review thread the bug comes from
     bug: str  # what the kernel did wrong
     observable: str  # what the lane should see
-    lane: tuple[str, ...] = HIB  # `swapdiff kernel` options for its runs
-    guest_setup: str | None = None  # a shell command the guest runs before the lane
+    lane: tuple[str, ...] = LANE  # `swapdiff kernel` options for its runs
+    guest_setup: str | None = SOLID_STATE  # a shell command the guest runs before the lane
     expect: str = "caught"  # or why the lane cannot see it and what would
 
     @property
@@ -67,21 +70,6 @@ CATALOGUE: tuple[KernelMutant, ...] = (
         "hibernation slots ignore the per-CPU cluster and take a new or non-full cluster each "
         "time, so consecutive slots scatter",
         "the offset SNAPSHOT_ALLOC_SWAP_PAGE returns, against the model's (per-CPU cluster first)",
-        guest_setup=SOLID_STATE,
-    ),
-    KernelMutant(
-        "hib-skip-usable-check",
-        "swap table phase II v1 -> v2 changelog 'Fix cluster usable check in allocator' "
-        "(YoungJun Park; cover letter '[PATCH v5 00/19] mm, swap: swap table phase II', "
-        "2025-12-20)",
-        "the hibernation fast path allocates from the per-CPU cluster without checking that it "
-        "is still usable for order 0 (full, or freed and taken by a large order since)",
-        "a hibernation slot's offset inside a large-order cluster, where the model moves on to "
-        "another cluster",
-        lane=("--mthp", "64K", *HIB),
-        guest_setup=SOLID_STATE,
-        expect="caught only when the per-CPU order-0 cluster empties and a 64K folio takes "
-        "it before the next hibernation slot; a longer budget or a targeted trace makes that likely",
     ),
     KernelMutant(
         "write-fault-keeps-slot",
@@ -100,7 +88,18 @@ CATALOGUE: tuple[KernelMutant, ...] = (
         "which is 0, so the large size's counter never moves",
         "hugepages-64kB/stats/swpout_fallback against the model's count of large folios that "
         "fell back to order 0",
-        lane=("--mthp", "64K", *HIB),
+    ),
+    KernelMutant(
+        "hib-skip-usable-check",
+        "swap table phase II v1 -> v2 changelog 'Fix cluster usable check in allocator' "
+        "(YoungJun Park; cover letter '[PATCH v5 00/19] mm, swap: swap table phase II', "
+        "2025-12-20)",
+        "the hibernation fast path allocates from the per-CPU cluster without checking that it "
+        "is still usable for order 0 (full, or freed and taken by a large order since)",
+        "a hibernation slot's offset inside a large-order cluster, where the model moves on to "
+        "another cluster",
+        expect="caught only when the per-CPU order-0 cluster empties and a 64K folio takes "
+        "it before the next hibernation slot; a longer budget or a targeted trace makes that likely",
     ),
     KernelMutant(
         "hib-free-cached-slot",
