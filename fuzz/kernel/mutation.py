@@ -125,6 +125,7 @@ class Report:
     stock_build_s: float | None = None
     configure_s: float | None = None
     tree_restored: bool | None = None
+    complete: bool = False  # False while running (mutants.json is rewritten after every patch)
     exit: int = 0
 
 
@@ -160,6 +161,7 @@ def run_mutants(
         if not report.tree_restored:
             raise TreeError(f"{tree.root} differs from how it was found in {', '.join(files)}", EXIT_BROKEN)
     report.exit = exit_code(report)
+    report.complete = True
     return report
 
 
@@ -214,6 +216,7 @@ def _run(
             built = True
             report.results.append(_one(tree, c, opts, report.semantics, m, logs))
             say(f"== {c.name}: {_describe(report.results[-1])}")
+            write_json(report, opts.out)  # an interrupted run keeps what it measured
     finally:
         if built:
             say("rebuilding the stock kernel, so the tree's image matches its source again")

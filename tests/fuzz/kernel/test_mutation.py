@@ -135,7 +135,7 @@ def test_caught_and_missed_patches_and_the_exit_code(tmp_path: Path) -> None:
     assert sources(tree) == stock
     data = json.loads(write_json(report, tmp_path / "out").read_text())
     assert [r["outcome"] for r in data["results"]] == ["caught", "missed"]
-    assert data["release"] == "7.3.4" and data["tree_restored"] is True
+    assert data["release"] == "7.3.4" and data["tree_restored"] is True and data["complete"] is True
 
 
 def test_all_detected_is_exit_0(tmp_path: Path) -> None:
@@ -162,9 +162,13 @@ def test_ctrl_c_while_patched_restores_the_tree(tmp_path: Path) -> None:
     tree = setup_tree(tmp_path)
     stock = sources(tree)
     fake = FakeKernel(tree, {"build:mm/swapfile.c": KeyboardInterrupt()})
+    cands = [candidate("power", POWER_PATCH), candidate("m", ONE_FILE)]
     with pytest.raises(KeyboardInterrupt):
-        run_mutants(tree, [candidate("m", ONE_FILE)], opts(tmp_path), machinery(fake), say=lambda s: None)
+        run_mutants(tree, cands, opts(tmp_path), machinery(fake), say=lambda s: None)
     assert sources(tree) == stock
+    # what was measured before the interrupt is kept
+    data = json.loads((tmp_path / "out" / "mutants.json").read_text())
+    assert [r["name"] for r in data["results"]] == ["power"] and data["complete"] is False
 
 
 def test_a_broken_baseline_stops_before_any_patch(tmp_path: Path) -> None:
