@@ -82,6 +82,15 @@ TRIM = [
     "WIREGUARD",
     "NETLABEL",
     "WATCHDOG_CORE",
+    "BPF_SYSCALL",
+    "IOMMU_SUPPORT",
+    "EFI",
+    "ISO9660_FS",
+    "QUOTA",
+    "KEXEC",
+    "CRASH_DUMP",
+    "PTP_1588_CLOCK",
+    "DMADEVICES",
 ]
 IMAGE = Path("arch/x86/boot/bzImage")
 
