@@ -209,18 +209,18 @@ def _run(
                 f"{base.out}): the baseline is broken, so no mutant can be judged",
                 EXIT_BROKEN,
             )
-    built = False
     try:
         for i, c in enumerate(candidates, 1):
             say(f"== [{i}/{len(candidates)}] {c.name}: patching {', '.join(c.patch.files)} and building")
-            built = True
             report.results.append(_one(tree, c, opts, report.semantics, m, logs))
             say(f"== {c.name}: {_describe(report.results[-1])}")
             write_json(report, opts.out)  # an interrupted run keeps what it measured
-    finally:
-        if built:
-            say("rebuilding the stock kernel, so the tree's image matches its source again")
-            m.build(tree.root, opts.jobs, logs)
+    except KeyboardInterrupt:
+        say("interrupted: the sources are restored; the built image is a mutant's until `make bzImage`")
+        raise
+    if candidates:
+        say("rebuilding the stock kernel, so the tree's image matches its source again")
+        m.build(tree.root, opts.jobs, logs)
 
 
 def _one(tree: KernelTree, c: Candidate, opts: Options, semantics: str, m: Machinery, log: Path) -> Result:

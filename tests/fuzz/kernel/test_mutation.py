@@ -169,6 +169,7 @@ def test_ctrl_c_while_patched_restores_the_tree(tmp_path: Path) -> None:
     # what was measured before the interrupt is kept
     data = json.loads((tmp_path / "out" / "mutants.json").read_text())
     assert [r["name"] for r in data["results"]] == ["power"] and data["complete"] is False
+    assert len(fake.builds) == 3  # stock, power, the interrupted one: no stock rebuild after Ctrl-C
 
 
 def test_a_broken_baseline_stops_before_any_patch(tmp_path: Path) -> None:
