@@ -193,7 +193,7 @@ def _run(
     first = not (tree.root / kbuild.IMAGE).is_file()
     say(
         f"building the stock kernel (Linux {tree.release})"
-        + (": a first build, about 35 min on 2 cores" if first else ", incremental")
+        + (": a first build, 30 min to hours on 2 cores" if first else ", incremental")
         + f"; log: {logs}"
     )
     report.stock_build_s = m.build(tree.root, opts.jobs, logs)
