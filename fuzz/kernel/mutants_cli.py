@@ -26,7 +26,7 @@ from fuzz.cli.args import OneLineParser, UsageError, duration, positive_int, see
 from fuzz.kernel.cli import fraction, mthp_size
 from fuzz.kernel.kbuild import default_jobs
 from fuzz.kernel.mutants import CATALOGUE, by_name
-from fuzz.kernel.mutation import PROG, Candidate, Options, render, run_mutants, write_json
+from fuzz.kernel.mutation import PROG, Candidate, Options, compile_mutants, render, run_mutants, write_json
 from fuzz.kernel.rules import RULES
 from fuzz.kernel.tree import KernelTree, TreeError, read_patch
 
@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="catalogue mutants to run (default: all)")
     p.add_argument("--patch", action="append", metavar="FILE", help="run this patch (-p1) instead")
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
+    p.add_argument(
+        "--compile-only",
+        action="store_true",
+        help="only compile the objects each patch touches, in a tree built (or `make prepare`d) "
+        "before: no image, no VM; exit 0 if every patch compiles, 3 if one does not",
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=positive_int, metavar="N", help="lane steps per kernel (default 300)")
     budget.add_argument("--time", type=duration, metavar="DURATION", help="lane time per kernel instead")
@@ -110,6 +116,8 @@ def main(argv: Sequence[str]) -> int:
         tree.require_applicable(c.patch for c in chosen)
     except TreeError as err:
         raise UsageError(str(err), prog=PROG) from None
+    if args.compile_only:
+        return _compile_only(tree, chosen, args)
     from fuzz.kernel.vm import VmError, check_tools
 
     try:
@@ -137,3 +145,15 @@ def main(argv: Sequence[str]) -> int:
     render(report)
     print(f"report: {write_json(report, opts.out)}; tree {tree.root} left as found")
     return report.exit
+
+
+def _compile_only(tree: KernelTree, chosen: list[Candidate], args: argparse.Namespace) -> int:
+    out = Path(args.out).absolute()
+    try:
+        results = compile_mutants(tree, chosen, args.jobs, out)
+    except TreeError as err:
+        print(f"{PROG}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return err.code
+    ok = sum(r.outcome == "compiles" for r in results)
+    print(f"{ok} of {len(results)} patches compile on {tree.root} (Linux {tree.release}); logs in {out}")
+    return 0 if ok == len(results) else 3

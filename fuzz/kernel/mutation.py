@@ -165,6 +165,42 @@ def run_mutants(
     return report
 
 
+def compile_mutants(
+    tree: KernelTree,
+    candidates: list[Candidate],
+    jobs: int,
+    out: Path,
+    compile_objects: Callable[[Path, list[str], int, Path], float] = kbuild.compile_objects,
+    say: Callable[[str], None] = print,
+) -> list[Result]:
+    """`--compile-only`: each patch applied in turn and the objects of the files it touches
+    compiled (no image, no VM); outcome "compiles" or "build failed".  The tree is as found
+    afterwards (TreeError exit 3 otherwise); a patch that does not apply: TreeError exit 2."""
+    tree.require_applicable(c.patch for c in candidates)
+    files = sorted({f for c in candidates for f in c.patch.files})
+    before = tree.digests(files)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        with terminate_as_interrupt():
+            for c in candidates:
+                log = out / f"{c.name}.compile.log"
+                try:
+                    with tree.applied(c.patch):
+                        seconds = compile_objects(tree.root, list(c.patch.files), jobs, log)
+                    results.append(Result(c.name, "compiles", [], build_s=round(seconds, 1)))
+                except kbuild.BuildError as err:
+                    results.append(Result(c.name, "build failed", [], note=str(err)))
+                say(
+                    f"{c.name}: {results[-1].outcome}"
+                    + (f" ({results[-1].note})" if results[-1].note else "")
+                )
+    finally:
+        if tree.digests(files) != before:
+            raise TreeError(f"{tree.root} differs from how it was found in {', '.join(files)}", EXIT_BROKEN)
+    return results
+
+
 def _semantics(release: str, chosen: str | None) -> str:
     if chosen is not None:
         return chosen

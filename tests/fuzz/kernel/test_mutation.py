@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from fuzz.kernel import kbuild
-from fuzz.kernel.mutation import Candidate, Machinery, Options, classify, run_mutants, write_json
+from fuzz.kernel.mutation import (
+    Candidate,
+    Machinery,
+    Options,
+    classify,
+    compile_mutants,
+    run_mutants,
+    write_json,
+)
 from fuzz.kernel.tree import KernelTree, TreeError, parse_patch
 from fuzz.kernel.vm import VmRun
 from tests.fuzz.kernel.test_tree import HALF, ONE_FILE, fake_tree, snapshot
@@ -259,3 +267,34 @@ def test_classify_a_guest_that_failed(tmp_path: Path) -> None:
     res = classify(hung, tmp_path)
     assert (res.outcome, res.step, res.observable, res.steps) == ("caught", 1, "Used 5 != 4", 2)
     assert res.note is not None and "did not finish" in res.note
+
+
+BREAKS = """\
+--- a/mm/swapfile.c
++++ b/mm/swapfile.c
+@@ -9,7 +9,7 @@
+ line 9
+ line 10
+ line 11
+-line 12
++line 12 broken
+ line 13
+ line 14
+ line 15
+"""
+
+
+def test_compile_only_makes_each_patched_object_with_real_make(tmp_path: Path) -> None:
+    tree = setup_tree(tmp_path)
+    with open(tree.root / "Makefile", "a") as f:  # a compiler that rejects "broken" sources
+        f.write("%.o: %.c\n")
+        f.write('\t@if grep -q broken $<; then echo "$<:12:1: error: broken" >&2; exit 1; fi; cp $< $@\n')
+    stock = sources(tree)
+    results = compile_mutants(
+        tree, [candidate("ok", ONE_FILE), candidate("bad", BREAKS)], 2, tmp_path / "out", say=lambda s: None
+    )
+    assert [(r.name, r.outcome) for r in results] == [("ok", "compiles"), ("bad", "build failed")]
+    assert "mm/swapfile.c:12:1: error: broken" in (results[1].note or "")
+    # the object was compiled from the patched source, and the sources are stock again
+    assert "line 12 mutated" in (tree.root / "mm" / "swapfile.o").read_text()
+    assert {f: d for f, d in sources(tree).items() if not f.endswith(".o")} == stock
