@@ -17,6 +17,7 @@ from fuzz.kernel.mutation import (
     Options,
     classify,
     compile_mutants,
+    render,
     run_mutants,
     write_json,
 )
@@ -144,6 +145,23 @@ def test_caught_and_missed_patches_and_the_exit_code(tmp_path: Path) -> None:
     data = json.loads(write_json(report, tmp_path / "out").read_text())
     assert [r["outcome"] for r in data["results"]] == ["caught", "missed"]
     assert data["release"] == "7.3.4" and data["tree_restored"] is True and data["complete"] is True
+
+
+def test_the_table_names_each_kernel_and_its_first_divergence(tmp_path: Path, capsys) -> None:
+    tree = setup_tree(tmp_path)
+    report = run_mutants(
+        tree,
+        [candidate("swapfile", ONE_FILE)],
+        opts(tmp_path),
+        machinery(FakeKernel(tree)),
+        say=lambda s: None,
+    )
+    render(report)
+    out = capsys.readouterr().out
+    assert "Linux 7.3.4, seed 0, 40 steps" in out
+    rows = [line for line in out.splitlines() if "stock" in line or "swapfile" in line]
+    assert "missed" in rows[0] and "40" in rows[0]
+    assert "caught" in rows[1] and "step 6: SwapFree 10 != 11" in rows[1]
 
 
 def test_all_detected_is_exit_0(tmp_path: Path) -> None:
