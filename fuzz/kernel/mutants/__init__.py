@@ -99,7 +99,8 @@ CATALOGUE: tuple[KernelMutant, ...] = (
         "a hibernation slot's offset inside a large-order cluster, where the model moves on to "
         "another cluster",
         expect="caught only when the per-CPU order-0 cluster empties and a 64K folio takes "
-        "it before the next hibernation slot; a longer budget or a targeted trace makes that likely",
+        "it before the next hibernation slot: on the model, 5 of seeds 0-39 within 600 steps "
+        "(seed 13 at step 101), none of seed 19's first 150",
     ),
     KernelMutant(
         "hib-free-cached-slot",
