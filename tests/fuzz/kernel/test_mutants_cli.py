@@ -61,3 +61,17 @@ def test_the_catalogue_does_not_apply_to_another_tree(tmp_path: Path, capsys) ->
 def test_kernel_options_still_parse(capsys) -> None:
     assert main(["kernel", "--mthp", "48K", "--steps", "5"]) == 2  # `swapdiff kernel` is unchanged
     assert "is not an mTHP size" in capsys.readouterr().err
+
+
+def test_compile_only_compiles_each_patch_and_reports(tmp_path: Path, capsys) -> None:
+    tree = tmp_path / "linux"
+    fake_tree(tree)
+    with open(tree / "Makefile", "a") as f:  # a compiler that copies the source to the object
+        f.write("%.o: %.c\n\tcp $< $@\n")
+    (tmp_path / "good.patch").write_text(ONE_FILE)
+    argv = ["kernel", "mutants", "--tree", str(tree), "--patch", str(tmp_path / "good.patch")]
+    assert main([*argv, "--compile-only", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "good: compiles" in out and "1 of 1 patches compile" in out
+    assert "line 12 mutated" in (tree / "mm" / "swapfile.o").read_text()
+    assert "line 12 mutated" not in (tree / "mm" / "swapfile.c").read_text()
