@@ -8,6 +8,7 @@
     swapdiff kernel --vm KERNEL [--kernels DIR] [--accel auto|kvm|tcg] [--cpus N] [--memory SIZE]
                     [--boot-timeout T] [--guest-setup CMD] [lane options]
     swapdiff kernel --matrix [--kernels DIR | --vm KERNEL ...] [--no-host] [VM and lane options]
+    swapdiff kernel mutants --tree LINUX_SRC [...]   (fuzz/kernel/mutants_cli.py)
 
 Exit codes: 0 no divergence, 1 a divergence (trace written to --out), 2 usage error or the
 host cannot run the lane (one line saying why), 3 a guest that failed (panicked, hung, never
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="swapdiff kernel",
         description="Run world actions on the running Linux kernel and compare it with the reference.",
+        epilog="swapdiff kernel mutants --tree LINUX_SRC: build kernel patches into a source tree "
+        "and run the lane on each (swapdiff kernel mutants --help)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--time", type=duration, metavar="DURATION", help="time budget (default: 30s)")
@@ -242,6 +245,10 @@ def main(argv: Sequence[str]) -> int:
     from fuzz.kernel.lane import SHM_OPS, kernel_header, run_lane, shrink
     from fuzz.kernel.trace import read_kernel_trace, write_kernel_trace
 
+    if argv and argv[0] == "mutants":
+        from fuzz.kernel.mutants_cli import main as mutants_main
+
+        return mutants_main(argv[1:])
     args = build_parser().parse_args(list(argv))
     if args.check:
         return check(args.check, args.semantics)

@@ -792,6 +792,15 @@ def _compared(lane: Lane) -> str | None:
     return None
 
 
+def _write_divergence(
+    out: Path, seed: int, header: dict[str, Any], divergence: str, done: list[dict[str, Any]]
+) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"kernel-divergence-seed{seed}.jsonl"
+    write_kernel_trace(path, {**header, "divergence": divergence}, done)
+    return str(path)
+
+
 def run_lane(
     *,
     seed: int = 0,
@@ -890,6 +899,14 @@ def run_lane(
                             observed[-1]["swapon"] = {k: lane.last_swapon[k] for k in ("rc", "solidstate")}
                 if divergence is not None:
                     break
+            # before the teardown: a kernel that then hangs in swapoff (slots it leaked) or
+            # panics still leaves the trace of what it did wrong
+            if divergence is not None and out is not None:
+                header = kernel_header(
+                    seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share,
+                    device_pages, ballast,
+                )  # fmt: skip
+                trace_path = _write_divergence(out, seed, header, divergence, done)
         finally:
             lane.close()
     if record is not None:
@@ -900,14 +917,6 @@ def run_lane(
         header["divergence"] = divergence
         recs = [{**a, "observed": o} for a, o in zip(done, observed, strict=True)]
         write_kernel_trace(record, header, recs)
-    if divergence is not None and out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        trace_path = str(out / f"kernel-divergence-seed{seed}.jsonl")
-        header = kernel_header(
-            seed, npages, paused, semantics, shm_pages, mthp_kb, large_folios, share, device_pages, ballast
-        )
-        header["divergence"] = divergence
-        write_kernel_trace(Path(trace_path), header, done)
     mthp = dict(lane.world.mthp) if lane.world.large else None
     ops = dict(Counter(a["op"] for a in done))
     return LaneResult(

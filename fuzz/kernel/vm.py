@@ -45,6 +45,7 @@ SHRINK_SECONDS = 300.0  # shrink stops itself after 120 s, plus the replay in fl
 FATAL = re.compile(r"Kernel panic - not syncing.*|PANIC: early exception.*")  # the guest is done
 PANIC = re.compile(r"Kernel panic - not syncing.*|kernel BUG at .*|PANIC: early exception.*|BUG: .*|Oops: .*")
 LANE_BANNER = "swapdiff kernel: Linux"  # the lane's first line: it has started
+DIVERGENCE_TRACES = "kernel-divergence-seed*.jsonl"  # what the lane writes on a divergence
 EXIT_CANNOT_RUN = 2
 EXIT_GUEST_FAILED = 3
 
@@ -416,11 +417,14 @@ def run_lane_vm(
     boot_timeout: float | None = None,
     setup: str | None = None,
     echo: bool = True,
+    teardown_grace: float | None = None,
 ) -> VmRun:
     """Boot `kernel`, run `swapdiff kernel *lane_argv` in it with --out `out`, and return its
     result.  The guest must print its first line within `boot_timeout` (default by accel) and
     finish within `run_seconds` after that; otherwise (and after a panic, or QEMU failing) the
-    result has exit code 3 and a one-line `cause`.  `echo`: relay the guest's output live."""
+    result has exit code 3 and a one-line `cause`.  `echo`: relay the guest's output live.
+    `teardown_grace`: once the lane has written a divergence trace, the guest has that many
+    seconds left to finish (a kernel that leaks slots hangs the lane's swapoff for good)."""
     check_tools()
     note = udev_notice()
     if echo and note and note not in _noted:
@@ -442,18 +446,25 @@ def run_lane_vm(
         script = out / "guest.sh"
         script.write_text(guest_script(argv, out, setup) + "\n")
         cmd += ["--exec", f"sh {_quote(script)}"]
-        result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo)
+        result = _supervise(cmd, out, console, boot_timeout, run_seconds, echo, teardown_grace)
     result.accel = chosen
     return result
 
 
 def _supervise(
-    cmd: list[str], out: Path, console: Path, boot_timeout: float, run_seconds: float, echo: bool
+    cmd: list[str],
+    out: Path,
+    console: Path,
+    boot_timeout: float,
+    run_seconds: float,
+    echo: bool,
+    teardown_grace: float | None = None,
 ) -> VmRun:
     stdout = _Tail(out / "guest.out", sys.stdout if echo else None)
     stderr = _Tail(out / "guest.err", sys.stderr if echo else None)
     t0 = time.monotonic()
     started: float | None = None
+    diverged: float | None = None  # when the lane's divergence trace appeared
     cause: str | None = None
     polls = 0
     with _vng(cmd, console) as proc:
@@ -475,6 +486,14 @@ def _supervise(
             if started is None and now - t0 > boot_timeout:
                 stage = _boot_stage(console)
                 cause = f"the guest did not start the lane within {boot_timeout:.0f} s ({stage})"
+                break
+            if teardown_grace is not None and diverged is None and any(out.glob(DIVERGENCE_TRACES)):
+                diverged = now
+            if diverged is not None and teardown_grace is not None and now - diverged > teardown_grace:
+                cause = (
+                    f"the lane wrote a divergence trace, then did not finish its teardown within "
+                    f"{teardown_grace:.0f} s (a kernel hanging in swapoff?)"
+                )
                 break
             if started is not None and now - started > run_seconds:
                 cause = f"the lane in the guest did not finish within {run_seconds:.0f} s of starting"
