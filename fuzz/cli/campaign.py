@@ -339,7 +339,7 @@ class _Worker:
 
         if self.config.level == "accounting":
             return None  # op by op through the comparator: no recording executor to observe
-        plan = self.corpus.plan(seed) if self.config.guided else Plan(UNGUIDED, [])
+        plan = self.corpus.plan(seed, self.config.episode_steps) if self.config.guided else Plan(UNGUIDED, [])
         if plan.tape:
             self.send(messages.Tape(self.index, round_no, tuple(plan.tape)))
         return Guide(self.corpus, plan, seed)
