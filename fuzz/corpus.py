@@ -51,8 +51,8 @@ T = TypeVar("T")
 FRESH_SHARE = 0.2
 # A fresh guided round runs FRESH_STEPS steps, a continuation CONTINUE_STEPS more after its
 # seed's end (never past the campaign's --episode-steps in all).
-FRESH_STEPS = 250
-CONTINUE_STEPS = 250
+FRESH_STEPS = 1000
+CONTINUE_STEPS = 500
 MAX_SEEDS = 256
 MAX_CHECKPOINTS = 64  # seeds holding a checkpoint at once; the others replay their tape once
 MAX_FOUND_CREDIT = 32  # a seed's energy stops growing with what it found past this

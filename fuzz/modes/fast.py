@@ -397,7 +397,7 @@ def _play(
     result = EpisodeResult(seed=seed)
     executor.labels = result.labels if labels else None
     executor.features = None if guide is None else guide.observe(reference)
-    rules_before = Counter(world.rule_counts)
+    rules_before = Counter(world.rule_counts) if guide is not None and guide.prefix is not None else None
     step_done = guide.step_done if guide is not None else None
     flushed = first = len(executor.calls)  # a continued episode's calls were all checked
     if guide is None or guide.prefix is None:
@@ -431,7 +431,9 @@ def _play(
     if keep_going is not None and result.steps > reported:
         keep_going(result.steps - reported)
     result.ops = len(executor.calls) - first
-    result.rules = Counter(world.rule_counts) - rules_before
+    result.rules = Counter(world.rule_counts)
+    if rules_before is not None:  # a continued episode reports the rules of its own steps
+        result.rules -= rules_before
     result.seconds = time.perf_counter() - started
     return result
 
