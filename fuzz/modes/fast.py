@@ -288,7 +288,9 @@ def run_episode(
     entries, so there is no batch part (`watch` is not used; `per_op_state=False` is an
     error).  `guide` (a `fuzz.corpus.Guide`) makes the round a guided one: its chooser plays
     the round's tape, its tracker sees every call and it is told where the setup and every
-    step end (not at the accounting level, which ignores it)."""
+    step end and which candidate chunks ran; a continuation starts from its seed's checkpoint
+    (`fuzz.checkpoint`, rebuilt when absent) and `steps` counts its new steps (not at the
+    accounting level, which ignores the guide)."""
     from fuzz.choosers import RandomChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
