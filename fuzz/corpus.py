@@ -1,4 +1,4 @@
-"""The guided fast mode's corpus: kept episode prefixes, their energy, and the round schedule.
+"""The guided fast mode's corpus: kept episodes, their energy, and the round schedule.
 
 (Not `fuzz.cli.corpus`, which shares known *divergences* between campaigns.)
 
@@ -9,24 +9,27 @@ Replaying a tape reproduces the episode; a changed tape is a related episode: ea
 value is taken modulo the range asked for at replay, and once the tape runs out the draws come
 from the round's own seeded RNG.
 
-A round (`Corpus.plan`; `Plan.steps` says how long) is either fresh (every round while the
-corpus is empty, then a share that follows whether fresh or mutated rounds find more new
-features and pairs per step, `Corpus.fresh_share`) or a mutation of a kept prefix picked by
-energy:
+A round that reached a new feature or pair (`fuzz.features`) is kept whole as a *seed*, with
+a checkpoint of its end state (`fuzz.checkpoint`).  A round (`Corpus.plan`; `Plan.steps` says
+how long) is either fresh (every round while the corpus is empty, then a share that follows
+whether fresh rounds or continuations find more new features and pairs per step,
+`Corpus.fresh_share`) or a continuation of a seed picked by energy: the episode is restored at
+the seed's end, so none of its steps run again, and goes on with
 
-- `extend`: replay the prefix, continue with new draws;
-- `splice`: the steps of one prefix, then a run of steps taken from another;
-- `repeat`: a run of steps of the prefix played 2-4 times over (fill, free, fill again);
-- `boundary`: one drawn value of one step changed to an end of its range (the first or last
-  key of a weight table, the smallest or largest size, a boundary-value coin turned on), the
-  rest of the prefix kept;
-- `havoc`: two to four of the above in a row.
+- `extend`: new draws;
+- `splice`: a run of another seed's steps first (their draws, replayed in this state);
+- `repeat`: a run of the seed's own steps played 2-4 times over (fill, free, fill again);
+- `boundary`: a step of the seed with one draw at an end of its range (the first or last key
+  of a weight table, the smallest or largest size, a boundary-value coin turned on), 1-4 times;
+- `havoc`: two to four of these pieces in a row,
 
-After the round (`Corpus.record`), the prefix up to the last step that reached a new feature
-or pair (`fuzz.features`) is kept, with energy growing with what it found; a seed whose
-children keep finding nothing loses energy, and past `MAX_SEEDS` the weakest goes.  Everything
-is drawn from `random.Random` seeded by the campaign's round seed, so the same seed and budget
-give the same rounds, and the corpus is plain data (`to_json`/`from_json`) that travels with a
+then new draws.  The round's tape is the seed's tape plus the continuation, so replaying it
+from the start gives the same episode (what a resumed or distributed campaign does when the
+checkpoint is not at hand, and what rebuilds a hung round).  A seed whose children keep finding
+nothing loses energy, past `MAX_SEEDS` the weakest goes, and an episode is never continued past
+the campaign's `--episode-steps`.  Everything is drawn from `random.Random` seeded by the
+campaign's round seed, so the same seed and budget give the same rounds, and the corpus is plain
+data (`to_json`/`from_json`; checkpoints are a per-process cache) that travels with a
 distributed campaign's state and survives `--resume`.
 """
 
@@ -35,23 +38,28 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fuzz.choosers import _COIN_RESOLUTION, _coin_threshold, weight_table
 from fuzz.features import FeatureTracker, feature_id, name_of, pair_name
 
+if TYPE_CHECKING:
+    from fuzz.checkpoint import Checkpoint
+
 T = TypeVar("T")
 
 FRESH_SHARE = 0.2
-# Guided rounds are short, so most of a campaign's steps go to what comes after kept states:
-# a fresh round runs FRESH_STEPS steps, a mutated one its prefix and EXTEND_STEPS more.
-FRESH_STEPS = 2000
-EXTEND_STEPS = 500
+# A fresh guided round runs FRESH_STEPS steps, a continuation CONTINUE_STEPS more after its
+# seed's end (never past the campaign's --episode-steps in all).
+FRESH_STEPS = 1000
+CONTINUE_STEPS = 500
 MAX_SEEDS = 256
+MAX_CHECKPOINTS = 64  # seeds holding a checkpoint at once; the others replay their tape once
 MAX_FOUND_CREDIT = 32  # a seed's energy stops growing with what it found past this
 FAILS_PER_HALVING = 8  # a seed's energy halves every this many fruitless picks
+MAX_RUN = 64  # the longest run of steps a splice or repeat copies
 MUTATIONS: tuple[str, ...] = ("extend", "splice", "repeat", "boundary", "havoc")
-STATE_VERSION = 1
+STATE_VERSION = 2
 # The kind of an unguided round: a fresh episode whose features are counted, never kept.
 UNGUIDED = "unguided"
 
@@ -60,13 +68,19 @@ class TapeChooser:
     """A `fuzz.choosers.Chooser` that replays `tape` (each value modulo the range asked for)
     and then draws from `random.Random(seed)`, recording every draw in `recorded`.
 
-    With an empty tape it draws exactly what `RandomChooser(seed)` draws."""
+    With an empty tape it draws exactly what `RandomChooser(seed)` draws.  `skip(seed)`
+    positions it at the end of a kept episode restored from its checkpoint."""
 
     def __init__(self, seed: int | str, tape: Sequence[int] = ()) -> None:
         self.rng = random.Random(seed)
         self.replay = tape
         self.recorded: list[int] = []
         self.marks: list[int] = []  # len(recorded) at the end of setup and of every step
+
+    def skip(self, kept: Seed) -> None:
+        """Take the draws and marks of `kept` (whose tape begins the replayed one) as made."""
+        self.recorded = list(kept.tape)
+        self.marks = list(kept.marks)
 
     def _below(self, n: int) -> int:
         recorded = self.recorded
@@ -94,14 +108,19 @@ class TapeChooser:
 
 @dataclass
 class Seed:
-    """A kept prefix: its tape and step marks (`marks[0]` ends the setup, `marks[k]` step k)."""
+    """A kept episode: its tape, step marks (`marks[0]` ends the setup, `marks[k]` step k) and
+    candidate chunks (`flushes`: [end call, round seed] of each, which `fuzz.modes.fast`
+    replays to rebuild the candidate's state exactly), plus its checkpoint when this process
+    holds one."""
 
     tape: list[int]
     marks: list[int]
-    found: int  # new features and pairs it reached when kept
+    flushes: list[list[int]]
+    found: int  # new features and pairs the round that made it reached
     origin: str  # how it was made (fresh, or the mutation)
     picks: int = 0
     fails: int = 0  # picks since one of its children last found something new
+    checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
     @property
     def steps(self) -> int:
@@ -114,6 +133,7 @@ class Seed:
         return {
             "tape": self.tape,
             "marks": self.marks,
+            "flushes": self.flushes,
             "found": self.found,
             "origin": self.origin,
             "picks": self.picks,
@@ -123,55 +143,56 @@ class Seed:
 
 @dataclass
 class Plan:
-    """One round's schedule: the tape to replay (empty: fresh), where it came from, and how
-    many whole steps the tape holds."""
+    """One round's schedule: the tape to replay (empty: fresh), and for a continuation the
+    seed it continues (`prefix`, whose tape begins `tape`) and that seed's index."""
 
     kind: str
     tape: list[int]
-    parent: int | None = None  # index of the seed it mutates
-    prefix_steps: int = 0
+    parent: int | None = None
+    prefix: Seed | None = field(default=None, repr=False)
 
     def steps(self, episode_steps: int) -> int:
-        """The round's world steps: a fresh guided round is short (`FRESH_STEPS`), a mutation
-        plays its prefix and `EXTEND_STEPS` more; never more than `episode_steps` (an
-        unguided round runs them all)."""
+        """The round's new world steps: a fresh guided round is short (`FRESH_STEPS`, at most
+        half of `episode_steps`), a continuation runs `CONTINUE_STEPS` after its seed; an
+        episode never exceeds `episode_steps` in all (an unguided round runs them all)."""
         if self.kind == UNGUIDED:
             return episode_steps
-        if not self.tape:
-            return min(episode_steps, FRESH_STEPS)
-        return min(episode_steps, self.prefix_steps + EXTEND_STEPS)
+        if self.prefix is None:  # at most half the episode: room is left to continue it
+            return min(FRESH_STEPS, max(1, episode_steps // 2))
+        return max(0, min(CONTINUE_STEPS, episode_steps - self.prefix.steps))
 
 
 @dataclass
 class Corpus:
-    """Kept prefixes plus every feature and pair reached so far (names; ids per process)."""
+    """Kept episodes plus every feature and pair reached so far (names; ids per process)."""
 
     seeds: list[Seed] = field(default_factory=list)
     features: set[int] = field(default_factory=set)
     pairs: set[int] = field(default_factory=set)
     rounds: dict[str, int] = field(default_factory=dict)  # rounds per kind
     productive: dict[str, int] = field(default_factory=dict)  # rounds per kind that found something
-    # [new features and pairs, steps] of fresh and of mutated rounds: the fresh share follows
-    # which of the two finds more per step (`fresh_share`).
+    # [new features and pairs, steps] of fresh rounds and of continuations: the fresh share
+    # follows which of the two finds more per step (`fresh_share`).
     yields: dict[str, list[int]] = field(default_factory=dict)
 
     # ---- the schedule ----
 
-    def plan(self, seed: int) -> Plan:
-        """The round of episode seed `seed` (see the module docstring)."""
+    def plan(self, seed: int, episode_steps: int | None = None) -> Plan:
+        """The round of episode seed `seed` (see the module docstring); a seed of
+        `episode_steps` steps or more is never continued."""
         rng = random.Random(f"swapdiff-guided:{seed}")
-        if not self.seeds or rng.random() < self.fresh_share():
+        open_seeds = [i for i, s in enumerate(self.seeds) if episode_steps is None or s.steps < episode_steps]
+        if not open_seeds or rng.random() < self.fresh_share():
             return Plan("fresh", [])
-        parent = self._pick(rng)
+        parent = self._pick(rng, open_seeds)
         kind = rng.choice(MUTATIONS)
-        tape, marks = self._mutate(kind, self.seeds[parent], rng)
-        return Plan(kind, tape, parent, len(marks) - 1)
+        prefix = self.seeds[parent]
+        return Plan(kind, prefix.tape + self._continuation(kind, prefix, rng), parent, prefix)
 
     def fresh_share(self) -> float:
-        """The share of fresh rounds: what fresh rounds find per step against what mutated ones
-        find, within [FRESH_SHARE, 1 - FRESH_SHARE] (FRESH_SHARE until both have run).  Early
-        in a campaign nearly every fresh step is new and fresh rounds win; once they saturate
-        the kept prefixes take over."""
+        """The share of fresh rounds: what fresh rounds find per step against what
+        continuations find, within [FRESH_SHARE, 1 - FRESH_SHARE] (FRESH_SHARE until both
+        have run)."""
         fresh, mutated = self.yields.get("fresh"), self.yields.get("mutation")
         if not fresh or not mutated or not fresh[1] or not mutated[1]:
             return FRESH_SHARE
@@ -181,90 +202,86 @@ class Corpus:
         share = rate_fresh / (rate_fresh + rate_mutated)
         return min(1 - FRESH_SHARE, max(FRESH_SHARE, share))
 
-    def _pick(self, rng: random.Random) -> int:
-        energies = [s.energy() for s in self.seeds]
+    def _pick(self, rng: random.Random, candidates: list[int]) -> int:
+        energies = [self.seeds[i].energy() for i in candidates]
         point = rng.random() * sum(energies)
-        for i, e in enumerate(energies):
+        for i, e in zip(candidates, energies, strict=True):
             point -= e
             if point < 0:
                 return i
-        return len(self.seeds) - 1
+        return candidates[-1]
 
-    def _mutate(self, kind: str, seed: Seed, rng: random.Random) -> tuple[list[int], list[int]]:
+    def _continuation(self, kind: str, seed: Seed, rng: random.Random) -> list[int]:
+        """The draws a continuation of `seed` replays after its end (then new draws)."""
         if kind == "havoc":
-            tape, marks = seed.tape, seed.marks
+            out: list[int] = []
             for _ in range(rng.randint(2, 4)):
-                tape, marks = self._once(rng.choice(MUTATIONS[1:4]), tape, marks, rng)
-            return tape, marks
-        return self._once(kind, seed.tape, seed.marks, rng)
+                out += self._piece(rng.choice(MUTATIONS[1:4]), seed, rng)
+            return out
+        return self._piece(kind, seed, rng)
 
-    def _once(
-        self, kind: str, tape: list[int], marks: list[int], rng: random.Random
-    ) -> tuple[list[int], list[int]]:
-        """One mutation of (tape, marks); the marks of the result are exact where steps were
-        copied whole, which is all a later mutation in a havoc run needs."""
-        steps = len(marks) - 1
-        if kind == "extend" or steps < 1:
-            return list(tape), list(marks)
+    def _piece(self, kind: str, seed: Seed, rng: random.Random) -> list[int]:
+        if kind == "extend" or seed.steps < 1:
+            return []
         if kind == "splice":
             other = self.seeds[rng.randrange(len(self.seeds))]
-            cut = rng.randint(1, steps)
-            if other.steps < 1:
-                return tape[: marks[cut]], marks[: cut + 1]
-            lo = rng.randint(0, other.steps - 1)
-            hi = rng.randint(lo + 1, other.steps)
-            return _join(tape, marks, cut, other.tape, other.marks, lo, hi)
+            return _run(other, rng) if other.steps >= 1 else []
         if kind == "repeat":
-            lo = rng.randint(0, steps - 1)
-            hi = rng.randint(lo + 1, min(steps, lo + 64))
-            piece = tape[marks[lo] : marks[hi]]
-            times = rng.randint(2, 4)
-            new_tape = tape[: marks[hi]] + piece * (times - 1) + tape[marks[hi] :]
-            width = marks[hi] - marks[lo]
-            step_marks = [m - marks[lo] for m in marks[lo + 1 : hi + 1]]
-            new_marks = list(marks[: hi + 1])
-            for t in range(1, times):
-                new_marks += [marks[hi] + (t - 1) * width + m for m in step_marks]
-            shift = (times - 1) * width
-            new_marks += [m + shift for m in marks[hi + 1 :]]
-            return new_tape, new_marks
-        # boundary: one draw of one step (or of the setup) to an end of its range: 0, or -1,
+            return _run(seed, rng) * rng.randint(2, 4)
+        # boundary: one step of the seed with one draw set to an end of its range: 0, or -1,
         # which the replay's modulo turns into the range's last value.
-        step = rng.randint(0, steps)
-        lo = marks[step - 1] if step > 0 else 0
-        hi = marks[step]
-        if hi <= lo:
-            return list(tape), list(marks)
-        new_tape = list(tape)
-        new_tape[rng.randrange(lo, hi)] = rng.choice((0, -1))
-        return new_tape, list(marks)
+        step = rng.randint(1, seed.steps)
+        piece = seed.tape[seed.marks[step - 1] : seed.marks[step]]
+        if not piece:
+            return []
+        piece[rng.randrange(len(piece))] = rng.choice((0, -1))
+        return piece * rng.randint(1, 4)
 
     # ---- after the round ----
 
-    def record(self, plan: Plan, chooser: TapeChooser, found_at: list[int]) -> bool:
-        """Keep the round's prefix up to its last step that reached something new (`found_at`:
-        new features and pairs per step, index 0 the setup); returns whether it was kept."""
+    def record(
+        self,
+        plan: Plan,
+        chooser: TapeChooser,
+        found_at: list[int],
+        flushes: list[list[int]] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> bool:
+        """Keep the round whole if it reached something new (`found_at`: new features and
+        pairs per step the round ran, the setup counting as one for a fresh round), with its
+        candidate `flushes` and end `checkpoint`; returns whether it was kept."""
         self.rounds[plan.kind] = self.rounds.get(plan.kind, 0) + 1
         found = sum(found_at)
         if plan.kind == UNGUIDED:
             return False
-        tally = self.yields.setdefault("fresh" if plan.kind == "fresh" else "mutation", [0, 0])
+        tally = self.yields.setdefault("fresh" if plan.prefix is None else "mutation", [0, 0])
         tally[0] += found
-        tally[1] += max(0, len(chooser.marks) - 1)
-        parent = self.seeds[plan.parent] if plan.parent is not None else None
+        tally[1] += len(found_at)
+        parent = plan.prefix
         if parent is not None:
             parent.picks += 1
             parent.fails = 0 if found else parent.fails + 1
         if not found:
             return False
         self.productive[plan.kind] = self.productive.get(plan.kind, 0) + 1
-        last = max(i for i, n in enumerate(found_at) if n)
-        marks = chooser.marks[: last + 1]
-        self.seeds.append(Seed(chooser.recorded[: marks[-1]], marks, found, plan.kind))
+        kept = Seed(list(chooser.recorded), list(chooser.marks), list(flushes or []), found, plan.kind)
+        kept.checkpoint = checkpoint
+        self.seeds.append(kept)
         if len(self.seeds) > MAX_SEEDS:
             weakest = min(range(len(self.seeds)), key=lambda i: (self.seeds[i].energy(), i))
             del self.seeds[weakest]
+        self._limit_checkpoints()
         return True
+
+    def _limit_checkpoints(self) -> None:
+        """Past MAX_CHECKPOINTS, the weakest seeds give theirs up (they replay their tape once
+        when picked again; what a round does never depends on it)."""
+        holding = [i for i, s in enumerate(self.seeds) if s.checkpoint is not None]
+        if len(holding) <= MAX_CHECKPOINTS:
+            return
+        holding.sort(key=lambda i: (self.seeds[i].energy(), i))
+        for i in holding[: len(holding) - MAX_CHECKPOINTS]:
+            self.seeds[i].checkpoint = None
 
     # ---- plain data ----
 
@@ -294,14 +311,11 @@ class Corpus:
         return corpus
 
 
-def _join(
-    tape: list[int], marks: list[int], cut: int, other: list[int], other_marks: list[int], lo: int, hi: int
-) -> tuple[list[int], list[int]]:
-    """Steps 1..cut of `tape` (with its setup), then steps lo+1..hi of `other`."""
-    head = tape[: marks[cut]]
-    piece = other[other_marks[lo] : other_marks[hi]]
-    base = marks[cut] - other_marks[lo]
-    return head + piece, marks[: cut + 1] + [m + base for m in other_marks[lo + 1 : hi + 1]]
+def _run(seed: Seed, rng: random.Random) -> list[int]:
+    """The draws of a run of 1 to MAX_RUN consecutive steps of `seed`."""
+    lo = rng.randint(0, seed.steps - 1)
+    hi = rng.randint(lo + 1, min(seed.steps, lo + MAX_RUN))
+    return seed.tape[seed.marks[lo] : seed.marks[hi]]
 
 
 def _parse(name: str) -> tuple[Any, ...]:
@@ -322,14 +336,20 @@ def _pair_id(name: str) -> int:
 
 class Guide:
     """One guided round inside `fuzz.modes.fast.run_episode`: the chooser that plays the
-    plan's tape, the feature tracker on the episode's reference, and what each step found."""
+    plan's tape (positioned after the seed a continuation restores), the feature tracker on
+    the episode's reference, what each step found, and the candidate chunks run."""
 
     def __init__(self, corpus: Corpus, plan: Plan, seed: int) -> None:
         self.corpus = corpus
         self.plan = plan
         self.chooser = TapeChooser(seed, plan.tape)
+        self.prefix = plan.prefix
+        if self.prefix is not None:
+            self.chooser.skip(self.prefix)
+        self.flushes: list[list[int]] = [] if self.prefix is None else [list(f) for f in self.prefix.flushes]
         self.tracker: FeatureTracker | None = None
-        self.found_at: list[int] = []  # new features and pairs: index 0 the setup, k step k
+        self.found_at: list[int] = []  # new features and pairs per step (a fresh round: setup first)
+        self.checkpoint: Checkpoint | None = None
         self._counted = 0
 
     def observe(self, reference: Any) -> FeatureTracker:
@@ -338,18 +358,26 @@ class Guide:
         return self.tracker
 
     def step_done(self) -> None:
-        """The setup (first call) or one more world step ended."""
+        """The setup (first call of a fresh round) or one more world step ended."""
         self.chooser.mark()
         tracker = self.tracker
         total = 0 if tracker is None else len(tracker.new_features) + len(tracker.new_pairs)
         self.found_at.append(total - self._counted)
         self._counted = total
 
+    def flushed(self, end: int, seed: int) -> None:
+        """The candidate ran the episode's calls up to `end` as one chunk of round `seed`."""
+        self.flushes.append([end, seed])
+
+    def wants_checkpoint(self) -> bool:
+        """Whether the round's end state will be kept (it found something new)."""
+        return self.plan.kind != UNGUIDED and self.tracker is not None and any(self.found_at)
+
     def finish(self) -> bool:
-        """Record the round in the corpus; returns whether its prefix was kept."""
+        """Record the round in the corpus; returns whether it was kept."""
         if self.tracker is None:
             return False
-        return self.corpus.record(self.plan, self.chooser, self.found_at)
+        return self.corpus.record(self.plan, self.chooser, self.found_at, self.flushes, self.checkpoint)
 
     def new_names(self) -> tuple[list[str], list[str]]:
         """The names of the features and pairs this round reached first."""

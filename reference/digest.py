@@ -17,6 +17,7 @@ per-device and global records, O(devices + orders)).  Nothing here changes model
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Sequence
 from typing import Any, SupportsIndex
@@ -136,6 +137,26 @@ def snapshot_digest(snap: Snapshot | dict[str, Any]) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _deepcopy_list(self: list, memo: dict[int, Any]) -> list:
+    """A tracking list's deep copy (checkpoints, `fuzz.checkpoint`): the items copied as they
+    are and the attributes deep-copied, without the tracked writes (which would count the
+    links or dirty the keys a second time in the copied digest)."""
+    new = list.__new__(type(self))
+    memo[id(self)] = new
+    list.extend(new, [copy.deepcopy(item, memo) for item in self])
+    new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    return new
+
+
+def _deepcopy_dict(self: dict, memo: dict[int, Any]) -> dict:
+    """A tracking dict's deep copy, as `_deepcopy_list`."""
+    new = dict.__new__(type(self))
+    memo[id(self)] = new
+    new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    dict.update(new, {key: copy.deepcopy(value, memo) for key, value in self.items()})
+    return new
+
+
 class Tracked:
     """Base of a model record (a folio, a cluster) whose attribute writes dirty its digest."""
 
@@ -173,6 +194,7 @@ class SlotDict(dict):
         raise TypeError("the model only writes slot dicts by key")
 
     update = setdefault = popitem = clear = _unsupported
+    __deepcopy__ = _deepcopy_dict
 
 
 class FolioDict(dict):
@@ -198,6 +220,7 @@ class FolioDict(dict):
         raise TypeError("the model only writes the folio dict by key")
 
     update = setdefault = pop = popitem = clear = _unsupported
+    __deepcopy__ = _deepcopy_dict
 
 
 class LinkList(list):
@@ -250,6 +273,7 @@ class LinkList(list):
         raise TypeError("the model only changes cluster lists by append/insert/remove/pop")
 
     __setitem__ = __delitem__ = __iadd__ = extend = sort = reverse = clear = _unsupported
+    __deepcopy__ = _deepcopy_list
 
 
 class ValueList(list):
@@ -270,6 +294,7 @@ class ValueList(list):
         raise TypeError("the model only writes hint lists by index")
 
     __delitem__ = __iadd__ = append = extend = insert = pop = remove = sort = reverse = clear = _unsupported
+    __deepcopy__ = _deepcopy_list
 
 
 # Digest keys: ("s", type, offset) slot, ("f", id) folio, ("d", type) device record,

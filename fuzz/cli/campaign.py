@@ -9,8 +9,8 @@ budget is spent or the parent says stop:
   every `LABEL_EVERY`-th episode also computes coverage labels (they cost two allocator
   snapshots per op, so they are sampled; the report says which fraction).  Every fast round
   tracks state features and pairs (`fuzz.features`).  Guided (`--guided`; not yet the default),
-  the worker keeps a corpus (`fuzz.corpus`): each round is fresh or a mutation of a
-  kept episode prefix, scheduled from the round seed, and the prefix of every round that
+  the worker keeps a corpus (`fuzz.corpus`): each round is fresh or continues a kept episode
+  from its checkpoint (`fuzz.checkpoint`), scheduled from the round seed, and every round that
   reached a new feature or pair is kept.  Unguided, every round is a fresh seeded episode;
 - hypothesis mode: one run of the state machine from `fuzz.modes.machine` with the `campaign`
   settings profile (bounded examples per round), a failure turned into a trace from the
@@ -339,7 +339,7 @@ class _Worker:
 
         if self.config.level == "accounting":
             return None  # op by op through the comparator: no recording executor to observe
-        plan = self.corpus.plan(seed) if self.config.guided else Plan(UNGUIDED, [])
+        plan = self.corpus.plan(seed, self.config.episode_steps) if self.config.guided else Plan(UNGUIDED, [])
         if plan.tape:
             self.send(messages.Tape(self.index, round_no, tuple(plan.tape)))
         return Guide(self.corpus, plan, seed)

@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--guided",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="fast mode grows a corpus of episode prefixes that reached new state features "
-        "(--guided) or runs a fresh seeded episode every round (--no-guided, the default until "
-        "guidance measurably beats fresh episodes: docs/guided-campaigns.md)",
+        help="fast mode grows a corpus of episodes that reached new state features and "
+        "continues them (--guided) or runs a fresh seeded episode every round (--no-guided, "
+        "the default until guidance meets its targets: docs/guided-campaigns.md)",
     )
     fuzz.add_argument("--quiet", action="store_true", help="no live progress display")
     fuzz.add_argument(

@@ -71,7 +71,8 @@ from reference.api import (
 )
 
 if TYPE_CHECKING:
-    from fuzz.corpus import Guide
+    from fuzz.checkpoint import Checkpoint
+    from fuzz.corpus import Guide, Seed
 
 DEFAULT_CHUNK = 2000
 DEFAULT_EPISODE_STEPS = 5000
@@ -178,9 +179,16 @@ class _Candidate:
     `digests=`), so only the chunk-end snapshot comparison covers those ops."""
 
     def __init__(
-        self, cls: type, kw: dict[str, int], *, seed: int, level: str | None, watch: Watch | None = None
+        self,
+        cls: type,
+        kw: dict[str, int],
+        *,
+        seed: int,
+        level: str | None,
+        watch: Watch | None = None,
+        impl: SwapImpl | None = None,
     ) -> None:
-        self.impl = build(cls, **kw)
+        self.impl = build(cls, **kw) if impl is None else impl
         self.cls = cls
         self.batch = not batch_bypasses_overrides(cls)
         self.level = level  # None: no per-op digests (`run_episode(per_op_state=False)`)
@@ -314,13 +322,37 @@ def run_episode(
     entries, so there is no batch part (`watch` is not used; `per_op_state=False` is an
     error).  `guide` (a `fuzz.corpus.Guide`) makes the round a guided one: its chooser plays
     the round's tape, its tracker sees every call and it is told where the setup and every
-    step end (not at the accounting level, which ignores it)."""
+    step end and which candidate chunks ran; a continuation starts from its seed's checkpoint
+    (`fuzz.checkpoint`, rebuilt when absent) and `steps` counts its new steps (not at the
+    accounting level, which ignores the guide)."""
     from fuzz.choosers import RandomChooser
     from fuzz.swarm import episode_setup
     from fuzz.world import World
 
     started = time.perf_counter()
-    chooser = guide.chooser if guide is not None and level != "accounting" else RandomChooser(seed)
+    if level == "accounting":
+        guide = None  # op by op through the comparator: no recording executor to observe
+    chooser = guide.chooser if guide is not None else RandomChooser(seed)
+    prefix = guide.prefix if guide is not None else None
+    if prefix is not None:
+        return _continue(
+            guide,
+            prefix,
+            reference_cls,
+            candidate_cls,
+            seed=seed,
+            steps=steps,
+            profile=profile,
+            geometry=geometry,
+            small=small,
+            level=level,
+            chunk=chunk,
+            per_op_state=per_op_state,
+            labels=labels,
+            keep_going=keep_going,
+            watch=watch,
+            started=started,
+        )
     geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
     kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
     if level == "accounting":
@@ -342,22 +374,73 @@ def run_episode(
             started=started,
             same_device=same_device,
         )
-    reference = build(reference_cls, **kw)
     digest_level = level if per_op_state else None
+    reference = build(reference_cls, **kw)
     candidate = _Candidate(candidate_cls, kw, seed=seed, level=digest_level, watch=watch)
-    result = EpisodeResult(seed=seed)
-    executor = RecordingExecutor(
-        reference,
-        labels=result.labels if labels else None,
-        level=digest_level,
-        features=None if guide is None else guide.observe(reference),
-    )
+    executor = RecordingExecutor(reference, level=digest_level)
     world = World(geo, executor, profile=profile, **swarm.world_kwargs())
-    world.setup()
+    return _play(
+        _Episode(world, reference, candidate, executor),
+        guide,
+        chooser,
+        reference_cls,
+        candidate_cls,
+        seed=seed,
+        steps=steps,
+        profile=profile,
+        level=level,
+        chunk=chunk,
+        labels=labels,
+        keep_going=keep_going,
+        started=started,
+    )
+
+
+@dataclass
+class _Episode:
+    """A running fast episode: the world, its reference, the candidate, the recorder."""
+
+    world: Any
+    reference: SwapImpl
+    candidate: _Candidate
+    executor: RecordingExecutor
+
+
+def _play(
+    episode: _Episode,
+    guide: Guide | None,
+    chooser: Any,
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    seed: int,
+    steps: int,
+    profile: str,
+    level: str,
+    chunk: int,
+    labels: bool,
+    keep_going: Callable[[int], bool] | None,
+    started: float,
+) -> EpisodeResult:
+    """Run `steps` world steps of `episode` (set up here unless it continues a kept one)."""
+    world, reference, candidate, executor = (
+        episode.world,
+        episode.reference,
+        episode.candidate,
+        episode.executor,
+    )
+    geo = world.geometry
+    result = EpisodeResult(seed=seed)
+    executor.labels = result.labels if labels else None
+    executor.features = None if guide is None else guide.observe(reference)
+    rules_before = Counter(world.rule_counts) if guide is not None and guide.prefix is not None else None
     step_done = guide.step_done if guide is not None else None
-    if step_done is not None:
-        step_done()
-    flushed = reported = 0
+    flushed = first = len(executor.calls)  # a continued episode's calls were all checked
+    if guide is None or guide.prefix is None:
+        world.setup()
+        if step_done is not None:
+            step_done()
+    reported = 0
     while result.steps < steps:
         world.step(chooser)
         result.steps += 1
@@ -365,7 +448,7 @@ def run_episode(
             step_done()
         if len(executor.calls) - flushed < candidate.chunk_size(chunk):
             continue
-        if not _flush(executor, candidate, reference, flushed, level):
+        if not _check(episode, guide, flushed, seed, level):
             _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)
             break
         flushed = len(executor.calls)
@@ -375,14 +458,128 @@ def run_episode(
             result.stopped = True
             break
     unchecked = result.divergence is None and len(executor.calls) > flushed
-    if unchecked and not _flush(executor, candidate, reference, flushed, level):
+    if unchecked and not _check(episode, guide, flushed, seed, level):
         _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)
+    if guide is not None and guide.wants_checkpoint():
+        from fuzz.checkpoint import take
+
+        guide.checkpoint = take(world, reference, candidate.impl, executor, candidate.chunks)
     if keep_going is not None and result.steps > reported:
         keep_going(result.steps - reported)
-    result.ops = len(executor.calls)
+    result.ops = len(executor.calls) - first
     result.rules = Counter(world.rule_counts)
+    if rules_before is not None:  # a continued episode reports the rules of its own steps
+        result.rules -= rules_before
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _check(episode: _Episode, guide: Guide | None, start: int, seed: int, level: str) -> bool:
+    """Run the episode's calls from `start` on the candidate and compare (`_flush`); a guided
+    round notes the chunk, agreeing or not, so a rebuilt candidate runs the same ones."""
+    agreed = _flush(episode.executor, episode.candidate, episode.reference, start, level)
+    if guide is not None:
+        guide.flushed(len(episode.executor.calls), seed)
+    return agreed
+
+
+def _continue(
+    guide: Guide,
+    prefix: Seed,
+    reference_cls: type,
+    candidate_cls: type,
+    *,
+    seed: int,
+    steps: int,
+    profile: str,
+    geometry: Any,
+    small: bool,
+    level: str,
+    chunk: int,
+    per_op_state: bool,
+    labels: bool,
+    keep_going: Callable[[int], bool] | None,
+    watch: Watch | None,
+    started: float,
+) -> EpisodeResult:
+    """A guided round that continues the kept episode `prefix` from its checkpoint (rebuilt
+    by replaying its tape when this process holds none)."""
+    from fuzz.checkpoint import restore
+
+    digest_level = level if per_op_state else None
+    if prefix.checkpoint is None:
+        prefix.checkpoint = _rebuild(
+            prefix,
+            reference_cls,
+            candidate_cls,
+            profile=profile,
+            geometry=geometry,
+            small=small,
+            level=digest_level,
+        )
+    checkpoint = prefix.checkpoint
+    world, reference, impl = restore(checkpoint)
+    kw = {"cluster_size": world.geometry.cluster_size, "max_swapfiles": world.geometry.max_swapfiles}
+    candidate = _Candidate(candidate_cls, kw, seed=seed, level=digest_level, watch=watch, impl=impl)
+    candidate.chunks = checkpoint.chunks
+    executor = RecordingExecutor(reference, level=digest_level)
+    executor.calls = list(checkpoint.calls)
+    executor.results = list(checkpoint.results)
+    if checkpoint.digests is not None and executor.digests is not None:
+        executor.digests = list(checkpoint.digests)
+        if executor.digests:
+            executor._last_digest = executor.digests[-1]
+    world.executor = executor
+    return _play(
+        _Episode(world, reference, candidate, executor),
+        guide,
+        guide.chooser,
+        reference_cls,
+        candidate_cls,
+        seed=seed,
+        steps=steps,
+        profile=profile,
+        level=level,
+        chunk=chunk,
+        labels=labels,
+        keep_going=keep_going,
+        started=started,
+    )
+
+
+def _rebuild(
+    prefix: Seed,
+    reference_cls: type,
+    candidate_cls: type,
+    geometry: Any,
+    *,
+    profile: str,
+    small: bool,
+    level: str | None,
+) -> Checkpoint:
+    """The checkpoint of a kept episode, by replaying its tape on the reference and its calls
+    on the candidate in the chunks it ran them in (so the candidate takes the same paths)."""
+    from fuzz.checkpoint import take
+    from fuzz.corpus import TapeChooser
+    from fuzz.swarm import episode_setup
+    from fuzz.world import World
+
+    chooser = TapeChooser(0, prefix.tape)  # the tape holds every draw the prefix made
+    geo, swarm = episode_setup(chooser, geometry, profile=profile, small=small)
+    kw = {"cluster_size": geo.cluster_size, "max_swapfiles": geo.max_swapfiles}
+    reference = build(reference_cls, **kw)
+    executor = RecordingExecutor(reference, level=level)
+    world = World(geo, executor, profile=profile, **swarm.world_kwargs())
+    world.setup()
+    for _ in range(prefix.steps):
+        world.step(chooser)
+    candidate = _Candidate(candidate_cls, kw, seed=0, level=level)
+    start = 0
+    for end, round_seed in prefix.flushes:
+        candidate.seed = round_seed
+        candidate.run(executor.calls[start:end], start)
+        start = end
+    return take(world, reference, candidate.impl, executor, candidate.chunks)
 
 
 def _accounting_episode(

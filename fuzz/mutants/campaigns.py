@@ -6,12 +6,16 @@ campaign instead (`--workers`, the time budget, spawned workers, the corpus), on
 and mode, on a mutated copy of `optimized/` put first on the campaign's PYTHONPATH.  The copy is
 compiled once (its own `NUMBA_CACHE_DIR`) before its campaigns, so both modes start warm.
 
-    python -m fuzz.mutants.campaigns [--set conjunction] [--only A,B] [--time 60] [--workers 2]
-        [--seed 0] [--modes guided,unguided] [--jit] [--json FILE]
+    python -m fuzz.mutants.campaigns [--set conjunction] [--only A,B] [--time 60 | --steps N]
+        [--workers 2] [--seed 0] [--modes guided,unguided] [--jit] [--work DIR] [--json FILE]
 
 A mutant counts as caught when the campaign reports a divergence; "seconds" is the report's
 `first_seen_seconds` (spawn and start-up included, the same for both modes) and "steps" the
-campaign's step count at the first throughput sample at or after it.
+campaign's step count at the first throughput sample at or after it.  On a loaded host a time
+budget measures the host; `--steps` gives each campaign the steps a time budget buys at a
+throughput measured separately (guided and unguided interleaved), and a fast campaign is
+deterministic until its first divergence, so the catch is too.  `--work DIR` keeps the mutated
+copies (and with `--jit` their compiled kernels) for the next run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,13 +59,14 @@ def run_one(mutant: Mutant | None, mode: str, args: argparse.Namespace, work: Pa
     if env.get("NUMBA_DISABLE_JIT") != "1":
         subprocess.run([sys.executable, "-c", WARM_UP], env=env, cwd=work, check=False, capture_output=True)
     out = root / f"out-{mode}"
+    shutil.rmtree(out, ignore_errors=True)
+    budget = ["--steps", str(args.steps)] if args.steps else ["--time", f"{args.time}s"]
     command = [
         sys.executable,
         "-m",
         "fuzz.cli",
         "fuzz",
-        "--time",
-        f"{args.time}s",
+        *budget,
         "--workers",
         str(args.workers),
         "--seed",
@@ -68,7 +74,8 @@ def run_one(mutant: Mutant | None, mode: str, args: argparse.Namespace, work: Pa
         "--out",
         str(out),
         "--quiet",
-    ] + (["--guided"] if mode == "guided" else [])
+        "--guided" if mode == "guided" else "--no-guided",
+    ]
     subprocess.run(command, env=env, cwd=work, check=False, capture_output=True)
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     found = report["divergences"]
@@ -94,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", default="conjunction", choices=("conjunction", "catalogue", "none"))
     parser.add_argument("--only", default=None)
     parser.add_argument("--time", type=float, default=60.0)
+    parser.add_argument("--steps", type=int, default=None, help="a step budget instead of --time")
+    parser.add_argument("--work", default=None, help="keep the mutated copies here")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--modes", default="guided,unguided")
@@ -110,9 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             mutants = [m for m in mutants if m.name in wanted]
     rows = []
     with tempfile.TemporaryDirectory(prefix="swapdiff-campaign-mutants-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for mutant in mutants:
             for mode in args.modes.split(","):
-                row = run_one(mutant, mode, args, Path(tmp))
+                row = run_one(mutant, mode, args, work)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.json:

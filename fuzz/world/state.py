@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,15 @@ class _Rmap(dict):
 
     def clear(self) -> None:
         self.folio._change(dict.clear, self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Rmap:
+        # Items copied without `__setitem__`, which would count the copied folio's state
+        # before the folio is whole (checkpoints, fuzz.checkpoint).
+        new = _Rmap.__new__(_Rmap)
+        memo[id(self)] = new
+        dict.update(new, self)  # (pid, vpn) -> page: immutable keys and values
+        new.folio = copy.deepcopy(self.folio, memo)
+        return new
 
 
 @dataclass(eq=False)

@@ -143,3 +143,31 @@ def test_tracking_containers_refuse_untracked_writes():
         si.free_clusters.extend([1])
     with pytest.raises(TypeError):
         swap.folios.pop(1)
+
+
+@pytest.mark.parametrize("profile", ["default", "swapoff"])
+def test_a_deep_copy_keeps_its_own_digest_current(profile):
+    """Checkpoints (fuzz.checkpoint) deep-copy the reference: the copy's tracking containers
+    report to the copy's digest, never count a link twice, and leave the original alone."""
+    import copy
+
+    calls, kw = _trace(7, profile)
+    half = len(calls) // 2
+    original = ReferenceSwap(**kw)
+    for call in calls[:half]:
+        run_call(original, call)
+        original.state_digest("allocator")  # read after every call, as the harness does
+    copied = copy.deepcopy(original)
+    frozen = original.snapshot("allocator").to_json()
+    for level in SNAPSHOT_LEVELS:
+        assert copied.state_digest(level) == original.state_digest(level)
+    for call in calls[half:]:
+        run_call(copied, call)
+        assert copied.state_digest("allocator") == digest.snapshot_digest(copied.snapshot("allocator"))
+    assert original.snapshot("allocator").to_json() == frozen
+    assert original.state_digest("allocator") == digest.snapshot_digest(original.snapshot("allocator"))
+    straight = ReferenceSwap(**kw)
+    for call in calls:
+        run_call(straight, call)
+        straight.state_digest("allocator")
+    assert copied.snapshot("allocator").to_json() == straight.snapshot("allocator").to_json()
