@@ -162,11 +162,8 @@ def meminfo() -> dict[str, int]:
 
 def vmstat() -> dict[str, int]:
     """/proc/vmstat counters (event counters such as pswpin/pswpout are exact sums over CPUs)."""
-    out = {}
-    for line in Path("/proc/vmstat").read_text().splitlines():
-        key, _, value = line.partition(" ")
-        out[key] = int(value)
-    return out
+    words = Path("/proc/vmstat").read_text().split()  # "name value" per line
+    return dict(zip(words[::2], map(int, words[1::2])))
 
 
 def check_host() -> None:
