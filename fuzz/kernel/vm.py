@@ -217,7 +217,7 @@ def _beside_no_mthp_lane() -> Iterator[None]:
     try:
         fd = hugepage_lock(shared=True, wait=False)
     except BlockingIOError:
-        print("swapdiff kernel: waiting for a host --mthp lane run to end (hugepage lock)", file=sys.stderr)
+        print("swapdiff kernel: waiting for a host --mthp lane run to end (hugepage lock)", flush=True)
         fd = hugepage_lock(shared=True)
     try:
         yield
