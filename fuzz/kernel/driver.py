@@ -69,6 +69,7 @@ _libc.mmap.argtypes = [
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 MAP_FIXED = 0x10
 PMD_PAGES = 512  # the pages one page table maps (2 MiB): fault-around never crosses it
+READY = b'"ready"\n'  # the helper's first line: its mappings exist and are faulted in
 WRITEBACK_WAIT = 5.0  # seconds a pageout waits (bounded) for its folios' writeback to end
 FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2
@@ -524,6 +525,7 @@ def _helper_main(npages: int, cpu: int, shm_pages: int, large_pages: int, large_
     for i in range(large_pages):
         large.store(i)  # a write fault: every aligned block becomes one folio
     maps = Mappings(region, npages, shm, shm_fd, shm_pages, large)
+    os.write(sys.stdout.fileno(), READY)  # every tracked page is faulted in
     _serve(sys.stdin.fileno(), sys.stdout.fileno(), maps, Snapshot())
 
 
@@ -533,7 +535,13 @@ class Helper:
     It is a fresh interpreter running this file (-I -S: the standard library only), not a fork
     of the lane: a fork would copy the lane's whole address space (the reference, the CLI's
     imports) into the helper and again into every child it forks, which made each fork and
-    child exit cost tens of milliseconds."""
+    child exit cost tens of milliseconds.
+
+    The constructor returns while the interpreter starts (the caller may do other work);
+    `wait_ready` returns once the helper has mapped and faulted in every tracked page, and
+    every command waits for that first.  Without it, the first observation's global counters
+    were read while the helper was still starting: its large region's faults came after the
+    read, so the per-size anon_fault_alloc lagged the model by the region's folios."""
 
     def __init__(
         self, npages: int, cpu: int, shm_pages: int = 0, large_pages: int = 0, large_align: int = 1
@@ -552,10 +560,20 @@ class Helper:
         )
         self.pid = self._proc.pid
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._w, self._r = self._proc.stdin, self._proc.stdout  # the first reply waits for its start
+        self._w, self._r = self._proc.stdin, self._proc.stdout
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait until the helper's tracked pages exist and are faulted in."""
+        if not self.ready:
+            line = self._r.readline()
+            if line.encode() != READY:
+                raise RuntimeError(f"kernel lane helper failed to start (said {line!r})")
+            self.ready = True
 
     def send(self, op: str, **args: Any) -> None:
         """Send one command without waiting for its reply (`receive` reads it)."""
+        self.wait_ready()
         self._w.write(json.dumps({"op": op, **args}) + "\n")
         self._w.flush()
 

@@ -328,12 +328,19 @@ class Lane:
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
         self.swapfree_offset = self._swapfree_offset()
-        self._probe()
-        self.setup_divergence = self._first_device()
+        # The helper's interpreter starts while the probe and the first swapon run; its faults
+        # come after mthp_base (above) and before the first observation (wait_ready).
         nr = 1 << self.large_order
         self.helper = Helper(
             npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
+        try:
+            self._probe()
+            self.setup_divergence = self._first_device()
+            self.helper.wait_ready()
+        except BaseException:
+            self.helper.close()
+            raise
         self.drainer = LruDrainer(HELPER_CPU)
         self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
         io = vmstat()

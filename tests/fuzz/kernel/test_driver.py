@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from fuzz.kernel import device
+from fuzz.kernel.device import KernelHost
 from fuzz.kernel.driver import (
     KPF_ZERO_PAGE,
     PAGE,
@@ -20,6 +22,7 @@ from fuzz.kernel.driver import (
     page_kinds,
     pagemap_words,
 )
+from fuzz.kernel.lane import mthp_stats_dir, read_mthp_stats
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 
@@ -70,6 +73,31 @@ def test_observe_sees_every_process_in_one_call(kernel_host_ok) -> None:
         assert sorted(helper.observe()) == ["helper"]
     finally:
         helper.close()
+
+
+def test_ready_means_every_large_folio_is_faulted_in(kernel_host_ok) -> None:
+    """`wait_ready` returns after the helper's faults: the per-size counter already shows one
+    allocation per aligned block (the lane's first observation relies on it)."""
+    if 64 not in device.mthp_switches():
+        pytest.fail("this kernel has no 64K anonymous mTHP switch (the lane's --mthp tests need one)")
+    with KernelHost(mthp_kb=64):
+        stats = mthp_stats_dir(64)
+        before = read_mthp_stats(stats)["anon_fault_alloc"]
+        helper = Helper(8, cpu=0, large_pages=3 * 16, large_align=16)
+        try:
+            helper.wait_ready()
+            assert read_mthp_stats(stats)["anon_fault_alloc"] - before == 3
+            kinds = helper.observe()["helper"].large_kinds
+            assert [k[0] for k in kinds if k] == (["head"] + ["tail"] * 15) * 3
+        finally:
+            helper.close()
+
+
+def test_a_helper_that_cannot_start_is_an_error_not_a_hang(kernel_host_ok) -> None:
+    helper = Helper(8, cpu=os.cpu_count() + 64)  # sched_setaffinity fails: the helper exits
+    with pytest.raises(RuntimeError, match="failed to start"):
+        helper.wait_ready()
+    helper.close()
 
 
 def test_drainer_keeps_the_lane_on_the_helper_cpu_and_restores_it(kernel_host_ok) -> None:

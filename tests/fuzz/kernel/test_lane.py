@@ -393,6 +393,18 @@ def test_mthp_fault_maps_one_folio_per_aligned_block(mthp_ok) -> None:
             lane.close()
 
 
+def test_mthp_counters_agree_at_the_first_compare_before_any_action(mthp_ok) -> None:
+    """The helper's interpreter starts while the lane sets up; its large region's faults must
+    be counted before the first observation reads the per-size counters."""
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 2)
+        try:
+            lane.compare()
+            assert lane.world.mthp["anon_fault_alloc"] == 2
+        finally:
+            lane.close()
+
+
 def test_whole_folio_pageout_takes_one_aligned_range_of_a_free_cluster(mthp_ok) -> None:
     with KernelHost(mthp_kb=MTHP_KB) as host:
         lane = _large_lane(host, 2)
