@@ -68,6 +68,7 @@ _libc.mmap.argtypes = [
 ]
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 MAP_FIXED = 0x10
+STAT_REFRESH = "/proc/sys/vm/stat_refresh"
 PMD_PAGES = 512  # the pages one page table maps (2 MiB): fault-around never crosses it
 READY = b'"ready"\n'  # the helper's first line: its mappings exist and are faulted in
 WRITEBACK_WAIT = 5.0  # seconds a pageout waits (bounded) for its folios' writeback to end
@@ -441,13 +442,7 @@ def _serve(rfd: int, wfd: int, maps: Mappings, snap: Snapshot | None = None) -> 
             children[cmd["child"]] = (pid, os.fdopen(p_w, "w"), os.fdopen(p_r, "r"))
             reply = pid
         elif op == "observe":
-            # every child reads itself while this process does; replies in child order
-            for _, cw, _ in children.values():
-                cw.write('{"op": "observe"}\n')
-                cw.flush()
-            reply = {"helper": me.observe(bool(cmd.get("large")))}
-            for child, (_, _, cr) in children.items():
-                reply[str(child)] = json.loads(cr.readline())["helper"]  # a child calls itself that
+            reply = _observe_all(me, children, bool(cmd.get("large")))
         elif op == "child_exit":
             pid, cw, cr = children.pop(cmd["child"])
             cw.write(json.dumps({"op": "exit"}) + "\n")
@@ -466,8 +461,30 @@ def _serve(rfd: int, wfd: int, maps: Mappings, snap: Snapshot | None = None) -> 
             wf.write("0\n")
             wf.flush()
             return
+        if "then_observe" in cmd:  # the action's effects are complete: fold and observe
+            refresh_stats()
+            reply = {"reply": reply, "seen": _observe_all(me, children, cmd["then_observe"])}
         wf.write(json.dumps(reply) + "\n")
         wf.flush()
+
+
+def refresh_stats() -> None:
+    """Fold every CPU's vmstat deltas into the global counters (stat_refresh: a work item on
+    each CPU), so /proc/meminfo's per-CPU-batched counters (SwapCached) read exact."""
+    with contextlib.suppress(OSError), open(STAT_REFRESH, "w") as f:
+        f.write("1")
+
+
+def _observe_all(me: _Process, children: dict[int, tuple[int, Any, Any]], large: bool) -> dict[str, Any]:
+    """This process's observation and every child's: each child reads itself while this
+    process does; keyed 'helper' and by child id."""
+    for _, cw, _ in children.values():
+        cw.write('{"op": "observe"}\n')
+        cw.flush()
+    seen = {"helper": me.observe(large)}
+    for child, (_, _, cr) in children.items():
+        seen[str(child)] = json.loads(cr.readline())["helper"]  # a child calls itself that
+    return seen
 
 
 def _words(hexed: str) -> list[int]:
@@ -606,6 +623,18 @@ class Helper:
     def observe(self) -> dict[str, ProcessView]:
         self.observe_send()
         return self.observe_receive()
+
+    def act_send(self, op: str, **args: Any) -> None:
+        """Send an action whose reply carries the observation after it (one round trip per
+        step): the helper runs the action, folds the per-CPU vmstat deltas (stat_refresh, so
+        the caller's /proc/meminfo read after the reply is exact), then observes every process.
+        The caller may update its model meanwhile; `act_receive` collects both."""
+        self.send(op, then_observe=self.large_npages > 0, **args)
+
+    def act_receive(self, op: str) -> tuple[Any, dict[str, ProcessView]]:
+        """The action's reply, and per process what it saw after the action."""
+        got = self.receive(op)
+        return got["reply"], {proc: ProcessView.decode(data) for proc, data in got["seen"].items()}
 
     def entries(self) -> dict[str, list[tuple[int, int] | None]]:
         """Swap entries of every anonymous page, per process ('helper' and each child id)."""

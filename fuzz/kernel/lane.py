@@ -484,52 +484,32 @@ class Lane:
         raise KernelDivergence(f"{path} is not in /proc/swaps")
 
     def step(self, action: dict[str, Any]) -> None:
+        """Run one action on the kernel and the model, then compare every observable.  A helper
+        action's reply carries the observation after it (one round trip); the model takes
+        the action while the helper runs it."""
         op = action["op"]
         w = self.world
         if op in ("pageout", "spageout", "lpageout", "write", "store", "lwrite"):
             self.drainer.drain()  # no folio may hold a batch reference on another CPU
-        if op == "pageout":
-            self.helper.call("pageout", start=action["start"], n=action["n"])
-            w.pageout(action["start"], action["n"])
-        elif op in ("read", "write"):
-            self.helper.call(op, page=action["page"])
-            w.fault(action["page"], op == "write")
-        elif op == "store":
-            self.helper.call(op, page=action["page"])
-            w.store(action["page"])
-        elif op == "zap":
-            self.helper.call("zap", start=action["start"], n=action["n"])
-            w.zap(HELPER, action["start"], action["n"])
-        elif op == "fork":
+        model = self._model_action(action)
+        if model is not None:
+            args = {k: v for k, v in action.items() if k != "op"}
+            if op in ("lread", "lwrite"):
+                args["nr"] = w.large_nr
+            self.helper.act_send(op, **args)
+            try:
+                model()
+                w.sweep()
+            finally:
+                _, seen = self.helper.act_receive(op)
+            self._compare(seen, meminfo())  # the helper refreshed the counters after the action
+            return
+        if op == "fork":
             self.helper.fork(action["child"])
             w.fork(action["child"])
         elif op == "child_exit":
             self.helper.child_exit(action["child"])
             w.child_exit(action["child"])
-        elif op == "lpageout":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.large_pageout(action["start"], action["n"])
-        elif op in ("lread", "lwrite"):
-            self.helper.call(op, page=action["page"], nr=w.large_nr)
-            w.large_fault(action["page"], op == "lwrite")
-        elif op == "lzap":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.large_zap(action["start"], action["n"])
-        elif op == "spageout":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.shm_pageout(action["start"], action["n"])
-        elif op == "sread":
-            self.helper.call(op, page=action["page"])
-            w.shm_read(action["page"])
-        elif op == "swrite":
-            self.helper.call(op, page=action["page"])
-            w.shm_write(action["page"])
-        elif op == "szap":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.shm_zap(action["start"], action["n"])
-        elif op == "spunch":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.shm_punch(action["start"], action["n"])
         elif op == "swapon":
             self.swapon(
                 action["priority"], blkdev=action["blkdev"], bad=action["bad"], discard=action["discard"]
@@ -544,6 +524,28 @@ class Lane:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
         self.compare()
+
+    def _model_action(self, action: dict[str, Any]) -> Any:
+        """For an action the helper runs alone (its pages' syscalls), the model's side of it as
+        a call; None for the others."""
+        w, op = self.world, action["op"]
+        span = (action.get("start"), action.get("n"))
+        return {
+            "pageout": lambda: w.pageout(*span),
+            "read": lambda: w.fault(action["page"], False),
+            "write": lambda: w.fault(action["page"], True),
+            "store": lambda: w.store(action["page"]),
+            "zap": lambda: w.zap(HELPER, *span),
+            "lpageout": lambda: w.large_pageout(*span),
+            "lread": lambda: w.large_fault(action["page"], False),
+            "lwrite": lambda: w.large_fault(action["page"], True),
+            "lzap": lambda: w.large_zap(*span),
+            "spageout": lambda: w.shm_pageout(*span),
+            "sread": lambda: w.shm_read(action["page"]),
+            "swrite": lambda: w.shm_write(action["page"]),
+            "szap": lambda: w.shm_zap(*span),
+            "spunch": lambda: w.shm_punch(*span),
+        }.get(op)
 
     def observed(self) -> dict[str, Any]:
         """The kernel's values of what a recorded trace holds (fuzz/kernel/recorded.py)."""
@@ -585,12 +587,17 @@ class Lane:
         self.helper.observe_send()
         try:
             mi = refreshed_meminfo()
-            rows = {r["filename"]: r for r in proc_swaps()}
-            io = vmstat()
-            mthp = read_mthp_stats(self.mthp_stats) if self.mthp_stats is not None else None
-            invariant = self._model_invariant()
         finally:
             seen = self.helper.observe_receive()
+        self._compare(seen, mi)
+
+    def _compare(self, seen: dict[str, ProcessView], mi: dict[str, int]) -> None:
+        """The pages as the helper's processes saw them and /proc/meminfo (read after a
+        stat_refresh) against the model, with /proc/swaps, /proc/vmstat and the mTHP counters."""
+        rows = {r["filename"]: r for r in proc_swaps()}
+        io = vmstat()
+        mthp = read_mthp_stats(self.mthp_stats) if self.mthp_stats is not None else None
+        invariant = self._model_invariant()
         problems = self._compare_pages(seen) + self._compare_devices(rows)
         problems += self._compare_totals(rows, io, mi, mthp) + invariant
         if problems:

@@ -75,6 +75,25 @@ def test_observe_sees_every_process_in_one_call(kernel_host_ok) -> None:
         helper.close()
 
 
+def test_an_action_reply_carries_the_observation_after_it(kernel_host_ok) -> None:
+    """One round trip: the zap is done before any process looks (the helper's ptes are gone,
+    the child's, from fork, are not)."""
+    helper = Helper(8, cpu=0, shm_pages=4)
+    try:
+        helper.fork(1)
+        helper.act_send("zap", start=0, n=4)
+        reply, seen = helper.act_receive("zap")
+        assert reply == 0 and sorted(seen) == ["1", "helper"]
+        assert seen["helper"].anon_in == [0] * 4 + [1] * 4
+        assert [bool(w & PM_PRESENT) for w in seen["helper"].anon] == [False] * 4 + [True] * 4
+        assert seen["1"].anon_in == [1] * 8
+        helper.act_send("sread", page=2)  # the page's first byte: its fill word's low byte
+        reply, seen = helper.act_receive("sread")
+        assert reply == 2 and seen["helper"].shm_in == [1] * 4
+    finally:
+        helper.close()
+
+
 def test_ready_means_every_large_folio_is_faulted_in(kernel_host_ok) -> None:
     """`wait_ready` returns after the helper's faults: the per-size counter already shows one
     allocation per aligned block (the lane's first observation relies on it)."""
