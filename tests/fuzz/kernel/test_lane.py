@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from fuzz.cli import main
+from fuzz.cli.bench.lane import lane_row
 from fuzz.kernel import device
 from fuzz.kernel import lane as lane_module
 from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
@@ -146,6 +147,13 @@ def test_cli_runs_and_agrees(kernel_host_ok, capsys) -> None:
     assert main(["kernel", "--steps", "100", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "Linux" in out and "100 steps" in out
+
+
+def test_bench_lane_row_measures_a_host_run(kernel_host_ok) -> None:
+    """`swapdiff bench`'s host lane row: the lane's own steps and seconds, and its CPU time."""
+    row = lane_row(steps=30, seed=2)
+    assert row["exit"] == 0 and row["name"] == "lane_steps_per_s" and row["steps"] == 30
+    assert row["value"] == pytest.approx(30 / row["seconds"]) and row["cpu_s"] > 0
 
 
 def test_cli_not_root_exits_2(monkeypatch, capsys) -> None:
