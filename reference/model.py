@@ -1054,15 +1054,18 @@ class ReferenceSwap:
             _require(
                 si.count(off) > 0 and off not in si.swap_cache, f"type {si.type} slot {off}: stray shadow"
             )
+        # Count the non-free slots of each cluster from the slots that are not free (bad, counted
+        # or cached), not by visiting every slot: the same counts, in time linear in the slots used.
+        nonfree = [0] * len(si.clusters)
         used = 0
+        for off in si.bad | si.swap_map.keys() | si.swap_cache.keys():
+            if 0 <= off < len(si.clusters) * cs:
+                nonfree[off // cs] += 1
+                used += off not in si.bad
         for ci, cluster in enumerate(si.clusters):
-            base = ci * cs
-            nonfree = sum(1 for off in range(base, base + cs) if not self._slot_free(si, off))
             _require(
-                cluster.count == nonfree, f"type {si.type} cluster {ci}: count {cluster.count} != {nonfree}"
-            )
-            used += sum(
-                1 for off in range(base, base + cs) if not self._slot_free(si, off) and off not in si.bad
+                cluster.count == nonfree[ci],
+                f"type {si.type} cluster {ci}: count {cluster.count} != {nonfree[ci]}",
             )
             self._check_cluster_list(si, ci, cluster)
         _require(si.inuse == used, f"type {si.type}: inuse {si.inuse} != {used} used slots")

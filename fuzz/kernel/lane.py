@@ -12,8 +12,8 @@ exists, ``hib_alloc`` / ``hib_free`` / ``hib_close`` take and free hibernation s
 the uswsusp interface (`--hibernation-share` of random actions, docs/hibernation.md).  After
 every step `Lane.compare` checks the kernel's observables against the model's (see README
 "The kernel lane" for the list and for what is excluded and why).  Asynchronous kernel work
-is waited for (Writeback drains to 0 after a pageout); host reclaimers that would page out on
-their own are paused (`reclaimers`).
+is waited for (a pageout returns once the folios it wrote are out of writeback); host
+reclaimers that would page out on their own are paused (`reclaimers`).
 
 Whether a fault frees the count-0 swap-cache slot of the page it maps is predicted by the
 release's rules (fuzz/kernel/rules.py), nothing is read back from the kernel; the refcount
@@ -45,7 +45,7 @@ from fuzz.kernel.device import (
     proc_swaps,
     vmstat,
 )
-from fuzz.kernel.driver import Helper, LruDrainer, probe_pageout
+from fuzz.kernel.driver import PM_PRESENT, Helper, LruDrainer, ProcessView, probe_pageout, swap_entry
 from fuzz.kernel.rules import RULES
 from fuzz.kernel.snapshot import SNAPSHOT
 from fuzz.kernel.trace import (
@@ -66,6 +66,7 @@ DEFAULT_LARGE_FOLIOS = 4
 DEVICE_PAGES = 4096  # the first lane device (a swap file): 8 clusters of 512 (--device-pages)
 MAX_DEVICE_PAGES = 65536
 PRIORITY = 5
+HELPER_CPU = 0  # the header's "cpu"
 SWAPON_PRIORITIES = (1, 5, 9)  # equal priorities (round robin) as often as ordered ones
 KIB = 4
 HIB_SHARE = 0.08  # of random actions where /dev/snapshot exists (--hibernation-share)
@@ -95,8 +96,10 @@ def signed_kib(value: int) -> int:
 
 
 def refreshed_meminfo() -> dict[str, int]:
-    """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so its
-    per-CPU-batched counters (Writeback, SwapCached) are exact."""
+    """/proc/meminfo after folding the per-CPU counter deltas (stat_refresh), so SwapCached
+    (NR_SWAPCACHE, a per-CPU-batched node counter) is exact.  SwapTotal and SwapFree need no
+    refresh (total_swap_pages and the atomic nr_swap_pages), nor do /proc/swaps Used
+    (inuse_pages) and /proc/vmstat's event counters (summed over CPUs when read)."""
     with contextlib.suppress(OSError):
         STAT_REFRESH.write_text("1")
     return meminfo()
@@ -394,13 +397,20 @@ class Lane:
         self.type_base = len(others)
         self.devices: dict[int, LaneDevice] = {}
         self.swapfree_offset = self._swapfree_offset()
-        self._probe()
-        self.setup_divergence = self._first_device()
+        # The helper's interpreter starts while the probe and the first swapon run; its faults
+        # come after mthp_base (above) and before the first observation (wait_ready).
         nr = 1 << self.large_order
         self.helper = Helper(
-            npages, cpu=0, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
+            npages, cpu=HELPER_CPU, shm_pages=shm_pages, large_pages=len(self.world.large), large_align=nr
         )
-        self.drainer = LruDrainer()
+        try:
+            self._probe()
+            self.setup_divergence = self._first_device()
+            self.helper.wait_ready()
+        except BaseException:
+            self.helper.close()
+            raise
+        self.drainer = LruDrainer(HELPER_CPU)
         self.hib_note = self._probe_snapshot() if hibernation else "not asked for"
         io = vmstat()
         self.io_base = (io["pswpin"], io["pswpout"])
@@ -542,66 +552,33 @@ class Lane:
                 return r
         raise KernelDivergence(f"{path} is not in /proc/swaps")
 
-    def _settle(self) -> None:
-        """Wait (bounded, 5 s) until no page is under writeback.  /proc/meminfo's Writeback is
-        a per-CPU-batched counter that can lag; writing /proc/sys/vm/stat_refresh folds the
-        per-CPU deltas first, so 0 means 0."""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if refreshed_meminfo().get("Writeback", 0) == 0:
-                return
-            time.sleep(0.002)
-
     def step(self, action: dict[str, Any]) -> None:
+        """Run one action on the kernel and the model, then compare every observable.  A helper
+        action's reply carries the observation after it (one round trip); the model takes
+        the action while the helper runs it."""
         op = action["op"]
         w = self.world
         if op in ("pageout", "spageout", "lpageout", "write", "store", "lwrite"):
             self.drainer.drain()  # no folio may hold a batch reference on another CPU
-        if op == "pageout":
-            self.helper.call("pageout", start=action["start"], n=action["n"])
-            self._settle()
-            w.pageout(action["start"], action["n"])
-        elif op in ("read", "write"):
-            self.helper.call(op, page=action["page"])
-            w.fault(action["page"], op == "write")
-        elif op == "store":
-            self.helper.call(op, page=action["page"])
-            w.store(action["page"])
-        elif op == "zap":
-            self.helper.call("zap", start=action["start"], n=action["n"])
-            w.zap(HELPER, action["start"], action["n"])
-        elif op == "fork":
+        model = self._model_action(action)
+        if model is not None:
+            args = {k: v for k, v in action.items() if k != "op"}
+            if op in ("lread", "lwrite"):
+                args["nr"] = w.large_nr
+            self.helper.act_send(op, **args)
+            try:
+                model()
+                w.sweep()
+            finally:
+                _, seen = self.helper.act_receive(op)
+            self._compare(seen, meminfo())  # the helper refreshed the counters after the action
+            return
+        if op == "fork":
             self.helper.fork(action["child"])
             w.fork(action["child"])
         elif op == "child_exit":
             self.helper.child_exit(action["child"])
             w.child_exit(action["child"])
-        elif op == "lpageout":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            self._settle()
-            w.large_pageout(action["start"], action["n"])
-        elif op in ("lread", "lwrite"):
-            self.helper.call(op, page=action["page"], nr=w.large_nr)
-            w.large_fault(action["page"], op == "lwrite")
-        elif op == "lzap":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.large_zap(action["start"], action["n"])
-        elif op == "spageout":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            self._settle()
-            w.shm_pageout(action["start"], action["n"])
-        elif op == "sread":
-            self.helper.call(op, page=action["page"])
-            w.shm_read(action["page"])
-        elif op == "swrite":
-            self.helper.call(op, page=action["page"])
-            w.shm_write(action["page"])
-        elif op == "szap":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.shm_zap(action["start"], action["n"])
-        elif op == "spunch":
-            self.helper.call(op, start=action["start"], n=action["n"])
-            w.shm_punch(action["start"], action["n"])
         elif op == "swapon":
             self.swapon(
                 action["priority"], blkdev=action["blkdev"], bad=action["bad"], discard=action["discard"]
@@ -616,6 +593,28 @@ class Lane:
             raise ValueError(f"unknown kernel-lane action {op!r}")
         w.sweep()
         self.compare()
+
+    def _model_action(self, action: dict[str, Any]) -> Any:
+        """For an action the helper runs alone (its pages' syscalls), the model's side of it as
+        a call; None for the others."""
+        w, op = self.world, action["op"]
+        span = (action.get("start"), action.get("n"))
+        return {
+            "pageout": lambda: w.pageout(*span),
+            "read": lambda: w.fault(action["page"], False),
+            "write": lambda: w.fault(action["page"], True),
+            "store": lambda: w.store(action["page"]),
+            "zap": lambda: w.zap(HELPER, *span),
+            "lpageout": lambda: w.large_pageout(*span),
+            "lread": lambda: w.large_fault(action["page"], False),
+            "lwrite": lambda: w.large_fault(action["page"], True),
+            "lzap": lambda: w.large_zap(*span),
+            "spageout": lambda: w.shm_pageout(*span),
+            "sread": lambda: w.shm_read(action["page"]),
+            "swrite": lambda: w.shm_write(action["page"]),
+            "szap": lambda: w.shm_zap(*span),
+            "spunch": lambda: w.shm_punch(*span),
+        }.get(op)
 
     def observed(self) -> dict[str, Any]:
         """The kernel's values of what a recorded trace holds (fuzz/kernel/recorded.py)."""
@@ -651,74 +650,99 @@ class Lane:
         return None
 
     def compare(self) -> None:
-        rows = {r["filename"]: r for r in proc_swaps()}
-        problems = self._compare_pages() + self._compare_devices(rows) + self._compare_totals(rows)
+        """Every observable against the model.  The helper's processes read their pages while
+        this process reads the global counters (stat_refresh waits for a work item on every
+        CPU) and checks the model's invariants."""
+        self.helper.observe_send()
         try:
-            self.world.ref.check_invariants()
-        except AssertionError as err:
-            problems.append(f"model invariant: {err}")
+            mi = refreshed_meminfo()
+        finally:
+            seen = self.helper.observe_receive()
+        self._compare(seen, mi)
+
+    def _compare(self, seen: dict[str, ProcessView], mi: dict[str, int]) -> None:
+        """The pages as the helper's processes saw them and /proc/meminfo (read after a
+        stat_refresh) against the model, with /proc/swaps, /proc/vmstat and the mTHP counters."""
+        rows = {r["filename"]: r for r in proc_swaps()}
+        io = vmstat()
+        mthp = read_mthp_stats(self.mthp_stats) if self.mthp_stats is not None else None
+        invariant = self._model_invariant()
+        problems = self._compare_pages(seen) + self._compare_devices(rows)
+        problems += self._compare_totals(rows, io, mi, mthp) + invariant
         if problems:
             raise KernelDivergence("; ".join(problems[:8]))
 
-    def _compare_pages(self) -> list[str]:
+    def _model_invariant(self) -> list[str]:
+        try:
+            self.world.ref.check_invariants()
+        except AssertionError as err:
+            return [f"model invariant: {err}"]
+        return []
+
+    def _compare_pages(self, seen: dict[str, ProcessView]) -> list[str]:
         problems = []
-        entries = self.helper.entries()
-        residency = self.helper.residency()
-        for proc, kpages in entries.items():
+        for proc, view in seen.items():
             mpages = self.world.procs.get(proc)
             if mpages is None:
                 problems.append(f"process {proc} unknown to the model")
                 continue
-            for p, kent in enumerate(kpages):
-                ment = self._model_entry(mpages[p])
+            kents = [swap_entry(w) for w in view.anon]
+            ments = [self._model_entry(st) for st in mpages]
+            mres = [self._resident(st) for st in mpages]
+            if kents == ments and view.anon_in == mres:
+                continue
+            for p, (kent, ment) in enumerate(zip(kents, ments)):
                 if kent != ment:
                     problems.append(f"{proc} page {p}: kernel entry {kent}, model {ment}")
-                elif residency[proc]["anon"][p] != self._resident(mpages[p]):
-                    problems.append(
-                        f"{proc} page {p}: kernel mincore {residency[proc]['anon'][p]}, "
-                        f"model {self._resident(mpages[p])}"
-                    )
-        return problems + self._compare_shm(residency) + self._compare_large(residency)
+                elif view.anon_in[p] != mres[p]:
+                    problems.append(f"{proc} page {p}: kernel mincore {view.anon_in[p]}, model {mres[p]}")
+        return problems + self._compare_shm(seen) + self._compare_large(seen[HELPER])
 
-    def _compare_large(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:
+    def _compare_large(self, view: ProcessView) -> list[str]:
         """The large region: each page's swap entry, mincore, and the folio shape kpageflags
         shows (head/tail of one physically contiguous folio, order 0, the zero page)."""
         w = self.world
         if not w.large:
             return []
         problems = []
-        entries, kinds = self.helper.large_pages()
+        kinds = view.large_kinds
         for p, st in enumerate(w.large):
             ment, mshape, kind = self._model_entry(st), w.large_shape(p), kinds[p]
-            kshape = kind[0] if kind else None
-            if entries[p] != ment or kshape != mshape:
-                problems.append(f"large page {p}: kernel entry {entries[p]} {kshape}, model {ment} {mshape}")
-            elif residency[HELPER]["large"][p] != self._resident(st):
-                kres = residency[HELPER]["large"][p]
-                problems.append(f"large page {p}: kernel mincore {kres}, model {self._resident(st)}")
+            kent, kshape = swap_entry(view.large[p]), kind[0] if kind else None
+            if kent != ment or kshape != mshape:
+                problems.append(f"large page {p}: kernel entry {kent} {kshape}, model {ment} {mshape}")
+            elif view.large_in[p] != self._resident(st):
+                problems.append(
+                    f"large page {p}: kernel mincore {view.large_in[p]}, model {self._resident(st)}"
+                )
             elif mshape == "tail":
                 head = kinds[p - p % w.large_nr]
                 if head is None or kind is None or kind[1] - head[1] != p % w.large_nr:
                     problems.append(f"large page {p}: not in its block's contiguous folio (kernel {kind})")
         return problems
 
-    def _compare_shm(self, residency: dict[str, dict[str, list[int]]]) -> list[str]:
+    def _compare_shm(self, seen: dict[str, ProcessView]) -> list[str]:
         """The shmem pages: no pte ever holds their swap entries (the file does), the helper's
         ptes are present exactly where the model maps them, and residency in every process."""
         w = self.world
         problems = []
-        for proc, ptes in self.helper.shm_ptes().items():
-            for p, (kent, present) in enumerate(ptes):
-                mapped = w.shm_mapped[p] and proc == HELPER
-                if kent is not None or present != mapped:
+        mres = [w.shm_resident(p) for p in range(w.shm_pages)]
+        for proc, view in seen.items():
+            mapped = w.shm_mapped if proc == HELPER else [False] * w.shm_pages
+            kpresent = [bool(word & PM_PRESENT) for word in view.shm]
+            clean = not any(swap_entry(word) for word in view.shm)
+            if clean and kpresent == list(mapped) and view.shm_in == mres:
+                continue
+            for p, word in enumerate(view.shm):
+                kent, present = swap_entry(word), kpresent[p]
+                if kent is not None or present != mapped[p]:
                     problems.append(
                         f"{proc} shmem page {p}: kernel pte entry {kent} present {present}, "
-                        f"model present {mapped}"
+                        f"model present {mapped[p]}"
                     )
-                elif residency[proc]["shm"][p] != w.shm_resident(p):
+                elif view.shm_in[p] != mres[p]:
                     problems.append(
-                        f"{proc} shmem page {p}: kernel mincore {residency[proc]['shm'][p]}, "
-                        f"model {w.shm_resident(p)}"
+                        f"{proc} shmem page {p}: kernel mincore {view.shm_in[p]}, model {mres[p]}"
                     )
         return problems
 
@@ -745,10 +769,15 @@ class Lane:
             problems.append(f"lane devices swapped on in the kernel only: {stray}")
         return problems
 
-    def _compare_totals(self, rows: dict[str, dict[str, Any]]) -> list[str]:
+    def _compare_totals(
+        self,
+        rows: dict[str, dict[str, Any]],
+        io: dict[str, int],
+        mi: dict[str, int],
+        mthp: dict[str, int] | None,
+    ) -> list[str]:
         w = self.world
         problems = []
-        io = vmstat()
         reads, writes = io["pswpin"] - self.io_base[0], io["pswpout"] - self.io_base[1]
         if (reads, writes) != (w.reads, w.writes):
             problems.append(
@@ -758,15 +787,13 @@ class Lane:
         zero = {name: io.get(name, 0) - base for name, base in self.zero_base.items()}
         if any(zero.values()):
             problems.append(f"zero-filled swap I/O since start: kernel {zero}, model none")
-        if self.mthp_stats is not None:
-            now = read_mthp_stats(self.mthp_stats)
-            kernel = {k: now[k] - self.mthp_base[k] for k in MTHP_COMPARED}
+        if mthp is not None:
+            kernel = {k: mthp[k] - self.mthp_base[k] for k in MTHP_COMPARED}
             if kernel != w.mthp:
                 problems.append(
                     f"mTHP stats since start: kernel {kernel}, model {w.mthp} (another task "
                     "faulting MADV_HUGEPAGE memory, e.g. a QEMU guest not started by swapdiff?)"
                 )
-        mi = refreshed_meminfo()
         if mi["SwapCached"] != w.swap_cached_pages() * KIB:
             problems.append(f"SwapCached: kernel {mi['SwapCached']} KiB, model {w.swap_cached_pages()} pages")
         if mi["SwapTotal"] - self.others_total != w.ref.total_swap_pages() * KIB:

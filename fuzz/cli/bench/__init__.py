@@ -2,7 +2,8 @@
 
 `implementations` measures the optimized model against the reference (batch ops/s, state
 bytes per slot, cold compile and warm start); `harness` measures world steps/s of the
-Hypothesis machine beside its trivial yardsticks (issue 25's first) and of fast mode.  Every row has `kind`,
+Hypothesis machine beside its trivial yardsticks (issue 25's first) and of fast mode; `lane`
+measures the kernel lane's world steps/s on the host (and in a VM per `--vm KERNEL`).  Every row has `kind`,
 `name`, `value`, `unit`, `target` (None without one) and `ok` (None without a target), and
 `--json FILE` writes them all.  Benchmarks, not tests: nothing here asserts a speed."""
 
@@ -12,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fuzz.cli.args import OneLineParser, UsageError
+from fuzz.cli.args import OneLineParser, UsageError, positive_int
 
 OK_SHOWN = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}
 
@@ -28,6 +29,10 @@ def measure_name(row: dict[str, Any]) -> str:
 
 def work_done(row: dict[str, Any]) -> str:
     """What the measurement ran: ops and both rates for a trace, steps and ops for a harness rate."""
+    if row["kind"] == "lane":
+        if row["value"] is None:
+            return f"not run: {row['skipped']}"
+        return f"{row['steps']:,} steps in {row['seconds']:.1f} s, {row['cpu_s']:.1f} CPU s"
     if "cpu_ratio" in row:
         return f"over CPU seconds: {row['cpu_ratio']:.2f}x"
     if row["kind"] == "startup" and "cpu_s" in row:
@@ -62,11 +67,12 @@ def print_rows(rows: Sequence[dict[str, Any]], console: Any = None) -> None:
     for column in ("measure", "work", "value", "target", "ok"):
         table.add_column(column, justify="left" if column in ("measure", "work") else "right")
     for row in rows:
-        value = (
-            f"{row['value']:,.2f} {row['unit']}"
-            if row["unit"] != "steps/s"
-            else f"{row['value']:,.0f} steps/s"
-        )
+        if row["value"] is None:
+            value = "-"
+        elif row["unit"] == "steps/s":
+            value = f"{row['value']:,.0f} steps/s"
+        else:
+            value = f"{row['value']:,.2f} {row['unit']}"
         table.add_row(measure_name(row), work_done(row), value, target_shown(row), OK_SHOWN[row["ok"]])
     (console or Console()).print(table)
 
@@ -78,14 +84,28 @@ def _parser() -> OneLineParser:
     parser.add_argument("--profile", default="default", help="world profile of the harness rows")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write every row as JSON")
     only = parser.add_mutually_exclusive_group()
-    only.add_argument("--harness-only", action="store_true", help="skip the implementation benchmarks")
-    only.add_argument("--implementations-only", action="store_true", help="skip the harness benchmarks")
+    only.add_argument(
+        "--harness-only", action="store_true", help="skip the implementation and kernel-lane benchmarks"
+    )
+    only.add_argument(
+        "--implementations-only", action="store_true", help="skip the harness and kernel-lane benchmarks"
+    )
+    only.add_argument("--lane-only", action="store_true", help="only the kernel-lane benchmarks")
     parser.add_argument("--no-startup", action="store_true", help="skip the cold-compile and warm-start rows")
+    parser.add_argument("--no-lane", action="store_true", help="skip the kernel-lane rows")
+    parser.add_argument(
+        "--lane-steps", type=positive_int, default=400, metavar="N", help="steps per lane run (default: 400)"
+    )
+    parser.add_argument(
+        "--vm", action="append", default=[], metavar="KERNEL", help="also a lane row in a VM of KERNEL"
+    )
+    parser.add_argument("--kernels", default=None, metavar="DIR", help="where --vm kernels are staged")
     return parser
 
 
 def main(argv: Sequence[str]) -> int:
-    """`swapdiff bench [--seconds S] [--impl SPEC] [--profile NAME] [--json FILE] [...]`."""
+    """`swapdiff bench [--seconds S] [--impl SPEC] [--profile NAME] [--json FILE] [--no-lane]
+    [--lane-steps N] [--vm KERNEL [--kernels DIR]] [...]`."""
     args = _parser().parse_args(list(argv))
     if not args.seconds > 0:
         raise UsageError("--seconds must be positive", prog="swapdiff bench")
@@ -98,14 +118,18 @@ def main(argv: Sequence[str]) -> int:
     except ValueError as err:
         raise UsageError(str(err), prog="swapdiff bench") from None
     rows: list[dict[str, Any]] = []
-    if not args.harness_only:
+    if not (args.harness_only or args.lane_only):
         from fuzz.cli.bench.implementations import run_bench
 
         rows.extend(run_bench(startup=not args.no_startup))
-    if not args.implementations_only:
+    if not (args.implementations_only or args.lane_only):
         from fuzz.cli.bench.harness import harness_rows
 
         rows.extend(harness_rows(impl=args.impl, profile=args.profile, seconds=args.seconds))
+    if not (args.no_lane or args.harness_only or args.implementations_only):
+        from fuzz.cli.bench.lane import lane_rows
+
+        rows.extend(lane_rows(steps=args.lane_steps, vms=args.vm, kernels=args.kernels))
     print_rows(rows)
     if args.json:
         from fuzz.trace import atomic_write_text

@@ -11,6 +11,7 @@ from rich.console import Console
 from fuzz.cli.bench import implementations, print_rows
 from fuzz.cli.bench.harness import harness_rows
 from fuzz.cli.bench.implementations import run_bench
+from fuzz.cli.bench.lane import lane_row
 from tests.clikit import assert_one_line_error, cli_env, swapdiff
 
 ROW_KEYS = {"kind", "name", "value", "unit", "target", "ok"}
@@ -155,3 +156,15 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     ):
         proc = swapdiff("bench", *args, cwd=tmp_path)
         assert_one_line_error(proc, needle)
+
+
+def test_a_lane_row_that_cannot_run_says_why_in_one_line(tmp_path):
+    """No staged kernel where --kernels points: the lane's own one-line reason, no value, no traceback."""
+    row = lane_row(steps=5, seed=1, vm="no-such-kernel", kernels=str(tmp_path))
+    assert set(row) >= ROW_KEYS and row["name"] == "lane_steps_per_s:vm:no-such-kernel"
+    assert row["value"] is None and row["exit"] == 2
+    assert (
+        row["skipped"].startswith("swapdiff kernel: error: --kernels") and "Traceback" not in row["skipped"]
+    )
+    text = _table([row])
+    assert "lane: lane_steps_per_s:vm:no-such-kernel" in text and "not run:" in text

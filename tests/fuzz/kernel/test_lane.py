@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from fuzz.cli import main
+from fuzz.cli.bench.lane import lane_row
 from fuzz.kernel import device
 from fuzz.kernel import lane as lane_module
 from fuzz.kernel.device import KernelHost, KernelUnavailable, proc_swaps
@@ -178,6 +179,13 @@ def test_cli_runs_and_agrees(kernel_host_ok, capsys) -> None:
     assert main(["kernel", "--steps", "100", "--seed", "2"]) == 0
     out = capsys.readouterr().out
     assert "Linux" in out and "100 steps" in out
+
+
+def test_bench_lane_row_measures_a_host_run(kernel_host_ok) -> None:
+    """`swapdiff bench`'s host lane row: the lane's own steps and seconds, and its CPU time."""
+    row = lane_row(steps=30, seed=2)
+    assert row["exit"] == 0 and row["name"] == "lane_steps_per_s" and row["steps"] == 30
+    assert row["value"] == pytest.approx(30 / row["seconds"]) and row["cpu_s"] > 0
 
 
 def test_cli_not_root_exits_2(monkeypatch, capsys) -> None:
@@ -420,6 +428,18 @@ def test_mthp_fault_maps_one_folio_per_aligned_block(mthp_ok) -> None:
             assert entries == [None] * 2 * NR
             assert [k[0] for k in kinds] == (["head"] + ["tail"] * (NR - 1)) * 2
             assert [k[1] - kinds[0][1] for k in kinds[:NR]] == list(range(NR))  # one contiguous folio
+            assert lane.world.mthp["anon_fault_alloc"] == 2
+        finally:
+            lane.close()
+
+
+def test_mthp_counters_agree_at_the_first_compare_before_any_action(mthp_ok) -> None:
+    """The helper's interpreter starts while the lane sets up; its large region's faults must
+    be counted before the first observation reads the per-size counters."""
+    with KernelHost(mthp_kb=MTHP_KB) as host:
+        lane = _large_lane(host, 2)
+        try:
+            lane.compare()
             assert lane.world.mthp["anon_fault_alloc"] == 2
         finally:
             lane.close()
