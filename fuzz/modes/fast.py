@@ -31,14 +31,12 @@ A process's first chunks do not wait for the batch kernels.  A JIT candidate's `
 kernel that calls every op kernel, so its first call in a process compiles all of them (about
 half a minute on an empty numba cache) before anything is compared.  A candidate that says so
 (`batch_ready()` returns False: `OptimizedSwap` until its batch kernel is compiled or loaded
-in this process) runs the first `len(WARM_CHUNKS)` chunks of its class in the process as
-short chunks (`WARM_CHUNKS` calls) through its methods, which compile only the op kernels the
-chunk calls: the first comparison comes after the kernels of a few calls, the others compile
-as the world first uses them, and the next chunk is a batch.  The checks are the same on both
-paths (results and state digests after every op, snapshots and invariants at the end of the
-chunk); only the chunk boundaries of a process's first episode differ, and those decide
-nothing a trace holds (a divergence is located by a step-by-step replay from the episode's
-start).  A candidate without `batch_ready` is batched from its first chunk.
+in this process) runs the first `WARM_CHUNKS` chunks of its class in the process through its
+methods, which compile only the op kernels the chunk calls, and the next chunk is a batch.
+The checks are the same on both paths (results and state digests after every op, snapshots
+and invariants at the end of the chunk), and the chunks are the same size on both: only the
+path differs, so a cold process and a warm one give the same bytes for the same seed.  A
+candidate without `batch_ready` is batched from its first chunk.
 
 An episode is one world on fresh implementations: a geometry (drawn from the episode's seed
 unless fixed), `World.setup()`, then `steps` world actions.  Episodes keep traces short
@@ -81,9 +79,11 @@ FACADE_SHARE = 8
 
 Watch = Callable[[int, int], None]
 
-# The sizes of the first chunks each candidate class runs in a process, through its methods
-# (module docstring); `_method_chunks` counts them per class.
-WARM_CHUNKS = (1, 16, 128, 1024)
+# How many first chunks each candidate class runs in a process through its methods (module
+# docstring); `_method_chunks` counts them per class.  Only the path changes, never a chunk's
+# size: chunk boundaries are recorded (a guided corpus keeps them, the facade window is drawn
+# per chunk), and the same seed must give the same bytes in a cold process and a warm one.
+WARM_CHUNKS = 4
 _method_chunks: Counter[type] = Counter()
 
 
@@ -201,14 +201,10 @@ class _Candidate:
     def warming(self) -> bool:
         """True while the candidate's batch is not compiled yet and this process's first
         chunks of its class run (module docstring)."""
-        if not self.batch or _method_chunks[self.cls] >= len(WARM_CHUNKS):
+        if not self.batch or _method_chunks[self.cls] >= WARM_CHUNKS:
             return False
         ready = getattr(self.impl, "batch_ready", None)
         return ready is not None and not ready(digests=self.batch_digests)
-
-    def chunk_size(self, chunk: int) -> int:
-        """How many calls the next chunk holds: `chunk`, or less while warming."""
-        return min(chunk, WARM_CHUNKS[_method_chunks[self.cls]]) if self.warming() else chunk
 
     def run(self, calls: list[Call], start: int) -> tuple[list[Any], list[int | None]] | None:
         """Run `calls` (episode calls `start`..): results and digests, None if the batch crashed."""
@@ -446,7 +442,7 @@ def _play(
         result.steps += 1
         if step_done is not None:
             step_done()
-        if len(executor.calls) - flushed < candidate.chunk_size(chunk):
+        if len(executor.calls) - flushed < chunk:
             continue
         if not _check(episode, guide, flushed, seed, level):
             _locate(result, executor.calls, reference_cls, candidate_cls, geo, seed, profile, level)

@@ -268,10 +268,10 @@ from reference import ReferenceSwap
 marks = []
 def chunk_compared(steps):
     marks.append((time.perf_counter() - t0, time.process_time()))
-    return len(marks) <= len(WARM_CHUNKS)
+    return len(marks) <= WARM_CHUNKS
 result = run_episode(ReferenceSwap, OptimizedSwap, seed=0, steps=100_000, keep_going=chunk_compared)
-assert result.divergence is None and len(marks) > len(WARM_CHUNKS), result
-first, batch = marks[0], marks[len(WARM_CHUNKS)]
+assert result.divergence is None and len(marks) > WARM_CHUNKS, result
+first, batch = marks[0], marks[WARM_CHUNKS]
 print(first[0], batch[0], first[1], batch[1])
 """
 _FAST_STARTUP_ROWS = (("fast_first_step_cold_s", 0, TARGET_FIRST_STEP_S), ("fast_batch_cold_s", 1, None))
