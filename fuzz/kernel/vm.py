@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import fuzz
 from fuzz.kernel.device import LANE_DIR, hugepage_lock
+from fuzz.kernel.tree import terminate_as_interrupt
 
 QEMU = "qemu-system-x86_64"
 VNG_HINT = "pip install 'swapdiff[vm]'"
@@ -218,7 +219,7 @@ def _vng_base(kernel: KernelImage, accel: str, cpus: int, memory: str) -> list[s
 def _vng(cmd: list[str], console: Path) -> Iterator[subprocess.Popen[bytes]]:
     """vng in its own process group, console and vng's output to `console`; on leaving (any
     way: return, exception, Ctrl-C) the whole group, QEMU included, is killed and reaped."""
-    with _terminate_as_interrupt(), _beside_no_mthp_lane():
+    with terminate_as_interrupt(), _beside_no_mthp_lane():
         with open(console, "ab") as log:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -265,24 +266,6 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM/SIGHUP end the run like Ctrl-C (so the QEMU group is killed on the way out)."""
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError):  # not the main thread: try/finally only
-            old[sig] = signal.signal(sig, on_term)
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def _last_error(console: Path) -> str:
